@@ -1,0 +1,169 @@
+//! Errors in the provider's shape: `{"<kind>":{"code":<status>,"message":"…"}}`, and the
+//! phone-PIN error codes `PP-000` … `PP-005`.
+
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// The phone-PIN error codes.
+pub mod codes {
+    pub const NO_PIN: &str = "PP-000";
+    pub const INVALID: &str = "PP-001";
+    pub const NOT_PERMITTED: &str = "PP-002";
+    pub const INCORRECT: &str = "PP-003";
+    pub const LOCKED: &str = "PP-004";
+    pub const NOT_LOCKED: &str = "PP-005";
+}
+
+/// The message of a phone-PIN error as the provider words it.
+pub fn pp_message(code: &str, text: &str) -> String {
+    format!("Error code: '{code}'; {text}")
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    /// Seconds, for 429.
+    pub retry_after: Option<i64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "No valid token provided. Please use the 'X-Auth-Token' header with a valid token.",
+        )
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+    pub fn pin(status: StatusCode, code: &str, text: &str) -> Self {
+        Self::new(status, pp_message(code, text))
+    }
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Service unavailable: an internal error occurred. Nothing was changed.",
+        )
+    }
+}
+
+/// The body key the provider uses for a status.
+fn kind(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "badRequest",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "itemNotFound",
+        405 => "badMethod",
+        409 => "conflict",
+        413 => "requestEntityTooLarge",
+        415 => "badMediaType",
+        429 => "overLimit",
+        503 => "serviceUnavailable",
+        _ => "identityFault",
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body =
+            json!({ kind(self.status): { "code": self.status.as_u16(), "message": self.message } });
+        let mut res = (self.status, Json(body)).into_response();
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(secs) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        res
+    }
+}
+
+impl From<crate::service::ServiceError> for ApiError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        use crate::service::ServiceError as E;
+        match e {
+            E::NotFound => ApiError::not_found("User not found."),
+            E::Forbidden(_) => ApiError::forbidden("Not Authorized"),
+            E::Locked => ApiError::pin(
+                StatusCode::FORBIDDEN,
+                codes::LOCKED,
+                "User's PIN is locked.",
+            ),
+            E::NotLocked => ApiError::pin(
+                StatusCode::FORBIDDEN,
+                codes::NOT_LOCKED,
+                "User's PIN is not locked.",
+            ),
+            E::NoPin => ApiError::pin(
+                StatusCode::FORBIDDEN,
+                codes::NO_PIN,
+                "The user has no Phone PIN.",
+            ),
+            E::PinExists => {
+                ApiError::new(StatusCode::CONFLICT, "The user already has a Phone PIN.")
+            }
+            E::InvalidPin(err) => ApiError::pin(
+                StatusCode::BAD_REQUEST,
+                codes::INVALID,
+                &format!("Invalid Phone PIN. {} {}", err, crate::domain::PIN_GUIDANCE),
+            ),
+            E::Invalid(msg) => ApiError::bad_request(msg),
+            E::Conflict(msg) => ApiError::new(StatusCode::CONFLICT, msg),
+            E::Internal(e) => {
+                tracing::error!(error = format!("{e:#}"), "internal error in the API");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        crate::service::ServiceError::from(e).into()
+    }
+}
+
+/// Gives every error without a body of its own (axum's 404, 405, 413 …) the provider's shape.
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || res.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return res;
+    }
+    let message = match status {
+        StatusCode::NOT_FOUND => "Resource not found.",
+        StatusCode::METHOD_NOT_ALLOWED => "Method not allowed for this resource.",
+        StatusCode::PAYLOAD_TOO_LARGE => "Request body too large (the limit is 64 KiB).",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "Content-Type must be application/json.",
+        _ => "The request could not be handled.",
+    };
+    let mut out = ApiError::new(status, message).into_response();
+    for (name, value) in res.headers() {
+        if name == header::ALLOW {
+            out.headers_mut().insert(name, value.clone());
+        }
+    }
+    out
+}

@@ -1,0 +1,102 @@
+//! Password hashing with argon2id (OWASP's recommended parameters, the crate's defaults),
+//! always on the blocking pool and with bounded concurrency: a storm of logins queues for the
+//! CPU instead of starving the async workers that serve every other page.
+
+use std::sync::{Arc, LazyLock};
+
+use anyhow::Context;
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Semaphore;
+
+/// One hash at a time per core.
+static HASHING: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    Arc::new(Semaphore::new(cores))
+});
+
+/// A hash of a random password, verified when the username is unknown so that an unknown user
+/// costs the same time as a wrong password.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    let random = crate::crypto::random_token();
+    hash_blocking(&random).unwrap_or_default()
+});
+
+fn hash_blocking(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))
+}
+
+fn verify_blocking(hash: &str, password: &str) -> bool {
+    match PasswordHash::new(hash) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+async fn on_blocking_pool<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> anyhow::Result<T> {
+    let _permit = HASHING
+        .clone()
+        .acquire_owned()
+        .await
+        .context("the hashing semaphore is closed")?;
+    tokio::task::spawn_blocking(f)
+        .await
+        .context("the hashing task failed")
+}
+
+/// Hashes a new password.
+pub async fn hash(password: SecretString) -> anyhow::Result<String> {
+    on_blocking_pool(move || hash_blocking(password.expose_secret())).await?
+}
+
+/// Checks `password` against `hash`; with no hash (unknown user) checks a dummy hash and
+/// answers `false`, taking the same time.
+pub async fn verify(hash: Option<String>, password: SecretString) -> anyhow::Result<bool> {
+    on_blocking_pool(move || match hash {
+        Some(h) => verify_blocking(&h, password.expose_secret()),
+        None => {
+            verify_blocking(&DUMMY_HASH, password.expose_secret());
+            false
+        }
+    })
+    .await
+}
+
+/// Computes the dummy hash now, so the first unknown-user login is not the one that pays.
+pub async fn warm_up() -> anyhow::Result<()> {
+    on_blocking_pool(|| LazyLock::force(&DUMMY_HASH).len()).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_only() {
+        let h = hash(SecretString::from("correct horse")).await.unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify(Some(h.clone()), SecretString::from("correct horse"))
+            .await
+            .unwrap());
+        assert!(!verify(Some(h), SecretString::from("wrong horse"))
+            .await
+            .unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_never_verifies() {
+        assert!(!verify(None, SecretString::from("anything")).await.unwrap());
+    }
+}

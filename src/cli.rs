@@ -1,0 +1,219 @@
+//! Running the commands of [`crate::config::Cli`]. Results go to stdout (the id or number a
+//! script needs is always the last line); problems are one line on stderr and a non-zero exit.
+//! Each command is one use case, hence one transaction: bad input writes nothing.
+
+use std::io::BufRead;
+
+use anyhow::{bail, Context};
+use secrecy::SecretString;
+
+use crate::config::{AccountCommand, AgentCommand, Cli, Command, MemberCommand, ServeArgs};
+use crate::domain::{Kind, Role};
+use crate::service::{accounts, Actor, Ctx, ServiceError};
+use crate::startup::{self, App, ServeSettings};
+use crate::store::{Db, DbOptions};
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let keys = cli.key_source();
+    match cli.command {
+        Command::Migrate => {
+            let db = Db::connect(&cli.database_url, &DbOptions::default()).await?;
+            db.migrate().await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Serve(args) => {
+            let opened = startup::open(&cli.database_url, &keys, &DbOptions::default()).await?;
+            serve(opened, args).await
+        }
+        command => {
+            let opened =
+                startup::open(&cli.database_url, &keys, &DbOptions { max_connections: 2 }).await?;
+            admin(&opened.ctx, command).await.map_err(|e| match e {
+                ServiceError::Internal(e) => e,
+                other => anyhow::anyhow!("{other}"),
+            })
+        }
+    }
+}
+
+async fn serve(opened: startup::Opened, args: ServeArgs) -> anyhow::Result<()> {
+    let loopback = args.addr.ip().is_loopback();
+    let cookie_secure = match args.cookie_secure {
+        Some(secure) => secure,
+        None if args.demo && loopback => {
+            println!(
+                "note: --demo on a loopback address, so cookies are not marked Secure and plain \
+                 http works; behind HTTPS set PINPANEL_COOKIE_SECURE=true"
+            );
+            false
+        }
+        None => true,
+    };
+    let demo_logins = if args.demo {
+        crate::demo::seed(&opened.ctx).await?
+    } else {
+        None
+    };
+    let settings = ServeSettings {
+        cookie_secure,
+        reauth_secs: i64::from(args.reauth_minutes) * 60,
+        idle_timeout_secs: i64::from(args.idle_timeout_minutes) * 60,
+        absolute_timeout_secs: i64::from(args.absolute_timeout_hours) * 3600,
+    };
+    let app = App::build(opened.ctx, opened.csrf_key, args.addr, &settings).await?;
+    let addr = app.local_addr()?;
+    let scheme = if cookie_secure {
+        "https (behind your TLS proxy)"
+    } else {
+        "http"
+    };
+    if args.demo {
+        match demo_logins {
+            Some(logins) => crate::demo::print(&logins),
+            None => println!(
+                "demo: the database already has accounts, so no demo data was added (the demo \
+                 logins were printed when it was created; `pinpanel member set-password` sets \
+                 new ones)"
+            ),
+        }
+    }
+    println!("pinpanel is listening on http://{addr} ({scheme})");
+    tracing::info!(%addr, cookie_secure, "listening");
+    app.run_until(startup::shutdown_signal()).await
+}
+
+fn read_password() -> anyhow::Result<SecretString> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        bail!("the password read from standard input is empty");
+    }
+    Ok(SecretString::from(password.to_owned()))
+}
+
+async fn admin(ctx: &Ctx, command: Command) -> Result<(), ServiceError> {
+    match command {
+        Command::Account(AccountCommand::Create {
+            name,
+            number,
+            unlock_policy,
+        }) => {
+            let account =
+                accounts::create_account(ctx, Actor::Cli, &name, number.as_deref(), unlock_policy)
+                    .await?;
+            println!(
+                "created account '{}' (unlock policy {})",
+                account.name, account.unlock_policy
+            );
+            println!("{}", account.number);
+        }
+        Command::Member(MemberCommand::Create {
+            account,
+            username,
+            name,
+            email,
+            role,
+            kind,
+            password_stdin: _,
+            no_pin,
+        }) => {
+            let account = accounts::account_by_number(ctx, &account).await?;
+            let password = read_password()?;
+            let user = accounts::create_person(
+                ctx,
+                Actor::Cli,
+                accounts::NewPerson {
+                    account: Some(account.clone()),
+                    username,
+                    full_name: name,
+                    email,
+                    role,
+                    kind,
+                    password,
+                    with_pin: !no_pin,
+                },
+            )
+            .await?;
+            println!(
+                "created {} {} '{}' in account {}{}",
+                user.role,
+                kind,
+                user.username,
+                account.number,
+                if no_pin {
+                    " without a Support PIN"
+                } else {
+                    " with a generated Support PIN"
+                }
+            );
+            println!("{}", user.id);
+        }
+        Command::Member(MemberCommand::List { account }) => {
+            let account = accounts::account_by_number(ctx, &account).await?;
+            let members = accounts::members(ctx, Actor::Cli, account.id).await?;
+            println!(
+                "{:<24} {:<28} {:<8} {:<6} {:<9} STATUS",
+                "USERNAME", "NAME", "KIND", "ROLE", "PIN"
+            );
+            for m in members {
+                println!(
+                    "{:<24} {:<28} {:<8} {:<6} {:<9} {}",
+                    m.user.username,
+                    m.user.full_name,
+                    m.user.kind.map_or("", |k| k.as_str()),
+                    m.user.role.as_str(),
+                    m.pin_state.as_str(),
+                    if m.user.disabled {
+                        "disabled"
+                    } else {
+                        "enabled"
+                    }
+                );
+            }
+        }
+        Command::Member(MemberCommand::SetPassword { username, .. }) => {
+            let user = accounts::user_by_username(ctx, &username).await?;
+            let password = read_password()?;
+            accounts::set_password(ctx, Actor::Cli, &user, password).await?;
+            println!(
+                "password of '{}' set; their sessions and tokens have ended",
+                user.username
+            );
+        }
+        Command::Member(MemberCommand::Disable { username }) => {
+            let user = accounts::user_by_username(ctx, &username).await?;
+            accounts::disable(ctx, Actor::Cli, &user).await?;
+            println!(
+                "'{}' is disabled; their sessions and tokens have ended",
+                user.username
+            );
+        }
+        Command::Agent(AgentCommand::Create { username, name, .. }) => {
+            let password = read_password()?;
+            let user = accounts::create_person(
+                ctx,
+                Actor::Cli,
+                accounts::NewPerson {
+                    account: None,
+                    username,
+                    full_name: name,
+                    email: None,
+                    role: Role::Agent,
+                    kind: Kind::User,
+                    password,
+                    with_pin: false,
+                },
+            )
+            .await?;
+            println!("created support agent '{}'", user.username);
+            println!("{}", user.id);
+        }
+        Command::Serve(_) | Command::Migrate => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! The command line; every option can also come from the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::crypto::KeySource;
+use crate::domain::{Kind, Role, UnlockPolicy};
+
+/// pinpanel: a self-hosted control panel for Support PINs.
+#[derive(Debug, Parser)]
+#[command(name = "pinpanel", version, about)]
+pub struct Cli {
+    /// Database to use: `sqlite:FILE` (created when missing) or `postgres://...`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite:pinpanel.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// The PIN encryption key: 32 bytes as 64 hex digits or base64.
+    #[arg(
+        long = "key",
+        env = "PINPANEL_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub key: Option<String>,
+
+    /// A file holding the PIN key [default with SQLite: pinpanel.key beside the database,
+    /// created with mode 0600 on first start].
+    #[arg(long, env = "PINPANEL_KEY_FILE", global = true)]
+    pub key_file: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    pub fn key_source(&self) -> KeySource {
+        KeySource {
+            key: self.key.clone(),
+            key_file: self.key_file.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web panel and the JSON API.
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manage account members (users and contacts).
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// Manage support agents.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PINPANEL_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    /// On an empty database, create a demo account with an admin, a user, a contact and an
+    /// agent, and print their logins.
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Mark cookies Secure (HTTPS only). Defaults to true; `--demo` on a loopback address turns
+    /// it off unless it is set explicitly.
+    #[arg(long, env = "PINPANEL_COOKIE_SECURE", action = clap::ArgAction::Set)]
+    pub cookie_secure: Option<bool>,
+
+    /// Minutes after a password entry during which the PIN may be shown or changed.
+    #[arg(long, env = "PINPANEL_REAUTH_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub reauth_minutes: u32,
+
+    /// Minutes of inactivity after which a session ends.
+    #[arg(long, env = "PINPANEL_IDLE_TIMEOUT_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub idle_timeout_minutes: u32,
+
+    /// Hours after login after which a session ends, however active.
+    #[arg(long, env = "PINPANEL_ABSOLUTE_TIMEOUT_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=168))]
+    pub absolute_timeout_hours: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account; prints its number as the last line.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// The account number (digits); a random unused one when omitted.
+        #[arg(long)]
+        number: Option<String>,
+        #[arg(long, default_value = "self", value_parser = parse_policy)]
+        unlock_policy: UnlockPolicy,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Create a member with a generated Support PIN; prints the member id as the last line.
+    Create {
+        /// The account number.
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        username: String,
+        /// Full name.
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long, default_value = "user", value_parser = parse_member_role)]
+        role: Role,
+        #[arg(long, default_value = "user", value_parser = parse_kind)]
+        kind: Kind,
+        /// Read the password from the first line of standard input.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// Create the member without a PIN (state INACTIVE), e.g. for a bulk import whose PINs
+        /// are issued later.
+        #[arg(long)]
+        no_pin: bool,
+    },
+    /// List an account's members with their PIN state (never a PIN).
+    List {
+        #[arg(long)]
+        account: String,
+    },
+    /// Set a member's or agent's password from standard input; their sessions end.
+    SetPassword {
+        #[arg(long)]
+        username: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Disable a member or agent; they can no longer log in and their sessions end.
+    Disable {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Create a support agent; prints the agent id as the last line.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+fn parse_policy(s: &str) -> Result<UnlockPolicy, String> {
+    s.parse()
+}
+
+fn parse_kind(s: &str) -> Result<Kind, String> {
+    s.parse()
+}
+
+fn parse_member_role(s: &str) -> Result<Role, String> {
+    match s.parse::<Role>()? {
+        Role::Agent => Err("'agent' is not a member role (use `pinpanel agent create`)".into()),
+        role => Ok(role),
+    }
+}

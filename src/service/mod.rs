@@ -1,0 +1,165 @@
+//! The use cases, with every rule about who may do what. The web panel, the JSON API and the CLI
+//! all call these and nothing below them, so a rule exists once.
+
+pub mod accounts;
+pub mod login;
+pub mod pins;
+pub mod policy;
+
+use std::sync::Arc;
+
+use crate::crypto::PinCipher;
+use crate::domain::PinError;
+use crate::store::{self, audit::NewEvent, users::User, Db};
+
+/// What every use case needs: the database and the PIN cipher.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub db: Db,
+    pub cipher: Arc<PinCipher>,
+}
+
+/// Why a use case did not happen. Each front end turns these into its own answers (a page, a
+/// provider-shaped JSON error, a line on stderr).
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The thing named does not exist, or the actor may not know it exists.
+    #[error("not found")]
+    NotFound,
+    /// The actor may see the thing but not do this to it.
+    #[error("not permitted: {0}")]
+    Forbidden(&'static str),
+    /// The PIN is locked, so it can be neither changed, shown as editable nor reset.
+    #[error("the Support PIN is locked")]
+    Locked,
+    /// Unlock asked for a PIN that is not locked.
+    #[error("the Support PIN is not locked")]
+    NotLocked,
+    /// The member has no PIN.
+    #[error("the member has no Support PIN")]
+    NoPin,
+    /// `only_if_missing` was asked and a PIN exists.
+    #[error("the member already has a Support PIN")]
+    PinExists,
+    /// A candidate PIN broke the rules.
+    #[error("{0}")]
+    InvalidPin(PinError),
+    /// Bad input other than a PIN, with a message for a person.
+    #[error("{0}")]
+    Invalid(String),
+    /// A duplicate (username, account number).
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for ServiceError {
+    fn from(e: sqlx::Error) -> Self {
+        ServiceError::Internal(anyhow::Error::new(e).context("database error"))
+    }
+}
+
+impl From<crate::crypto::DecryptError> for ServiceError {
+    fn from(e: crate::crypto::DecryptError) -> Self {
+        ServiceError::Internal(e.into())
+    }
+}
+
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
+
+/// The names of audit events; the activity list and the tests use the same constants.
+pub mod events {
+    pub const LOGIN_OK: &str = "login.ok";
+    pub const LOGIN_FAILED: &str = "login.failed";
+    pub const LOGIN_THROTTLED: &str = "login.throttled";
+    pub const LOGOUT: &str = "logout";
+    pub const REAUTH_OK: &str = "reauth.ok";
+    pub const REAUTH_FAILED: &str = "reauth.failed";
+    pub const PIN_CREATED: &str = "pin.created";
+    pub const PIN_SHOWN: &str = "pin.shown";
+    pub const PIN_CHANGED: &str = "pin.changed";
+    pub const PIN_VERIFIED: &str = "pin.verified";
+    pub const PIN_VERIFY_FAILED: &str = "pin.verify_failed";
+    pub const PIN_LOCKED: &str = "pin.locked";
+    pub const PIN_UNLOCKED: &str = "pin.unlocked";
+    pub const PIN_RESET: &str = "pin.reset";
+    pub const PERMISSION_DENIED: &str = "permission.denied";
+    pub const ACCOUNT_CREATED: &str = "account.created";
+    pub const POLICY_CHANGED: &str = "account.policy_changed";
+    pub const MEMBER_CREATED: &str = "member.created";
+    pub const MEMBER_DISABLED: &str = "member.disabled";
+    pub const PASSWORD_CHANGED: &str = "password.changed";
+    pub const TOKEN_ISSUED: &str = "token.issued";
+    pub const TOKEN_REVOKED: &str = "token.revoked";
+}
+
+/// Who did something, for the audit log.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    User(&'a User),
+    /// The command line (an operator on the server).
+    Cli,
+    /// The system itself (e.g. a generated PIN at creation).
+    System,
+}
+
+impl Actor<'_> {
+    fn id(&self) -> Option<i64> {
+        match self {
+            Actor::User(u) => Some(u.id),
+            _ => None,
+        }
+    }
+    fn name(&self) -> &str {
+        match self {
+            Actor::User(u) => &u.username,
+            Actor::Cli => "command line",
+            Actor::System => "pinpanel",
+        }
+    }
+}
+
+/// Records a security event in the audit table (inside the caller's transaction) and in the
+/// structured log. Neither ever carries a secret: callers pass ids, names and outcomes only.
+pub async fn audit(
+    conn: &mut sqlx::AnyConnection,
+    event: &str,
+    actor: Actor<'_>,
+    subject: Option<&User>,
+    detail: &str,
+) -> sqlx::Result<()> {
+    tracing::info!(
+        target: "pinpanel::audit",
+        event,
+        actor = actor.name(),
+        subject = subject.map(|s| s.username.as_str()),
+        detail,
+    );
+    store::audit::insert(
+        conn,
+        &NewEvent {
+            event,
+            actor_id: actor.id(),
+            actor_name: actor.name(),
+            subject_id: subject.map(|s| s.id),
+            account_id: subject.and_then(|s| s.account_id),
+            detail,
+        },
+        store::now(),
+    )
+    .await
+}
+
+/// Records one event in a transaction of its own.
+pub async fn audit_now(
+    db: &Db,
+    event: &str,
+    actor: Actor<'_>,
+    subject: Option<&User>,
+    detail: &str,
+) -> Result<()> {
+    let mut conn = db.pool.acquire().await?;
+    audit(&mut conn, event, actor, subject, detail).await?;
+    Ok(())
+}

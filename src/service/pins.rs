@@ -1,0 +1,312 @@
+//! The Support PIN use cases: show, change, verify, unlock, reset. Each checks permission with
+//! `policy`, changes state with one guarded statement in `store::pins`, and writes its audit
+//! event in the same transaction.
+
+use super::{audit, events, policy, Actor, Ctx, Result, ServiceError};
+use crate::domain::{PinState, SupportPin, UnlockPolicy, MAX_PIN_FAILURES};
+use crate::store::{self, audit::Event, pins::ReplaceWhen, users::User};
+
+/// How many times a verification retries when the PIN changed under it.
+const VERIFY_RETRIES: usize = 5;
+
+/// Loads the member `target_id` if `actor` may name them; `NotFound` otherwise.
+pub async fn member(ctx: &Ctx, actor: &User, target_id: i64) -> Result<User> {
+    let target = store::users::by_id(&ctx.db.pool, target_id)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    policy::may_name(actor, &target)?;
+    Ok(target)
+}
+
+/// The PIN facts a page shows: never the PIN.
+#[derive(Debug, Clone)]
+pub struct PinStatus {
+    pub state: PinState,
+    pub failures: i64,
+    pub changed_at: Option<i64>,
+    pub locked_at: Option<i64>,
+}
+
+impl PinStatus {
+    pub fn attempts_left(&self) -> i64 {
+        (MAX_PIN_FAILURES - self.failures).max(0)
+    }
+}
+
+async fn record(ctx: &Ctx, user_id: i64) -> Result<store::pins::PinRecord> {
+    // Every member gets a row at creation; a missing row would be a bug, not a state.
+    store::pins::get(&ctx.db.pool, user_id)
+        .await?
+        .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("member {user_id} has no PIN row")))
+}
+
+/// The state of `target`'s PIN, for anyone who may view the member.
+pub async fn status(ctx: &Ctx, actor: &User, target: &User) -> Result<PinStatus> {
+    policy::may_view(actor, target)?;
+    let r = record(ctx, target.id).await?;
+    Ok(PinStatus {
+        state: r.state,
+        failures: r.failures,
+        changed_at: r.changed_at,
+        locked_at: r.locked_at,
+    })
+}
+
+/// The recent activity on `target`'s PIN, for the member themselves.
+pub async fn activity(ctx: &Ctx, actor: &User, target: &User, limit: i64) -> Result<Vec<Event>> {
+    policy::may_use_own_pin(actor, target)?;
+    Ok(store::audit::pin_events_of(&ctx.db.pool, target.id, limit).await?)
+}
+
+/// Decrypts `target`'s PIN for its owner and records that it was shown. A locked PIN stays
+/// hidden until it is unlocked.
+pub async fn show(ctx: &Ctx, actor: &User, target: &User) -> Result<SupportPin> {
+    policy::may_use_own_pin(actor, target)?;
+    let r = record(ctx, target.id).await?;
+    let blob = match (r.state, r.ciphertext) {
+        (PinState::Locked, _) => return Err(ServiceError::Locked),
+        (_, None) => return Err(ServiceError::NoPin),
+        (_, Some(blob)) => blob,
+    };
+    let pin = ctx.cipher.decrypt_pin(target.id, &blob)?;
+    let mut conn = ctx.db.pool.acquire().await?;
+    audit(
+        &mut conn,
+        events::PIN_SHOWN,
+        Actor::User(actor),
+        Some(target),
+        "",
+    )
+    .await?;
+    Ok(pin)
+}
+
+/// The owner sets a new PIN. The candidate goes through `SupportPin::parse`; a locked PIN
+/// cannot be changed.
+pub async fn change(ctx: &Ctx, actor: &User, target: &User, candidate: &str) -> Result<()> {
+    policy::may_use_own_pin(actor, target)?;
+    let pin = SupportPin::parse(candidate).map_err(ServiceError::InvalidPin)?;
+    let blob = ctx.cipher.encrypt_pin(target.id, &pin);
+    let mut tx = ctx.db.pool.begin().await?;
+    if !store::pins::replace(
+        &mut tx,
+        target.id,
+        blob,
+        ReplaceWhen::NotLocked,
+        store::now(),
+    )
+    .await?
+    {
+        return Err(ServiceError::Locked);
+    }
+    audit(
+        &mut tx,
+        events::PIN_CHANGED,
+        Actor::User(actor),
+        Some(target),
+        "",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What a verification found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyOutcome {
+    Verified,
+    /// Wrong PIN; `attempts_left` before the lock (0 when this failure locked it).
+    Incorrect {
+        attempts_left: i64,
+    },
+    /// Locked before this attempt: nothing was counted.
+    Locked,
+    /// The member has no PIN.
+    NoPin,
+}
+
+/// An agent checks the PIN a caller recites. A right PIN resets the failure count; a wrong one
+/// counts one failure, and the sixth locks the PIN; a locked PIN fails every attempt, the right
+/// one too, and counts nothing. Each outcome is one guarded UPDATE, so concurrent attempts on
+/// any number of instances count exactly the failures that happened.
+pub async fn verify(
+    ctx: &Ctx,
+    agent: &User,
+    target: &User,
+    candidate: &str,
+) -> Result<VerifyOutcome> {
+    policy::may_verify(agent)?;
+    policy::may_name(agent, target)?;
+    for _ in 0..VERIFY_RETRIES {
+        let r = record(ctx, target.id).await?;
+        let blob = match (r.state, r.ciphertext) {
+            (PinState::Locked, _) => {
+                audit_now_verify(ctx, agent, target, "refused: locked").await?;
+                return Ok(VerifyOutcome::Locked);
+            }
+            (_, None) => {
+                audit_now_verify(ctx, agent, target, "refused: no PIN").await?;
+                return Ok(VerifyOutcome::NoPin);
+            }
+            (_, Some(blob)) => blob,
+        };
+        let pin = ctx.cipher.decrypt_pin(target.id, &blob)?;
+        let mut tx = ctx.db.pool.begin().await?;
+        if pin.matches(candidate) {
+            if store::pins::record_success(&mut tx, target.id, r.version).await? {
+                audit(
+                    &mut tx,
+                    events::PIN_VERIFIED,
+                    Actor::User(agent),
+                    Some(target),
+                    "",
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok(VerifyOutcome::Verified);
+            }
+        } else if let Some((failures, state)) =
+            store::pins::record_failure(&mut tx, target.id, r.version, store::now()).await?
+        {
+            let detail = format!("failure {failures} of {MAX_PIN_FAILURES}");
+            audit(
+                &mut tx,
+                events::PIN_VERIFY_FAILED,
+                Actor::User(agent),
+                Some(target),
+                &detail,
+            )
+            .await?;
+            if state == PinState::Locked {
+                audit(
+                    &mut tx,
+                    events::PIN_LOCKED,
+                    Actor::User(agent),
+                    Some(target),
+                    "",
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            return Ok(VerifyOutcome::Incorrect {
+                attempts_left: (MAX_PIN_FAILURES - failures).max(0),
+            });
+        }
+        // The PIN was locked, unlocked or changed between the read and the update: nothing was
+        // counted; look again.
+        tx.rollback().await?;
+    }
+    Err(ServiceError::Internal(anyhow::anyhow!(
+        "the Support PIN kept changing during verification"
+    )))
+}
+
+async fn audit_now_verify(ctx: &Ctx, agent: &User, target: &User, detail: &str) -> Result<()> {
+    super::audit_now(
+        &ctx.db,
+        events::PIN_VERIFY_FAILED,
+        Actor::User(agent),
+        Some(target),
+        detail,
+    )
+    .await
+}
+
+/// The account policy that governs `target`'s PIN.
+pub async fn unlock_policy(ctx: &Ctx, target: &User) -> Result<UnlockPolicy> {
+    let account_id = target.account_id.ok_or(ServiceError::NotFound)?;
+    let account = store::accounts::by_id(&ctx.db.pool, account_id)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    Ok(account.unlock_policy)
+}
+
+/// May `actor` unlock `target`'s PIN (whether or not it is locked now)?
+pub async fn may_unlock(ctx: &Ctx, actor: &User, target: &User) -> Result<bool> {
+    let policy = unlock_policy(ctx, target).await?;
+    match policy::may_unlock(actor, target, policy) {
+        Ok(()) => Ok(true),
+        Err(ServiceError::Forbidden(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Unlocks a locked PIN; the failure count goes back to zero and the PIN is unchanged.
+pub async fn unlock(ctx: &Ctx, actor: &User, target: &User) -> Result<()> {
+    let policy = unlock_policy(ctx, target).await?;
+    if let Err(e) = policy::may_unlock(actor, target, policy) {
+        if matches!(e, ServiceError::Forbidden(_)) {
+            super::audit_now(
+                &ctx.db,
+                events::PERMISSION_DENIED,
+                Actor::User(actor),
+                Some(target),
+                "unlock",
+            )
+            .await?;
+        }
+        return Err(e);
+    }
+    let mut tx = ctx.db.pool.begin().await?;
+    if !store::pins::unlock(&mut tx, target.id).await? {
+        return Err(ServiceError::NotLocked);
+    }
+    audit(
+        &mut tx,
+        events::PIN_UNLOCKED,
+        Actor::User(actor),
+        Some(target),
+        "",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Gives `target` a new generated PIN that the actor never sees. Refused while locked; with
+/// `only_if_missing`, only for a member who has no PIN.
+pub async fn reset(
+    ctx: &Ctx,
+    actor: Actor<'_>,
+    target: &User,
+    only_if_missing: bool,
+) -> Result<()> {
+    if let Actor::User(u) = actor {
+        if let Err(e) = policy::may_reset(u, target) {
+            if matches!(e, ServiceError::Forbidden(_)) {
+                super::audit_now(
+                    &ctx.db,
+                    events::PERMISSION_DENIED,
+                    actor,
+                    Some(target),
+                    "reset",
+                )
+                .await?;
+            }
+            return Err(e);
+        }
+    }
+    let blob = ctx.cipher.encrypt_pin(target.id, &SupportPin::generate());
+    let when = if only_if_missing {
+        ReplaceWhen::Missing
+    } else {
+        ReplaceWhen::NotLocked
+    };
+    let mut tx = ctx.db.pool.begin().await?;
+    if !store::pins::replace(&mut tx, target.id, blob, when, store::now()).await? {
+        tx.rollback().await?;
+        let state = record(ctx, target.id).await?.state;
+        return Err(match state {
+            PinState::Locked => ServiceError::Locked,
+            _ => ServiceError::PinExists,
+        });
+    }
+    let detail = if only_if_missing {
+        "issued a first PIN"
+    } else {
+        ""
+    };
+    audit(&mut tx, events::PIN_RESET, actor, Some(target), detail).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,286 @@
+//! Opening the store, assembling the application and serving it until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::Request;
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::crypto::{self, KeyOrigin, KeySource, PinCipher};
+use crate::service::Ctx;
+use crate::store::{self, Db, DbOptions};
+use crate::web::{self, error::render_errors, AppState, WebSettings};
+
+/// An opened installation: the use-case context and the key that signs CSRF tokens.
+pub struct Opened {
+    pub ctx: Ctx,
+    pub csrf_key: [u8; 32],
+}
+
+/// Opens the database, applies migrations, loads the PIN key and checks it against the
+/// database. Everything the CLI and the server share.
+pub async fn open(
+    database_url: &str,
+    keys: &KeySource,
+    options: &DbOptions,
+) -> anyhow::Result<Opened> {
+    let db = Db::connect(database_url, options).await?;
+    db.migrate().await?;
+    let may_create = !crypto::database_has_key(&db.pool).await?;
+    let sqlite_file = store::sqlite_path(database_url);
+    let (key, origin) = keys.load(sqlite_file.as_deref(), may_create)?;
+    match &origin {
+        KeyOrigin::Created(path) => {
+            tracing::info!(path = %path.display(), "created a new PIN key file (mode 0600): back it up")
+        }
+        KeyOrigin::File(path) => tracing::debug!(path = %path.display(), "PIN key from file"),
+        KeyOrigin::Environment => tracing::debug!("PIN key from PINPANEL_KEY"),
+    }
+    let cipher = PinCipher::new(&key);
+    cipher.check_against(&db.pool).await?;
+    Ok(Opened {
+        ctx: Ctx {
+            db,
+            cipher: Arc::new(cipher),
+        },
+        csrf_key: key.derive("csrf"),
+    })
+}
+
+/// Web settings derived from the serve options and the key.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    pub cookie_secure: bool,
+    pub reauth_secs: i64,
+    pub idle_timeout_secs: i64,
+    pub absolute_timeout_secs: i64,
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        ServeSettings {
+            cookie_secure: true,
+            reauth_secs: 15 * 60,
+            idle_timeout_secs: 30 * 60,
+            absolute_timeout_secs: 12 * 60 * 60,
+        }
+    }
+}
+
+/// A bound, ready-to-run application.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    ctx: Ctx,
+}
+
+impl App {
+    /// Binds `addr` (port 0 picks a free port) and assembles the application.
+    pub async fn build(
+        ctx: Ctx,
+        csrf_key: [u8; 32],
+        addr: SocketAddr,
+        settings: &ServeSettings,
+    ) -> anyhow::Result<App> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        crate::auth::password::warm_up().await?;
+        let state = AppState {
+            ctx: ctx.clone(),
+            settings: Arc::new(WebSettings {
+                csrf_key,
+                reauth_secs: settings.reauth_secs,
+                idle_timeout_secs: settings.idle_timeout_secs,
+                absolute_timeout_secs: settings.absolute_timeout_secs,
+                cookie_secure: settings.cookie_secure,
+            }),
+        };
+        Ok(App {
+            listener,
+            router: app(state),
+            ctx,
+        })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let cleanup = tokio::spawn(cleanup_loop(self.ctx.db.clone()));
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        cleanup.abort();
+        served.context("the server failed")
+    }
+}
+
+/// Deletes expired sessions, tokens and throttle windows now and then. Expired rows are already
+/// ignored by every lookup; this only keeps the tables small.
+async fn cleanup_loop(db: Db) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        let now = store::now();
+        let result = async {
+            store::sessions::delete_expired(&db.pool, now).await?;
+            store::tokens::delete_expired(&db.pool, now).await?;
+            store::throttle::delete_stale(&db.pool, now - 24 * 3600).await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "cleanup of expired rows failed");
+        }
+    }
+}
+
+/// Where the static files are: `PINPANEL_STATIC_DIR`, else the `static/` folder of the source
+/// tree this binary was built from.
+fn static_dir() -> std::path::PathBuf {
+    std::env::var_os("PINPANEL_STATIC_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/static").into())
+}
+
+/// The whole application: the panel, the API, health, static files, and the layers every
+/// response passes through.
+pub fn app(state: AppState) -> Router {
+    let secure = state.settings.cookie_secure;
+    let statics = Router::new()
+        .fallback_service(ServeDir::new(static_dir()).precompressed_gzip())
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ));
+    let mut router = Router::new()
+        .merge(web::router(state.clone()))
+        .nest("/v2.0", crate::api::router())
+        .route(web::urls::HEALTHZ, get(healthz))
+        .nest(web::urls::STATIC, statics)
+        .fallback(not_found)
+        .layer(middleware::from_fn(render_errors_outside_api))
+        .with_state(state);
+    if secure {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        ));
+    }
+    with_security_headers(router)
+        .layer(RequestBodyLimitLayer::new(web::FORM_LIMIT))
+        .layer(CompressionLayer::new())
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                // The path only: no query string, no headers (cookies, tokens) in the logs.
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(CatchPanicLayer::new())
+}
+
+/// The headers every response carries: a strict CSP (no inline scripts or styles, no eval, no
+/// framing), no MIME sniffing, no referrer, no opener, no powerful features.
+fn with_security_headers(mut router: Router) -> Router {
+    let headers: [(HeaderName, &'static str); 6] = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; object-src 'none'; base-uri 'none'; \
+             frame-ancestors 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+        (
+            HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=(), payment=()",
+        ),
+    ];
+    for (name, value) in headers {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    router
+}
+
+async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    match sqlx::query("SELECT 1").execute(&state.ctx.db.pool).await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+        }
+    }
+}
+
+async fn not_found() -> StatusCode {
+    StatusCode::NOT_FOUND
+}
+
+/// The panel's error pages for everything but the JSON API, which answers in its own shape.
+async fn render_errors_outside_api(req: Request, next: Next) -> Response {
+    if req.uri().path().starts_with("/v2.0") {
+        return crate::api::json_errors(req, next).await;
+    }
+    render_errors(req, next).await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

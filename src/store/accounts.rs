@@ -1,0 +1,83 @@
+//! Accounts: a number, a name and an unlock policy.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use super::text_col;
+use crate::domain::UnlockPolicy;
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: i64,
+    pub number: String,
+    pub name: String,
+    pub unlock_policy: UnlockPolicy,
+}
+
+fn from_row(row: &AnyRow) -> sqlx::Result<Account> {
+    Ok(Account {
+        id: row.try_get("id")?,
+        number: row.try_get("number")?,
+        name: row.try_get("name")?,
+        unlock_policy: text_col(row, "unlock_policy")?,
+    })
+}
+
+const COLUMNS: &str = "id, number, name, unlock_policy";
+
+pub async fn insert(
+    conn: &mut AnyConnection,
+    number: &str,
+    name: &str,
+    policy: UnlockPolicy,
+    now: i64,
+) -> sqlx::Result<Account> {
+    let row = sqlx::query(&format!(
+        "INSERT INTO accounts (number, name, unlock_policy, created_at) VALUES ($1, $2, $3, $4) \
+         RETURNING {COLUMNS}"
+    ))
+    .bind(number)
+    .bind(name)
+    .bind(policy.as_str())
+    .bind(now)
+    .fetch_one(conn)
+    .await?;
+    from_row(&row)
+}
+
+pub async fn by_number(pool: &AnyPool, number: &str) -> sqlx::Result<Option<Account>> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM accounts WHERE number = $1"))
+        .bind(number)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| from_row(&r))
+        .transpose()
+}
+
+pub async fn by_id(pool: &AnyPool, id: i64) -> sqlx::Result<Option<Account>> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM accounts WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| from_row(&r))
+        .transpose()
+}
+
+pub async fn count(pool: &AnyPool) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+        .fetch_one(pool)
+        .await
+}
+
+pub async fn set_unlock_policy(
+    conn: &mut AnyConnection,
+    account_id: i64,
+    policy: UnlockPolicy,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE accounts SET unlock_policy = $2 WHERE id = $1")
+        .bind(account_id)
+        .bind(policy.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! The audit log: security events, never a secret.
+
+use sqlx::{AnyConnection, AnyPool, Row};
+
+/// One event to record. `detail` is free text for people and must never hold a secret.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub event: &'a str,
+    pub actor_id: Option<i64>,
+    pub actor_name: &'a str,
+    pub subject_id: Option<i64>,
+    pub account_id: Option<i64>,
+    pub detail: &'a str,
+}
+
+pub async fn insert(conn: &mut AnyConnection, e: &NewEvent<'_>, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (at, event, actor_id, actor_name, subject_id, account_id, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(now)
+    .bind(e.event)
+    .bind(e.actor_id)
+    .bind(e.actor_name)
+    .bind(e.subject_id)
+    .bind(e.account_id)
+    .bind(e.detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A recorded event as the activity list shows it.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub at: i64,
+    pub event: String,
+    pub actor_id: Option<i64>,
+    pub actor_name: String,
+    pub detail: String,
+}
+
+/// The latest PIN events about `subject_id`, newest first.
+pub async fn pin_events_of(
+    pool: &AnyPool,
+    subject_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Event>> {
+    sqlx::query(
+        "SELECT at, event, actor_id, actor_name, detail FROM audit_log \
+         WHERE subject_id = $1 AND event LIKE 'pin.%' ORDER BY id DESC LIMIT $2",
+    )
+    .bind(subject_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(Event {
+            at: r.try_get("at")?,
+            event: r.try_get("event")?,
+            actor_id: r.try_get("actor_id")?,
+            actor_name: r.try_get("actor_name")?,
+            detail: r.try_get("detail")?,
+        })
+    })
+    .collect()
+}

@@ -1,0 +1,162 @@
+//! Database access for both backends. The application talks to SQLite and PostgreSQL through
+//! sqlx's `Any` driver with `$1` placeholders, so every query is written once; the two schemas
+//! live in `migrations/sqlite` and `migrations/postgres`. Times are unix seconds, flags 0/1.
+//!
+//! Nothing here decides who may do what: that is `service`'s job. Functions that must be atomic
+//! with others take a `&mut AnyConnection` so the caller can pass a transaction.
+
+pub mod accounts;
+pub mod audit;
+pub mod pins;
+pub mod sessions;
+pub mod settings;
+pub mod throttle;
+pub mod tokens;
+pub mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+
+/// Which database engine a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            anyhow::bail!(
+                "DATABASE_URL must start with sqlite: or postgres:// (got something else)"
+            )
+        }
+    }
+}
+
+/// A connection pool and the backend behind it.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub backend: Backend,
+}
+
+/// Options for [`Db::connect`].
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    pub max_connections: u32,
+}
+
+impl Default for DbOptions {
+    fn default() -> Self {
+        DbOptions {
+            max_connections: 16,
+        }
+    }
+}
+
+/// The path of the SQLite file a `sqlite:` URL names, or `None` for in-memory databases.
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        None
+    } else {
+        Some(std::path::PathBuf::from(path))
+    }
+}
+
+impl Db {
+    /// Connects, creating a missing SQLite file, and sets SQLite up for many concurrent
+    /// requests: WAL (readers never wait for the writer), a generous busy timeout (writers queue
+    /// instead of failing with "database is locked"), foreign keys on.
+    pub async fn connect(url: &str, options: &DbOptions) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let mut pool = AnyPoolOptions::new()
+            .max_connections(options.max_connections)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            pool = pool.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA busy_timeout = 15000; PRAGMA foreign_keys = ON;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool
+            .connect(&url)
+            .await
+            .with_context(|| format!("cannot open the {backend:?} database"))?;
+        Ok(Db { pool, backend })
+    }
+
+    /// Applies the migrations of this backend that have not run yet.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .context("cannot apply the database migrations")?;
+        Ok(())
+    }
+}
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// True when `err` is a unique-constraint violation (a duplicate username, say).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|e| e.is_unique_violation())
+}
+
+/// Reads a text column into one of the domain's text enums.
+pub(crate) fn text_col<T: FromStr<Err = String>>(row: &AnyRow, col: &str) -> sqlx::Result<T> {
+    let raw: String = row.try_get(col)?;
+    raw.parse().map_err(|e: String| sqlx::Error::ColumnDecode {
+        index: col.to_owned(),
+        source: e.into(),
+    })
+}
+
+/// Reads an optional text column into one of the domain's text enums.
+pub(crate) fn opt_text_col<T: FromStr<Err = String>>(
+    row: &AnyRow,
+    col: &str,
+) -> sqlx::Result<Option<T>> {
+    let raw: Option<String> = row.try_get(col)?;
+    raw.map(|r| r.parse())
+        .transpose()
+        .map_err(|e: String| sqlx::Error::ColumnDecode {
+            index: col.to_owned(),
+            source: e.into(),
+        })
+}

@@ -1,0 +1,167 @@
+//! Support PIN rows. Every change to the failure counter or the state is one guarded UPDATE
+//! (`... WHERE state = ... AND version = ... RETURNING ...`), so concurrent verifications on any
+//! number of instances count exactly the failures that happened, on SQLite and PostgreSQL alike.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use super::text_col;
+use crate::domain::{PinState, MAX_PIN_FAILURES};
+
+#[derive(Debug, Clone)]
+pub struct PinRecord {
+    pub user_id: i64,
+    /// nonce || AEAD ciphertext; `None` when the state is INACTIVE.
+    pub ciphertext: Option<Vec<u8>>,
+    pub state: PinState,
+    pub failures: i64,
+    pub version: i64,
+    pub changed_at: Option<i64>,
+    pub locked_at: Option<i64>,
+}
+
+fn from_row(row: &AnyRow) -> sqlx::Result<PinRecord> {
+    Ok(PinRecord {
+        user_id: row.try_get("user_id")?,
+        ciphertext: row.try_get("ciphertext")?,
+        state: text_col(row, "state")?,
+        failures: row.try_get("failures")?,
+        version: row.try_get("version")?,
+        changed_at: row.try_get("changed_at")?,
+        locked_at: row.try_get("locked_at")?,
+    })
+}
+
+const COLUMNS: &str = "user_id, ciphertext, state, failures, version, changed_at, locked_at";
+
+/// Creates the PIN row of a new member: ACTIVE with `ciphertext`, or INACTIVE without.
+pub async fn insert(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    ciphertext: Option<Vec<u8>>,
+    now: i64,
+) -> sqlx::Result<()> {
+    let state = if ciphertext.is_some() {
+        PinState::Active
+    } else {
+        PinState::Inactive
+    };
+    sqlx::query(
+        "INSERT INTO support_pins (user_id, ciphertext, state, failures, version, changed_at) \
+         VALUES ($1, $2, $3, 0, 0, $4)",
+    )
+    .bind(user_id)
+    .bind(ciphertext)
+    .bind(state.as_str())
+    .bind(ciphertext_time(state, now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn ciphertext_time(state: PinState, now: i64) -> Option<i64> {
+    (state != PinState::Inactive).then_some(now)
+}
+
+pub async fn get(pool: &AnyPool, user_id: i64) -> sqlx::Result<Option<PinRecord>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM support_pins WHERE user_id = $1"
+    ))
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await?
+    .map(|r| from_row(&r))
+    .transpose()
+}
+
+/// Counts one failed verification against the PIN `version` that was compared. Returns the new
+/// count and state, or `None` when the PIN is no longer that ACTIVE version (locked or changed
+/// meanwhile), in which case nothing was counted. The sixth failure locks it in the same
+/// statement.
+pub async fn record_failure(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    version: i64,
+    now: i64,
+) -> sqlx::Result<Option<(i64, PinState)>> {
+    let row = sqlx::query(
+        "UPDATE support_pins SET failures = failures + 1, \
+           state = CASE WHEN failures + 1 >= $3 THEN 'LOCKED' ELSE state END, \
+           locked_at = CASE WHEN failures + 1 >= $3 THEN $4 ELSE locked_at END \
+         WHERE user_id = $1 AND version = $2 AND state = 'ACTIVE' \
+         RETURNING failures, state",
+    )
+    .bind(user_id)
+    .bind(version)
+    .bind(MAX_PIN_FAILURES)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| Ok((r.try_get("failures")?, text_col(&r, "state")?)))
+        .transpose()
+}
+
+/// Records a successful verification of PIN `version`: the failure count goes back to zero.
+/// `false` when the PIN is no longer that ACTIVE version.
+pub async fn record_success(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    version: i64,
+) -> sqlx::Result<bool> {
+    let row = sqlx::query(
+        "UPDATE support_pins SET failures = 0 \
+         WHERE user_id = $1 AND version = $2 AND state = 'ACTIVE' RETURNING user_id",
+    )
+    .bind(user_id)
+    .bind(version)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Which existing states a new PIN may replace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplaceWhen {
+    /// ACTIVE or INACTIVE: a change by the owner, a reset by an administrator or agent.
+    NotLocked,
+    /// INACTIVE only: `reset?only_if_missing=true`.
+    Missing,
+}
+
+/// Stores a new PIN (already encrypted), making it ACTIVE with no failures. Returns `false`
+/// when the current state does not allow it; the row is untouched then.
+pub async fn replace(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    ciphertext: Vec<u8>,
+    when: ReplaceWhen,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let guard = match when {
+        ReplaceWhen::NotLocked => "state <> 'LOCKED'",
+        ReplaceWhen::Missing => "state = 'INACTIVE'",
+    };
+    let row = sqlx::query(&format!(
+        "UPDATE support_pins SET ciphertext = $2, state = 'ACTIVE', failures = 0, \
+           version = version + 1, changed_at = $3, locked_at = NULL \
+         WHERE user_id = $1 AND {guard} RETURNING user_id"
+    ))
+    .bind(user_id)
+    .bind(ciphertext)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Unlocks a LOCKED PIN (failures back to zero). `false` when it was not locked.
+pub async fn unlock(conn: &mut AnyConnection, user_id: i64) -> sqlx::Result<bool> {
+    let row = sqlx::query(
+        "UPDATE support_pins SET state = 'ACTIVE', failures = 0, locked_at = NULL \
+         WHERE user_id = $1 AND state = 'LOCKED' RETURNING user_id",
+    )
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.is_some())
+}

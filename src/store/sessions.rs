@@ -1,0 +1,139 @@
+//! The web session store: tower-sessions records kept in our own `sessions` table on either
+//! backend.
+//!
+//! Why not tower-sessions-sqlx-store: its `save` is an upsert, so a slow request that finishes
+//! after a logout writes the deleted session back (the logout race SECURITY.md describes); it
+//! keeps the session id itself in the table and inside every record, so a copy of the table is a
+//! set of live cookies; and it needs a concrete SqlitePool/PgPool beside our Any pool. Here `save`
+//! only updates a row that still exists, rows are keyed by SHA-256 of the id, the record's id is
+//! not stored, and a `user_id` column lets us end one person's sessions.
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use sqlx::{AnyConnection, AnyPool, Row};
+use time::OffsetDateTime;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+
+/// The session key holding the logged-in person's id; mirrored into the `user_id` column.
+pub const USER_ID_KEY: &str = "uid";
+
+#[derive(Debug, Clone)]
+pub struct DbSessionStore {
+    pool: AnyPool,
+}
+
+impl DbSessionStore {
+    pub fn new(pool: AnyPool) -> Self {
+        DbSessionStore { pool }
+    }
+}
+
+/// What the `id_hash` column holds for a session id.
+pub fn id_hash(id: &Id) -> String {
+    hex::encode(Sha256::digest(id.to_string().as_bytes()))
+}
+
+fn backend(e: impl std::fmt::Display) -> session_store::Error {
+    session_store::Error::Backend(e.to_string())
+}
+
+fn encode(record: &Record) -> session_store::Result<(Vec<u8>, Option<i64>, i64)> {
+    let data = serde_json::to_vec(&record.data)
+        .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    let user_id = record.data.get(USER_ID_KEY).and_then(|v| v.as_i64());
+    Ok((data, user_id, record.expiry_date.unix_timestamp()))
+}
+
+#[async_trait]
+impl SessionStore for DbSessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        let (data, user_id, expires_at) = encode(record)?;
+        // A 128-bit random id colliding is practically impossible, but the trait asks stores to
+        // handle it: draw a new one and try again.
+        loop {
+            let done = sqlx::query(
+                "INSERT INTO sessions (id_hash, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id_hash) DO NOTHING",
+            )
+            .bind(id_hash(&record.id))
+            .bind(user_id)
+            .bind(data.clone())
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+            if done.rows_affected() == 1 {
+                return Ok(());
+            }
+            record.id = Id::default();
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let (data, user_id, expires_at) = encode(record)?;
+        // UPDATE only: a session deleted by a logout stays deleted.
+        sqlx::query(
+            "UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id_hash = $1",
+        )
+        .bind(id_hash(&record.id))
+        .bind(user_id)
+        .bind(data)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
+        let row = sqlx::query(
+            "SELECT data, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
+        )
+        .bind(id_hash(session_id))
+        .bind(super::now())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        let Some(row) = row else { return Ok(None) };
+        let data: Vec<u8> = row.try_get("data").map_err(backend)?;
+        let expires_at: i64 = row.try_get("expires_at").map_err(backend)?;
+        Ok(Some(Record {
+            id: *session_id,
+            data: serde_json::from_slice(&data)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+            expiry_date: OffsetDateTime::from_unix_timestamp(expires_at).map_err(backend)?,
+        }))
+    }
+
+    async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+            .bind(id_hash(session_id))
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+}
+
+/// Ends every session of `user_id` except the one hashed as `keep` (the caller's own).
+pub async fn delete_for_user(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    keep: Option<&str>,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(user_id)
+        .bind(keep.unwrap_or(""))
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+pub async fn delete_expired(pool: &AnyPool, now: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}

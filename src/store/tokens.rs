@@ -1,0 +1,66 @@
+//! API tokens (`X-Auth-Token`), stored as SHA-256 of the token so the table holds nothing usable.
+
+use sqlx::{AnyConnection, AnyPool, Row};
+
+pub async fn insert(
+    pool: &AnyPool,
+    token_hash: &str,
+    user_id: i64,
+    auth_epoch: i64,
+    now: i64,
+    expires_at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO api_tokens (token_hash, user_id, auth_epoch, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(token_hash)
+    .bind(user_id)
+    .bind(auth_epoch)
+    .bind(now)
+    .bind(expires_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// The user a live token belongs to, with the epoch it was minted under.
+pub async fn lookup(
+    pool: &AnyPool,
+    token_hash: &str,
+    now: i64,
+) -> sqlx::Result<Option<(i64, i64)>> {
+    let row = sqlx::query(
+        "SELECT user_id, auth_epoch FROM api_tokens WHERE token_hash = $1 AND expires_at > $2",
+    )
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| Ok((r.try_get("user_id")?, r.try_get("auth_epoch")?)))
+        .transpose()
+}
+
+pub async fn delete(pool: &AnyPool, token_hash: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM api_tokens WHERE token_hash = $1")
+        .bind(token_hash)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn delete_for_user(conn: &mut AnyConnection, user_id: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+pub async fn delete_expired(pool: &AnyPool, now: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query("DELETE FROM api_tokens WHERE expires_at <= $1")
+        .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}

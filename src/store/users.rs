@@ -1,0 +1,205 @@
+//! People who log in: account members (users and contacts, each a user or an administrator)
+//! and support agents.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+
+use super::{opt_text_col, text_col};
+use crate::domain::{Kind, PinState, Role};
+
+#[derive(Clone)]
+pub struct User {
+    pub id: i64,
+    pub account_id: Option<i64>,
+    pub username: String,
+    pub full_name: String,
+    pub email: Option<String>,
+    pub kind: Option<Kind>,
+    pub role: Role,
+    pub disabled: bool,
+    pub auth_epoch: i64,
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for User {
+    // Hand-written so the password hash never reaches a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl User {
+    pub fn is_agent(&self) -> bool {
+        self.role == Role::Agent
+    }
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+const COLUMNS: &str = "u.id, u.account_id, u.username, u.full_name, u.email, u.kind, u.role, \
+                       u.disabled, u.auth_epoch, u.password_hash";
+
+fn from_row(row: &AnyRow) -> sqlx::Result<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        account_id: row.try_get("account_id")?,
+        username: row.try_get("username")?,
+        full_name: row.try_get("full_name")?,
+        email: row.try_get("email")?,
+        kind: opt_text_col(row, "kind")?,
+        role: text_col(row, "role")?,
+        disabled: row.try_get::<i64, _>("disabled")? != 0,
+        auth_epoch: row.try_get("auth_epoch")?,
+        password_hash: row.try_get("password_hash")?,
+    })
+}
+
+/// What is needed to create a person.
+pub struct NewUser<'a> {
+    pub account_id: Option<i64>,
+    pub username: &'a str,
+    pub full_name: &'a str,
+    pub email: Option<&'a str>,
+    pub kind: Option<Kind>,
+    pub role: Role,
+    pub password_hash: &'a str,
+}
+
+pub async fn insert(conn: &mut AnyConnection, new: &NewUser<'_>, now: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO users (account_id, username, full_name, email, kind, role, password_hash, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+    )
+    .bind(new.account_id)
+    .bind(new.username)
+    .bind(new.full_name)
+    .bind(new.email)
+    .bind(new.kind.map(|k| k.as_str()))
+    .bind(new.role.as_str())
+    .bind(new.password_hash)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn by_username(pool: &AnyPool, username: &str) -> sqlx::Result<Option<User>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM users u WHERE u.username = $1"
+    ))
+    .bind(username)
+    .fetch_optional(pool)
+    .await?
+    .map(|r| from_row(&r))
+    .transpose()
+}
+
+pub async fn by_id(pool: &AnyPool, id: i64) -> sqlx::Result<Option<User>> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM users u WHERE u.id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| from_row(&r))
+        .transpose()
+}
+
+/// A member of `account_id` looked up by username (how agents name a caller).
+pub async fn in_account_by_username(
+    pool: &AnyPool,
+    account_id: i64,
+    username: &str,
+) -> sqlx::Result<Option<User>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM users u WHERE u.account_id = $1 AND u.username = $2"
+    ))
+    .bind(account_id)
+    .bind(username)
+    .fetch_optional(pool)
+    .await?
+    .map(|r| from_row(&r))
+    .transpose()
+}
+
+/// The enabled administrators of an account, by name.
+pub async fn admins_of(pool: &AnyPool, account_id: i64) -> sqlx::Result<Vec<User>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM users u WHERE u.account_id = $1 AND u.role = 'admin' \
+         AND u.disabled = 0 ORDER BY u.full_name, u.username"
+    ))
+    .bind(account_id)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+/// A row of the administrators' Users page and of `member list`.
+#[derive(Debug, Clone)]
+pub struct MemberSummary {
+    pub user: User,
+    pub pin_state: PinState,
+    /// When something last happened to the member's PIN (unix seconds).
+    pub last_pin_activity: Option<i64>,
+}
+
+pub async fn members_of(pool: &AnyPool, account_id: i64) -> sqlx::Result<Vec<MemberSummary>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS}, COALESCE(p.state, 'INACTIVE') AS pin_state, \
+         (SELECT MAX(a.at) FROM audit_log a WHERE a.subject_id = u.id AND a.event LIKE 'pin.%') \
+           AS last_pin_activity \
+         FROM users u LEFT JOIN support_pins p ON p.user_id = u.id \
+         WHERE u.account_id = $1 ORDER BY u.full_name, u.username"
+    ))
+    .bind(account_id)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok(MemberSummary {
+            user: from_row(row)?,
+            pin_state: text_col(row, "pin_state")?,
+            last_pin_activity: row.try_get("last_pin_activity")?,
+        })
+    })
+    .collect()
+}
+
+/// Sets a new password hash and ends every session and token minted before (new epoch).
+pub async fn set_password(conn: &mut AnyConnection, id: i64, hash: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE users SET password_hash = $2, auth_epoch = auth_epoch + 1 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(hash)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Disables or enables a person; either way their sessions and tokens end.
+pub async fn set_disabled(conn: &mut AnyConnection, id: i64, disabled: bool) -> sqlx::Result<bool> {
+    let done =
+        sqlx::query("UPDATE users SET disabled = $2, auth_epoch = auth_epoch + 1 WHERE id = $1")
+            .bind(id)
+            .bind(i64::from(disabled))
+            .execute(conn)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Changes a member's role; their sessions and tokens end.
+pub async fn set_role(conn: &mut AnyConnection, id: i64, role: Role) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE users SET role = $2, auth_epoch = auth_epoch + 1 WHERE id = $1 AND role <> 'agent'",
+    )
+    .bind(id)
+    .bind(role.as_str())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,165 @@
+//! The agents' Verify caller page (SPEC web panel step 7): account number + username + the PIN
+//! the caller recites. Agents see the outcome and the PIN state, never a PIN; the PIN field is
+//! never filled back in.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use serde::Deserialize;
+
+use super::error::{Result, WebError};
+use super::{AppState, Chrome};
+use crate::auth::session::Auth;
+use crate::domain::{self, Username, MAX_PIN_FAILURES};
+use crate::service::pins::{self, VerifyOutcome};
+use crate::store;
+
+/// What the agent sees after an attempt.
+pub struct Outcome {
+    /// `verified`, `failed`, `locked`, `missing` or `invalid`: a CSS hook and a test hook.
+    pub kind: &'static str,
+    pub headline: String,
+    pub detail: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "agent/page.html")]
+pub struct AgentPage {
+    chrome: Chrome,
+    account: String,
+    username: String,
+    outcome: Option<Outcome>,
+}
+
+fn agent_only(auth: &Auth) -> Result<()> {
+    if auth.user.is_agent() {
+        Ok(())
+    } else {
+        Err(WebError::Forbidden(
+            "Only support agents may verify callers.".into(),
+        ))
+    }
+}
+
+pub async fn agent_get(State(state): State<AppState>, auth: Auth) -> Result<AgentPage> {
+    agent_only(&auth)?;
+    Ok(AgentPage {
+        chrome: Chrome::of(&state, &auth).await?,
+        account: String::new(),
+        username: String::new(),
+        outcome: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct VerifyForm {
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    pin: String,
+}
+
+fn invalid(msg: &str) -> Outcome {
+    Outcome {
+        kind: "invalid",
+        headline: "Check the form".into(),
+        detail: msg.into(),
+    }
+}
+
+pub async fn agent_post(
+    State(state): State<AppState>,
+    auth: Auth,
+    Form(form): Form<VerifyForm>,
+) -> Result<Response> {
+    agent_only(&auth)?;
+    let (status, outcome) = match check(&state, &auth, &form).await? {
+        Ok(o) => (StatusCode::OK, o),
+        Err(o) => (StatusCode::UNPROCESSABLE_ENTITY, o),
+    };
+    let page = AgentPage {
+        chrome: Chrome::of(&state, &auth).await?,
+        account: form.account.trim().chars().take(12).collect(),
+        username: form.username.trim().chars().take(64).collect(),
+        outcome: Some(outcome),
+    };
+    Ok((status, page).into_response())
+}
+
+async fn check(
+    state: &AppState,
+    auth: &Auth,
+    form: &VerifyForm,
+) -> Result<Result<Outcome, Outcome>> {
+    let Ok(number) = domain::parse_account_number(&form.account) else {
+        return Ok(Err(invalid(
+            "Enter the caller's account number (digits only).",
+        )));
+    };
+    let Ok(username) = Username::parse(&form.username) else {
+        return Ok(Err(invalid("Enter the caller's username.")));
+    };
+    if form.pin.trim().is_empty() {
+        return Ok(Err(invalid("Enter the Support PIN the caller gives you.")));
+    }
+    let pool = &state.ctx.db.pool;
+    let member = match store::accounts::by_number(pool, &number).await? {
+        Some(account) => {
+            store::users::in_account_by_username(pool, account.id, username.as_str()).await?
+        }
+        None => None,
+    };
+    let Some(member) = member else {
+        return Ok(Ok(Outcome {
+            kind: "missing",
+            headline: "No such member".into(),
+            detail: format!(
+                "Account {number} has no member with the username {}.",
+                username.as_str()
+            ),
+        }));
+    };
+    let who = format!("{} ({})", member.full_name, member.username);
+    let outcome = match pins::verify(&state.ctx, &auth.user, &member, form.pin.trim()).await? {
+        VerifyOutcome::Verified => Outcome {
+            kind: "verified",
+            headline: "Verified".into(),
+            detail: format!("The caller gave the right Support PIN for {who}."),
+        },
+        VerifyOutcome::Incorrect { attempts_left: 0 } => Outcome {
+            kind: "locked",
+            headline: "Not verified: Support PIN Locked".into(),
+            detail: format!(
+                "That was the {MAX_PIN_FAILURES}th wrong PIN in a row, so the Support PIN of {who} \
+                 is now locked. It must be unlocked before it can be verified again."
+            ),
+        },
+        VerifyOutcome::Incorrect { attempts_left } => Outcome {
+            kind: "failed",
+            headline: "Not verified".into(),
+            detail: format!(
+                "That is not the Support PIN of {who}. {attempts_left} attempt{} left before the \
+                 PIN locks.",
+                if attempts_left == 1 { "" } else { "s" }
+            ),
+        },
+        VerifyOutcome::Locked => Outcome {
+            kind: "locked",
+            headline: "Support PIN Locked".into(),
+            detail: format!(
+                "The Support PIN of {who} is locked and cannot be verified until it is unlocked."
+            ),
+        },
+        VerifyOutcome::NoPin => Outcome {
+            kind: "missing",
+            headline: "No Support PIN".into(),
+            detail: format!("{who} has no Support PIN yet."),
+        },
+    };
+    Ok(Ok(outcome))
+}

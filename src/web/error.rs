@@ -1,0 +1,186 @@
+//! Errors of the web panel, and the one place that turns any error status into something a
+//! person can read: a full page for a normal request, a fragment swapped into the page's
+//! `#flash` region for an htmx request. Internal details go to the log with the request id;
+//! the person sees the request id and nothing internal.
+
+use askama::Template;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::urls;
+use crate::service::ServiceError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// No session, or it expired: go to the login page.
+    #[error("login required")]
+    LoginRequired { expired: bool },
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    /// The CSRF token is missing or wrong.
+    #[error("bad CSRF token")]
+    Csrf,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type Result<T, E = WebError> = std::result::Result<T, E>;
+
+impl From<ServiceError> for WebError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotFound => WebError::NotFound,
+            ServiceError::Forbidden(why) => WebError::Forbidden(capitalise(why)),
+            ServiceError::Internal(e) => WebError::Internal(e),
+            // The handlers turn the others into messages on their own pages; one that reaches
+            // here is a state the page did not expect, such as a double submit.
+            other => WebError::Forbidden(capitalise(&other.to_string())),
+        }
+    }
+}
+
+impl From<sqlx::Error> for WebError {
+    fn from(e: sqlx::Error) -> Self {
+        WebError::Internal(anyhow::Error::new(e).context("database error"))
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str()),
+        None => String::new(),
+    }
+}
+
+/// Attached to error responses; [`render_errors`] turns it into the body.
+#[derive(Debug, Clone)]
+pub struct ErrorMessage(pub String);
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            WebError::LoginRequired { expired } => {
+                let to = if expired {
+                    urls::LOGIN_EXPIRED
+                } else {
+                    urls::LOGIN
+                };
+                let mut res = Redirect::to(to).into_response();
+                // htmx follows this with a full page load instead of swapping the login page
+                // into a fragment.
+                res.headers_mut()
+                    .insert("HX-Redirect", HeaderValue::from_static(to));
+                return res;
+            }
+            WebError::Forbidden(msg) => (StatusCode::FORBIDDEN, msg),
+            WebError::NotFound => (StatusCode::NOT_FOUND, "There is nothing here.".into()),
+            WebError::Csrf => (
+                StatusCode::FORBIDDEN,
+                "This form has expired or came from another site. Reload the page and try again."
+                    .into(),
+            ),
+            WebError::Internal(e) => {
+                tracing::error!(error = format!("{e:#}"), "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on our side. Nothing was changed; please try again."
+                        .into(),
+                )
+            }
+        };
+        let mut res = status.into_response();
+        res.extensions_mut().insert(ErrorMessage(message));
+        res
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+    request_id: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "error_fragment.html")]
+struct ErrorFragment<'a> {
+    message: &'a str,
+    request_id: &'a str,
+}
+
+/// Gives every error response without a body of its own (ours, axum's 404/405/413/415) a
+/// readable one.
+pub async fn render_errors(req: Request, next: Next) -> Response {
+    let htmx = req.headers().contains_key("HX-Request");
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let res = next.run(req).await;
+    let status = res.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || res.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return res;
+    }
+    let message = res
+        .extensions()
+        .get::<ErrorMessage>()
+        .map(|m| m.0.clone())
+        .unwrap_or_else(|| default_message(status).to_owned());
+    let (mut parts, _) = res.into_parts();
+    let title = status.canonical_reason().unwrap_or("Error");
+    let body = if htmx {
+        // Swap the message into the page's flash region instead of the request's target.
+        parts
+            .headers
+            .insert("HX-Retarget", HeaderValue::from_static("#flash"));
+        parts
+            .headers
+            .insert("HX-Reswap", HeaderValue::from_static("innerHTML"));
+        ErrorFragment {
+            message: &message,
+            request_id: &request_id,
+        }
+        .render()
+    } else {
+        ErrorPage {
+            title,
+            message: &message,
+            request_id: &request_id,
+        }
+        .render()
+    };
+    let body = body.unwrap_or_else(|_| message.clone());
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+fn default_message(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => {
+            "There is nothing here. Check the address, or go back to your profile."
+        }
+        StatusCode::METHOD_NOT_ALLOWED => "This address does not accept that kind of request.",
+        StatusCode::PAYLOAD_TOO_LARGE => "What was sent is too large.",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "What was sent is not a form this page understands.",
+        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => {
+            "What was sent could not be understood."
+        }
+        StatusCode::FORBIDDEN => "You may not do that.",
+        StatusCode::TOO_MANY_REQUESTS => "Too many attempts. Wait a while and try again.",
+        _ => "Something went wrong on our side. Nothing was changed; please try again.",
+    }
+}

@@ -1,0 +1,192 @@
+//! Logging in and out.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::error::Result;
+use super::{urls, AppState};
+use crate::auth::session::{Auth, WebSession};
+use crate::service::login::{authenticate, LoginFailure};
+use crate::service::{audit_now, events, Actor};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    csrf: String,
+    username: String,
+    next: String,
+    error: Option<String>,
+    notice: Option<&'static str>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    expired: Option<String>,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// Only a path on this site may follow a login: `/users`, never `//evil.example` or
+/// `https://evil.example`.
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    let next = next?.trim();
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+        && next.len() <= 512;
+    local.then(|| next.to_owned())
+}
+
+/// The client's address, for per-address throttling (the TCP peer; a proxy in front should be
+/// configured to limit per address itself).
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &S,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        ))
+    }
+}
+
+pub async fn login_get(
+    State(state): State<AppState>,
+    session: WebSession,
+    auth: Option<Auth>,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response> {
+    if auth.is_some() {
+        return Ok(Redirect::to(urls::HOME).into_response());
+    }
+    Ok(LoginPage {
+        csrf: session.csrf_token(&state.settings.csrf_key).await?,
+        username: String::new(),
+        next: safe_next(q.next.as_deref()).unwrap_or_default(),
+        error: None,
+        notice: q
+            .expired
+            .is_some()
+            .then_some("Your session has ended. Please log in again."),
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    password: SecretString,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+pub async fn login_post(
+    State(state): State<AppState>,
+    session: WebSession,
+    ClientAddr(addr): ClientAddr,
+    Form(form): Form<LoginForm>,
+) -> Result<Response> {
+    let next = safe_next(form.next.as_deref());
+    match authenticate(&state.ctx, &form.username, form.password, &addr).await? {
+        Ok(user) => {
+            session.login(&user).await?;
+            tracing::info!(user = %user.username, "logged in");
+            let home = if user.is_agent() {
+                urls::AGENT
+            } else {
+                urls::PROFILE
+            };
+            Ok(Redirect::to(next.as_deref().unwrap_or(home)).into_response())
+        }
+        Err(failure) => {
+            let (status, message, retry) = match failure {
+                LoginFailure::BadCredentials => (
+                    StatusCode::UNAUTHORIZED,
+                    "The username or password is incorrect.".to_owned(),
+                    None,
+                ),
+                LoginFailure::Throttled { retry_after } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!(
+                        "Too many failed attempts. Try again in {} minute(s).",
+                        (retry_after + 59) / 60
+                    ),
+                    Some(retry_after),
+                ),
+            };
+            let page = LoginPage {
+                csrf: session.csrf_token(&state.settings.csrf_key).await?,
+                username: form.username.chars().take(64).collect(),
+                next: next.unwrap_or_default(),
+                error: Some(message),
+                notice: None,
+            };
+            let mut res = (status, page).into_response();
+            if let Some(secs) = retry {
+                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                    res.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+            }
+            Ok(res)
+        }
+    }
+}
+
+pub async fn logout_post(
+    State(state): State<AppState>,
+    session: WebSession,
+    auth: Option<Auth>,
+) -> Result<Response> {
+    if let Some(auth) = &auth {
+        audit_now(
+            &state.ctx.db,
+            events::LOGOUT,
+            Actor::User(&auth.user),
+            Some(&auth.user),
+            "",
+        )
+        .await?;
+    }
+    session.logout().await?;
+    let mut res = Redirect::to(urls::LOGIN).into_response();
+    res.headers_mut().insert(
+        "Clear-Site-Data",
+        HeaderValue::from_static("\"cookies\", \"storage\""),
+    );
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_may_follow_a_login() {
+        assert_eq!(safe_next(Some("/users")).as_deref(), Some("/users"));
+        assert_eq!(safe_next(Some("//evil.example/x")), None);
+        assert_eq!(safe_next(Some("https://evil.example")), None);
+        assert_eq!(safe_next(Some("/\\evil.example")), None);
+        assert_eq!(safe_next(Some("users")), None);
+        assert_eq!(safe_next(None), None);
+    }
+}

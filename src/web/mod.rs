@@ -1,0 +1,237 @@
+//! The server-rendered panel: one router, handlers by area named `<page>_<method>`, askama
+//! templates in `templates/` mirroring these modules. A URL serves both a full page and, when
+//! the request carries `HX-Request`, the fragment htmx swaps in; without JavaScript every step is
+//! a plain form post and a full page.
+
+pub mod agent;
+pub mod error;
+pub mod login;
+pub mod profile;
+pub mod urls;
+pub mod users;
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::csrf::CsrfLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::auth::session::{Auth, WebSession};
+use crate::service::Ctx;
+use crate::store::sessions::DbSessionStore;
+use error::WebError;
+
+/// Settings of the web panel.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// Signs CSRF tokens (derived from the PIN key).
+    pub csrf_key: [u8; 32],
+    /// How long a password entry allows showing and changing the PIN.
+    pub reauth_secs: i64,
+    pub idle_timeout_secs: i64,
+    pub absolute_timeout_secs: i64,
+    /// Mark cookies `Secure` (and name the session cookie with the `__Host-` prefix).
+    pub cookie_secure: bool,
+}
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub ctx: Ctx,
+    pub settings: Arc<WebSettings>,
+}
+
+impl FromRef<AppState> for Ctx {
+    fn from_ref(state: &AppState) -> Ctx {
+        state.ctx.clone()
+    }
+}
+
+/// The name of the session cookie.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-pinpanel"
+    } else {
+        "pinpanel"
+    }
+}
+
+/// The largest form the panel accepts.
+pub const FORM_LIMIT: usize = 64 * 1024;
+
+/// The panel's routes with their session, CSRF and caching layers.
+pub fn router(state: AppState) -> Router<AppState> {
+    let settings = &state.settings;
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.ctx.db.pool.clone()))
+        .with_name(session_cookie_name(settings.cookie_secure))
+        .with_secure(settings.cookie_secure)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+            settings.idle_timeout_secs,
+        )));
+
+    Router::new()
+        .route(urls::HOME, get(home_get))
+        .route(urls::LOGIN, get(login::login_get).post(login::login_post))
+        .route(urls::LOGOUT, post(login::logout_post))
+        .route(urls::PROFILE, get(profile::profile_get))
+        .route(
+            urls::SUPPORT_PIN,
+            get(profile::support_pin_get).post(profile::support_pin_post),
+        )
+        .route(urls::SUPPORT_PIN_SHOW, post(profile::support_pin_show_post))
+        .route(urls::SUPPORT_PIN_EDIT, get(profile::support_pin_edit_get))
+        .route(
+            urls::SUPPORT_PIN_UNLOCK,
+            get(profile::support_pin_unlock_get).post(profile::support_pin_unlock_post),
+        )
+        .route(urls::REAUTH, post(profile::reauth_post))
+        .route(urls::USERS, get(users::users_get))
+        .route(urls::USERS_POLICY, post(users::policy_post))
+        .route(
+            urls::USER_UNLOCK,
+            get(users::unlock_get).post(users::unlock_post),
+        )
+        .route(
+            urls::USER_RESET,
+            get(users::reset_get).post(users::reset_post),
+        )
+        .route(urls::AGENT, get(agent::agent_get).post(agent::agent_post))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_csrf_token,
+        ))
+        .layer(CsrfLayer::new())
+        .layer(sessions)
+        // Pages carry secrets (a PIN, CSRF tokens) and differ per person: never cache them.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::VARY,
+            HeaderValue::from_static("HX-Request, Cookie"),
+        ))
+}
+
+/// `/`: people land where their work is.
+async fn home_get(auth: Auth) -> Response {
+    if auth.user.is_agent() {
+        Redirect::to(urls::AGENT).into_response()
+    } else {
+        Redirect::to(urls::PROFILE).into_response()
+    }
+}
+
+/// Is this an htmx request (so the answer is a fragment, not a page)?
+#[derive(Debug, Clone, Copy)]
+pub struct Htmx(pub bool);
+
+impl<S: Send + Sync> FromRequestParts<S> for Htmx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // A history restore asks for the whole page even though it comes from htmx.
+        let htmx = parts.headers.contains_key("HX-Request")
+            && !parts.headers.contains_key("HX-History-Restore-Request");
+        Ok(Htmx(htmx))
+    }
+}
+
+/// The synchronizer-token half of CSRF protection (tower-http's `CsrfLayer` checks the origin):
+/// every state-changing request must carry this session's token, in the `X-CSRF-Token` header
+/// (htmx) or the `csrf_token` field of the form. Checked here, before any handler, so no route
+/// can forget it.
+async fn require_csrf_token(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, WebError> {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(next.run(req).await);
+    }
+    let (mut parts, body) = req.into_parts();
+    let session = WebSession::from_request_parts(&mut parts, &state).await?;
+    let header_token = parts
+        .headers
+        .get("X-CSRF-Token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bytes = axum::body::to_bytes(body, FORM_LIMIT)
+        .await
+        .map_err(|_| WebError::Csrf)?;
+    let token = header_token.or_else(|| {
+        url::form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == "csrf_token")
+            .map(|(_, v)| v.into_owned())
+    });
+    let Some(token) = token else {
+        return Err(WebError::Csrf);
+    };
+    if !session.check_csrf(&state.settings.csrf_key, &token).await? {
+        return Err(WebError::Csrf);
+    }
+    Ok(next
+        .run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await)
+}
+
+/// The header every page shows (SPEC step 2): the account, the Support menu, the person.
+#[derive(Debug, Clone)]
+pub struct Chrome {
+    pub username: String,
+    pub full_name: String,
+    pub account_name: Option<String>,
+    pub is_admin: bool,
+    pub is_agent: bool,
+    pub csrf: String,
+}
+
+impl Chrome {
+    pub async fn of(state: &AppState, auth: &Auth) -> Result<Chrome, WebError> {
+        let account_name = match auth.user.account_id {
+            Some(id) => crate::store::accounts::by_id(&state.ctx.db.pool, id)
+                .await?
+                .map(|a| a.name),
+            None => None,
+        };
+        Ok(Chrome {
+            username: auth.user.username.clone(),
+            full_name: auth.user.full_name.clone(),
+            account_name,
+            is_admin: auth.user.is_admin(),
+            is_agent: auth.user.is_agent(),
+            csrf: auth.csrf.clone(),
+        })
+    }
+}
+
+/// Formats unix seconds for people: `2026-11-27 21:09 UTC`.
+pub fn format_time(unix: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// Formats unix seconds for a `<time datetime>` attribute.
+pub fn iso_time(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}

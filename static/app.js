@@ -1,0 +1,75 @@
+// pinpanel's own script: progressive enhancement only. Every link and form here works without
+// it; with it, confirmation links open real modal dialogs and focus lands where it should after
+// htmx swaps. Loaded as a file, so the CSP needs no 'unsafe-inline'.
+(function () {
+  "use strict";
+
+  // The element that opened the current dialog, to return focus to when it closes.
+  var opener = null;
+
+  // A link with data-dialog="ID" opens <dialog id="ID"> as a modal instead of navigating to its
+  // confirmation page. showModal() moves focus into the dialog, makes the rest of the page inert
+  // and closes on Escape.
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("[data-dialog]");
+    if (link) {
+      var dialog = document.getElementById(link.getAttribute("data-dialog"));
+      if (dialog && typeof dialog.showModal === "function") {
+        event.preventDefault();
+        opener = link;
+        dialog.showModal();
+      }
+      return;
+    }
+    var closer = event.target.closest("[data-close-dialog]");
+    if (closer) {
+      var open = closer.closest("dialog");
+      if (open) open.close();
+    }
+  });
+
+  // Focus goes back to the opener when a dialog closes (Cancel, Escape), if it is still there.
+  document.addEventListener("close", function (event) {
+    if (event.target.tagName === "DIALOG" && opener && document.contains(opener)) {
+      opener.focus();
+    }
+  }, true);
+
+  // The Support menu: Escape closes the open drop-down and returns focus to its summary; a
+  // click elsewhere closes it.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    var menu = document.querySelector(".menu details[open]");
+    if (menu) {
+      menu.removeAttribute("open");
+      menu.querySelector("summary").focus();
+    }
+  });
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll(".menu details[open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.removeAttribute("open");
+    });
+  });
+
+  // After htmx swaps content in: close a dialog the swap removed the need for, then move focus
+  // to what the person should read or type next: a field marked autofocus, else a message
+  // marked data-focus, else the heading of the swapped region.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (!target) return;
+    var region = document.getElementById(target.id) || target;
+    if (!document.contains(region)) region = document.getElementById("main");
+    if (!region) return;
+    document.querySelectorAll("dialog[open]").forEach(function (d) { d.close(); });
+    opener = null;
+    var next = region.querySelector("[autofocus]") ||
+      region.querySelector("[data-focus]") ||
+      region.querySelector("h1, h2");
+    if (next) {
+      if (!next.hasAttribute("tabindex") && !/^(INPUT|BUTTON|A|SELECT|TEXTAREA)$/.test(next.tagName)) {
+        next.setAttribute("tabindex", "-1");
+      }
+      next.focus();
+    }
+  });
+})();
