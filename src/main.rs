@@ -12,10 +12,14 @@ async fn main() -> std::process::ExitCode {
                 let _ = e.print();
                 return std::process::ExitCode::SUCCESS;
             }
-            // One clear line: clap's first line names the problem.
+            // One clear line: clap's message up to its usage block, folded onto one line.
             let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("error: invalid arguments");
-            eprintln!("{first} (see pinpanel --help)");
+            let message: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty() && !l.starts_with("Usage:"))
+                .map(str::trim)
+                .collect();
+            eprintln!("{} (see pinpanel --help)", message.join(" "));
             return std::process::ExitCode::from(2);
         }
     };

@@ -182,7 +182,14 @@ pub fn app(state: AppState) -> Router {
         .route(web::urls::HEALTHZ, get(healthz))
         .nest(web::urls::STATIC, statics)
         .fallback(not_found)
+        .layer(RequestBodyLimitLayer::new(web::FORM_LIMIT))
         .layer(middleware::from_fn(render_errors_outside_api))
+        // Responses are personal and may carry secrets: nothing is cached unless it says so
+        // (static files do).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .with_state(state);
     if secure {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
@@ -191,7 +198,6 @@ pub fn app(state: AppState) -> Router {
         ));
     }
     with_security_headers(router)
-        .layer(RequestBodyLimitLayer::new(web::FORM_LIMIT))
         .layer(CompressionLayer::new())
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {

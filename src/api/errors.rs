@@ -146,12 +146,10 @@ impl From<sqlx::Error> for ApiError {
 /// Gives every error without a body of its own (axum's 404, 405, 413 …) the provider's shape.
 pub async fn json_errors(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
-    let status = res.status();
-    if !(status.is_client_error() || status.is_server_error())
-        || res.headers().contains_key(header::CONTENT_TYPE)
-    {
+    if !crate::web::error::needs_a_body(&res) {
         return res;
     }
+    let status = res.status();
     let message = match status {
         StatusCode::NOT_FOUND => "Resource not found.",
         StatusCode::METHOD_NOT_ALLOWED => "Method not allowed for this resource.",

@@ -24,6 +24,9 @@ pub enum WebError {
     /// The CSRF token is missing or wrong.
     #[error("bad CSRF token")]
     Csrf,
+    /// The body is over the limit.
+    #[error("request body too large")]
+    TooLarge,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -84,6 +87,10 @@ impl IntoResponse for WebError {
                 "This form has expired or came from another site. Reload the page and try again."
                     .into(),
             ),
+            WebError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                default_message(StatusCode::PAYLOAD_TOO_LARGE).into(),
+            ),
             WebError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
                 (
@@ -114,6 +121,18 @@ struct ErrorFragment<'a> {
     request_id: &'a str,
 }
 
+/// Is this an error response whose body a person should not see as it is: none at all, or the
+/// plain text that axum's and tower-http's rejections carry (it can quote serde internals)?
+/// Our own handlers answer in HTML or JSON.
+pub fn needs_a_body(res: &Response) -> bool {
+    let status = res.status();
+    (status.is_client_error() || status.is_server_error())
+        && res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"))
+}
+
 /// Gives every error response without a body of its own (ours, axum's 404/405/413/415) a
 /// readable one.
 pub async fn render_errors(req: Request, next: Next) -> Response {
@@ -125,12 +144,10 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         .unwrap_or("")
         .to_owned();
     let res = next.run(req).await;
-    let status = res.status();
-    if !(status.is_client_error() || status.is_server_error())
-        || res.headers().contains_key(header::CONTENT_TYPE)
-    {
+    if !needs_a_body(&res) {
         return res;
     }
+    let status = res.status();
     let message = res
         .extensions()
         .get::<ErrorMessage>()

@@ -113,11 +113,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         ))
         .layer(CsrfLayer::new())
         .layer(sessions)
-        // Pages carry secrets (a PIN, CSRF tokens) and differ per person: never cache them.
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
+        // One URL serves a page or, to htmx, a fragment.
         .layer(SetResponseHeaderLayer::overriding(
             header::VARY,
             HeaderValue::from_static("HX-Request, Cookie"),
@@ -157,7 +153,8 @@ async fn require_csrf_token(
     req: Request,
     next: Next,
 ) -> Result<Response, WebError> {
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    // The panel changes state only with POST; other methods reach no handler and get 405.
+    if req.method() != Method::POST {
         return Ok(next.run(req).await);
     }
     let (mut parts, body) = req.into_parts();
@@ -169,7 +166,7 @@ async fn require_csrf_token(
         .map(str::to_owned);
     let bytes = axum::body::to_bytes(body, FORM_LIMIT)
         .await
-        .map_err(|_| WebError::Csrf)?;
+        .map_err(|_| WebError::TooLarge)?;
     let token = header_token.or_else(|| {
         url::form_urlencoded::parse(&bytes)
             .find(|(k, _)| k == "csrf_token")

@@ -1,0 +1,455 @@
+//! Journeys in a real browser: Debian's chromium driven through chromedriver with fantoccini,
+//! with JavaScript on (htmx fragments, dialogs) and off (full pages, form posts). Assertions are
+//! about what a person sees (the page's text), not about markup.
+//!
+//! Needs /usr/bin/chromium and /usr/bin/chromedriver; without them the tests say so and pass,
+//! unless PINPANEL_REQUIRE_BROWSER=1 makes that a failure.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use pinpanel::domain::UnlockPolicy;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, Backend, TestApp, PASSWORD};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A browser session with its own chromedriver, closed on drop.
+pub struct Browser {
+    pub c: Client,
+    driver: Child,
+    base: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn browser_available() -> bool {
+    static SAID: AtomicBool = AtomicBool::new(false);
+    let present =
+        std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
+    if !present {
+        if std::env::var("PINPANEL_REQUIRE_BROWSER").as_deref() == Ok("1") {
+            panic!("PINPANEL_REQUIRE_BROWSER=1 but {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)");
+        }
+        if !SAID.swap(true, Ordering::Relaxed) {
+            eprintln!("skipping the browser tests: install Debian's chromium and chromium-driver to run them");
+        }
+    }
+    present
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium, or `None` when they are not installed.
+    pub async fn start(app: &TestApp, javascript: bool) -> Option<Browser> {
+        if !browser_available() {
+            return None;
+        }
+        let port = free_port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let profile = tempfile::tempdir().unwrap();
+        let mut prefs = json!({});
+        if !javascript {
+            prefs = json!({ "profile.managed_default_content_settings.javascript": 2 });
+        }
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--disable-extensions",
+                    "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+                "prefs": prefs,
+            },
+            "goog:loggingPrefs": { "browser": "ALL" },
+        });
+        let caps = match caps {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let c = loop {
+            let mut builder =
+                ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new());
+            builder.capabilities(caps.clone());
+            match builder.connect(&url).await {
+                Ok(c) => break c,
+                Err(e) => {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "chromedriver did not start: {e}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        Some(Browser {
+            c,
+            driver,
+            base: format!("http://{}", app.addr),
+            _profile: profile,
+        })
+    }
+
+    pub async fn goto(&self, path: &str) {
+        self.c
+            .goto(&format!("{}{}", self.base, path))
+            .await
+            .expect("goto");
+    }
+
+    /// The text a person sees on the page.
+    pub async fn text(&self) -> String {
+        self.c
+            .execute("return document.body.innerText;", vec![])
+            .await
+            .expect("innerText")
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Waits until the visible text contains `needle`.
+    pub async fn wait_text(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let t = self.text().await;
+            if t.contains(needle) {
+                return t;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never saw {needle:?}; the page says:\n{t}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the visible text no longer contains `needle`.
+    pub async fn wait_text_gone(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let t = self.text().await;
+            if !t.contains(needle) {
+                return t;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{needle:?} never went away; the page says:\n{t}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn click_css(&self, css: &str) {
+        self.c
+            .wait()
+            .for_element(Locator::Css(css))
+            .await
+            .expect(css)
+            .click()
+            .await
+            .expect("click");
+    }
+
+    /// Clicks the link or button a person would read as `label`.
+    pub async fn click_named(&self, label: &str) {
+        let xpath = format!(
+            "//*[self::a or self::button or self::summary][normalize-space(.)='{label}' and not(ancestor::dialog[not(@open)])]"
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(el) = self.c.find(Locator::XPath(&xpath)).await {
+                if el.is_displayed().await.unwrap_or(false) && el.click().await.is_ok() {
+                    return;
+                }
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no visible {label:?} to click; the page says:\n{}",
+                self.text().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Is there a visible link or button labelled `label`?
+    pub async fn has_control(&self, label: &str) -> bool {
+        let xpath = format!("//*[self::a or self::button][normalize-space(.)='{label}']");
+        for el in self
+            .c
+            .find_all(Locator::XPath(&xpath))
+            .await
+            .unwrap_or_default()
+        {
+            if el.is_displayed().await.unwrap_or(false) {
+                return true;
+            }
+        }
+        false
+    }
+
+    pub async fn fill(&self, css: &str, value: &str) {
+        let el = self
+            .c
+            .wait()
+            .for_element(Locator::Css(css))
+            .await
+            .expect(css);
+        el.clear().await.expect("clear");
+        el.send_keys(value).await.expect("type");
+    }
+
+    pub async fn login(&self, username: &str) {
+        self.goto("/login").await;
+        self.fill("#username", username).await;
+        self.fill("#password", PASSWORD).await;
+        self.click_named("Log in").await;
+        self.wait_text("Log out").await;
+    }
+
+    /// The six digits shown in the Support PIN section, if any.
+    pub async fn shown_pin(&self) -> Option<String> {
+        let text = self.text().await;
+        let start = text.find("Support PIN")?;
+        text[start..]
+            .split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .map(str::to_owned)
+    }
+}
+
+/// The member journey of issue 3: log in → Support → Support PIN → Show → Hide → Edit with
+/// refused PINs → a valid PIN saved → Show shows it → log out.
+async fn member_journey(javascript: bool) {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let Some(b) = Browser::start(&app, javascript).await else {
+        return;
+    };
+    let acct = app.account("Demo Hosting", UnlockPolicy::SelfService).await;
+    let alice = app.user(&acct, "alice").await;
+    let original = app.pin_of(&alice).await;
+
+    b.login("alice").await;
+    let text = b.text().await;
+    assert!(
+        text.contains("Demo Hosting") && text.contains("alice"),
+        "header: {text}"
+    );
+    b.click_named("Support").await;
+    b.click_named("Support PIN").await;
+    let text = b.wait_text("Support PIN").await;
+    assert!(text.contains("We will never contact you and ask for your Support PIN."));
+    assert!(!text.contains(&original), "masked by default");
+
+    b.click_named("Show").await;
+    b.wait_text(&original).await;
+    assert_eq!(b.shown_pin().await.as_deref(), Some(original.as_str()));
+    b.click_named("Hide").await;
+    b.wait_text_gone(&original).await;
+
+    b.click_named("Edit").await;
+    b.wait_text("New Support PIN").await;
+    // Each reason differs from the one before, so waiting for it waits for this answer.
+    for (candidate, reason) in [
+        (
+            "111123",
+            "It has more than three repeating numbers in a row.",
+        ),
+        (
+            "345612",
+            "It has more than three sequential numbers in a row.",
+        ),
+        ("12345", "It must be exactly six digits long."),
+        ("١٢٣٤٥٦", "It may contain only the digits 0 to 9."),
+    ] {
+        b.fill("#pin", candidate).await;
+        b.click_named("Save").await;
+        let text = b.wait_text(reason).await;
+        assert!(text.contains("That PIN cannot be used"), "{candidate}");
+        assert_eq!(
+            app.pin_of(&alice).await,
+            original,
+            "nothing stored for {candidate}"
+        );
+    }
+    b.fill("#pin", "871694").await;
+    b.click_named("Save").await;
+    b.wait_text("Your Support PIN has been changed.").await;
+    assert_eq!(app.pin_of(&alice).await, "871694");
+    b.click_named("Show").await;
+    b.wait_text("871694").await;
+    let text = b.text().await;
+    assert!(
+        text.contains("Changed"),
+        "the activity lists the change: {text}"
+    );
+
+    b.click_named("Log out").await;
+    b.wait_text("Log in").await;
+    b.goto("/profile").await;
+    b.wait_text("Log in").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn member_journey_with_javascript() {
+    member_journey(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn member_journey_without_javascript() {
+    member_journey(false).await;
+}
+
+/// Issue 4's journey: an agent locks a PIN with six wrong tries; the member sees Support PIN
+/// Locked, unlocks it (dialog with JavaScript, confirmation page without) and sees Support PIN
+/// Unlocked!; under the `admins` policy the member sees the banner naming the administrator,
+/// who unlocks from the Users page.
+async fn lock_and_unlock_journey(javascript: bool) {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let Some(b) = Browser::start(&app, javascript).await else {
+        return;
+    };
+    let acct = app.account("Demo Hosting", UnlockPolicy::SelfService).await;
+    let alice = app.user(&acct, "alice").await;
+    app.admin(&acct, "ada").await;
+    app.agent("sam").await;
+    let (right, wrong) = (app.pin_of(&alice).await, app.wrong_pin_for(&alice).await);
+
+    agent_locks(&b, &acct.number, &right, &wrong).await;
+    assert_eq!(app.pin_row(&alice).await.0, "LOCKED");
+
+    b.login("alice").await;
+    b.goto("/profile").await;
+    b.wait_text("Support PIN Locked").await;
+    assert!(
+        !b.has_control("Show").await && !b.has_control("Edit").await,
+        "no Show or Edit while locked"
+    );
+    b.click_named("Unlock").await;
+    if javascript {
+        // A real modal dialog: it is open, and focus is inside it.
+        let open: Value =
+            b.c.execute("return !!document.querySelector('dialog[open]');", vec![])
+                .await
+                .unwrap();
+        assert_eq!(open, json!(true));
+        let inside: Value =
+            b.c.execute(
+                "return !!document.activeElement.closest('dialog[open]');",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(inside, json!(true), "focus moves into the dialog");
+    } else {
+        b.wait_text("Unlock your Support PIN so Support can verify you with it again?")
+            .await;
+    }
+    b.click_css("dialog[open] button[type=submit], main form[action='/profile/support-pin/unlock'] button[type=submit]").await;
+    b.wait_text("Support PIN Unlocked!").await;
+    assert_eq!(app.pin_row(&alice).await, ("ACTIVE".to_owned(), 0));
+    b.click_named("Log out").await;
+    b.wait_text("Log in").await;
+
+    // Policy admins: the banner names the administrator, who unlocks from the Users page.
+    sqlx::query("UPDATE accounts SET unlock_policy = 'admins' WHERE id = $1")
+        .bind(acct.id)
+        .execute(app.pool())
+        .await
+        .unwrap();
+    agent_locks(&b, &acct.number, &right, &wrong).await;
+    b.login("alice").await;
+    b.goto("/profile").await;
+    let text = b
+        .wait_text("You cannot unlock your Support PIN yourself.")
+        .await;
+    assert!(
+        text.contains("Full ada (ada)"),
+        "the banner names the administrator: {text}"
+    );
+    b.click_named("Log out").await;
+    b.wait_text("Log in").await;
+
+    b.login("ada").await;
+    b.click_named("Users").await;
+    b.wait_text("Members").await;
+    b.click_css(&format!("#member-{} a[href$='/unlock']", alice.id))
+        .await;
+    b.click_css(
+        "dialog[open] button[type=submit], main form[action$='/unlock'] button[type=submit]",
+    )
+    .await;
+    b.wait_text("Support PIN of Full alice unlocked.").await;
+    assert_eq!(app.pin_row(&alice).await.0, "ACTIVE");
+    // And resets it: the member then sees a different PIN.
+    b.click_css(&format!("#member-{} a[href$='/reset']", alice.id))
+        .await;
+    b.click_css(
+        "dialog[open] button[type=submit], main form[action$='/reset'] button[type=submit]",
+    )
+    .await;
+    b.wait_text("Full alice has a new Support PIN.").await;
+    let new_pin = app.pin_of(&alice).await;
+    assert_ne!(new_pin, right);
+    assert!(!b.text().await.contains(&new_pin));
+}
+
+/// An agent verifies the right PIN, then six wrong ones: the PIN locks.
+async fn agent_locks(b: &Browser, number: &str, right: &str, wrong: &str) {
+    b.login("sam").await;
+    b.goto("/agent").await;
+    b.fill("#account", number).await;
+    b.fill("#username", "alice").await;
+    b.fill("#pin", right).await;
+    b.click_named("Verify").await;
+    b.wait_text("The caller gave the right Support PIN").await;
+    for n in (0..6).rev() {
+        b.fill("#pin", wrong).await;
+        b.click_named("Verify").await;
+        if n > 0 {
+            b.wait_text(&format!("{n} attempt")).await;
+        }
+    }
+    b.wait_text("is now locked").await;
+    b.click_named("Log out").await;
+    b.wait_text("Log in").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lock_and_unlock_journey_with_javascript() {
+    lock_and_unlock_journey(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lock_and_unlock_journey_without_javascript() {
+    lock_and_unlock_journey(false).await;
+}

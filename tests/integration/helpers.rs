@@ -1,0 +1,457 @@
+//! `spawn_app()` and friends: a real server on port 0 with a fresh database (a SQLite temp file,
+//! or a uniquely named PostgreSQL database dropped afterwards), and a cookie-keeping client that
+//! does not follow redirects.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use pinpanel::crypto::{KeySource, PinKey};
+use pinpanel::domain::{Kind, Role, UnlockPolicy};
+use pinpanel::service::{accounts, Actor, Ctx};
+use pinpanel::startup::{self, App, ServeSettings};
+use pinpanel::store::{accounts::Account, users::User, DbOptions};
+use reqwest::header::HeaderMap;
+use secrecy::SecretString;
+use tokio::sync::oneshot;
+
+/// The password every test person gets.
+pub const PASSWORD: &str = "correct horse battery";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body against SQLite, and against PostgreSQL when it is configured:
+/// `dual!(name)` turns `async fn name(app: TestApp)` into `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! dual {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn sqlite() {
+                    let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite)
+                        .await
+                        .expect("SQLite is always available");
+                    super::$name(app).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn postgres() {
+                    if let Some(app) = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
+                        super::$name(app).await
+                    }
+                }
+            }
+        )*
+    };
+}
+
+/// The base URL of the PostgreSQL server for tests, or `None` (after saying why) when tests
+/// should skip it. With `PINPANEL_REQUIRE_POSTGRES=1` a missing server is a failure.
+pub fn postgres_base_url() -> Option<String> {
+    static SAID: AtomicBool = AtomicBool::new(false);
+    match std::env::var("PINPANEL_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var("PINPANEL_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                panic!("PINPANEL_REQUIRE_POSTGRES=1 but PINPANEL_TEST_POSTGRES_URL is not set");
+            }
+            if !SAID.swap(true, Ordering::Relaxed) {
+                eprintln!(
+                    "skipping the PostgreSQL runs: set PINPANEL_TEST_POSTGRES_URL \
+                     (e.g. postgres://postgres@127.0.0.1:5432/test) to run them"
+                );
+            }
+            None
+        }
+    }
+}
+
+/// A database for one test, removed when dropped.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite:{}", dir.path().join("pinpanel.db").display());
+                Some(TestDb {
+                    url,
+                    backend,
+                    _dir: Some(dir),
+                    pg: None,
+                })
+            }
+            Backend::Postgres => {
+                let base = postgres_base_url()?;
+                let name = format!("pinpanel_test_{}", uuid::Uuid::new_v4().simple());
+                sqlx::any::install_default_drivers();
+                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&base)
+                    .await
+                    .expect("connect to PINPANEL_TEST_POSTGRES_URL");
+                sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+                    .await
+                    .expect("create the test database");
+                let url = replace_database(&base, &name);
+                Some(TestDb {
+                    url,
+                    backend,
+                    _dir: None,
+                    pg: Some((base, name)),
+                })
+            }
+        }
+    }
+}
+
+/// `postgres://u@h:p/db?x` with `db` replaced.
+fn replace_database(base: &str, name: &str) -> String {
+    let mut url = url::Url::parse(base).expect("a valid PostgreSQL URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, name)) = self.pg.take() {
+            // Drop runs inside the test's runtime, which cannot block: use a thread of its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    if let Ok(mut conn) =
+                        <sqlx::AnyConnection as sqlx::Connection>::connect(&base).await
+                    {
+                        let _ = sqlx::Executor::execute(
+                            &mut conn,
+                            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str(),
+                        )
+                        .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A running application.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub ctx: Ctx,
+    pub db: TestDb,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(
+        backend,
+        ServeSettings {
+            cookie_secure: false,
+            ..ServeSettings::default()
+        },
+    )
+    .await
+}
+
+pub async fn spawn_app_with(backend: Backend, settings: ServeSettings) -> Option<TestApp> {
+    let db = TestDb::new(backend).await?;
+    let key = PinKey::generate();
+    let keys = KeySource {
+        key: Some(key.to_hex()),
+        key_file: None,
+    };
+    let opened = startup::open(&db.url, &keys, &DbOptions::default())
+        .await
+        .expect("open the store");
+    let ctx = opened.ctx.clone();
+    let app = App::build(
+        opened.ctx,
+        opened.csrf_key,
+        "127.0.0.1:0".parse().expect("addr"),
+        &settings,
+    )
+    .await
+    .expect("build the app");
+    let addr = app.local_addr().expect("bound");
+    let (tx, rx) = oneshot::channel();
+    let server = tokio::spawn(async move {
+        app.run_until(async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server ran");
+    });
+    Some(TestApp {
+        addr,
+        ctx,
+        db,
+        shutdown: Some(tx),
+        server: Some(server),
+    })
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn pool(&self) -> &sqlx::AnyPool {
+        &self.ctx.db.pool
+    }
+
+    pub async fn account(&self, name: &str, policy: UnlockPolicy) -> Account {
+        accounts::create_account(&self.ctx, Actor::Cli, name, None, policy)
+            .await
+            .expect("account")
+    }
+
+    pub async fn member(&self, account: &Account, username: &str, role: Role, kind: Kind) -> User {
+        accounts::create_person(
+            &self.ctx,
+            Actor::Cli,
+            accounts::NewPerson {
+                account: Some(account.clone()),
+                username: username.into(),
+                full_name: format!("Full {username}"),
+                email: Some(format!("{username}@example.com")),
+                role,
+                kind,
+                password: SecretString::from(PASSWORD),
+                with_pin: true,
+            },
+        )
+        .await
+        .expect("member")
+    }
+
+    pub async fn user(&self, account: &Account, username: &str) -> User {
+        self.member(account, username, Role::User, Kind::User).await
+    }
+
+    pub async fn admin(&self, account: &Account, username: &str) -> User {
+        self.member(account, username, Role::Admin, Kind::User)
+            .await
+    }
+
+    pub async fn agent(&self, username: &str) -> User {
+        accounts::create_person(
+            &self.ctx,
+            Actor::Cli,
+            accounts::NewPerson {
+                account: None,
+                username: username.into(),
+                full_name: format!("Agent {username}"),
+                email: None,
+                role: Role::Agent,
+                kind: Kind::User,
+                password: SecretString::from(PASSWORD),
+                with_pin: false,
+            },
+        )
+        .await
+        .expect("agent")
+    }
+
+    /// The member's current PIN, read the way the owner would (and recorded as shown).
+    pub async fn pin_of(&self, user: &User) -> String {
+        pinpanel::service::pins::show(&self.ctx, user, user)
+            .await
+            .expect("show PIN")
+            .expose()
+            .to_owned()
+    }
+
+    /// A wrong PIN for `user` (valid under the rules, so only the comparison fails).
+    pub async fn wrong_pin_for(&self, user: &User) -> String {
+        let right = self.pin_of(user).await;
+        ["871694", "920385"]
+            .into_iter()
+            .find(|p| *p != right)
+            .expect("one differs")
+            .to_owned()
+    }
+
+    /// (state, failures) straight from the table.
+    pub async fn pin_row(&self, user: &User) -> (String, i64) {
+        let row: (String, i64) =
+            sqlx::query_as("SELECT state, failures FROM support_pins WHERE user_id = $1")
+                .bind(user.id)
+                .fetch_one(self.pool())
+                .await
+                .expect("pin row");
+        row
+    }
+
+    /// A browser-like client with no one logged in.
+    pub fn client(&self) -> Client {
+        Client::new(self)
+    }
+
+    /// A client logged in as `username` (password [`PASSWORD`]).
+    pub async fn logged_in(&self, username: &str) -> Client {
+        let c = self.client();
+        let res = c.login(username, PASSWORD).await;
+        assert_eq!(res.status(), 303, "login of {username} should redirect");
+        c
+    }
+}
+
+/// A cookie-keeping HTTP client that does not follow redirects, with the page's CSRF token.
+pub struct Client {
+    pub http: reqwest::Client,
+    base: String,
+    pub csrf: std::sync::Mutex<String>,
+}
+
+/// Finds the CSRF token in a page.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf_token\" value=\"")?;
+    let rest = &html[at + "name=\"csrf_token\" value=\"".len()..];
+    rest.find('"').map(|end| rest[..end].to_owned())
+}
+
+impl Client {
+    pub fn new(app: &TestApp) -> Client {
+        Client {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client"),
+            base: format!("http://{}", app.addr),
+            csrf: std::sync::Mutex::new(String::new()),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    fn remember_csrf(&self, html: &str) {
+        if let Some(t) = csrf_in(html) {
+            *self.csrf.lock().expect("lock") = t;
+        }
+    }
+
+    pub fn csrf(&self) -> String {
+        self.csrf.lock().expect("lock").clone()
+    }
+
+    /// GET; returns (status, headers, body) and remembers the page's CSRF token.
+    pub async fn get(&self, path: &str) -> (u16, HeaderMap, String) {
+        self.get_with(path, false).await
+    }
+
+    /// GET as htmx does.
+    pub async fn hx_get(&self, path: &str) -> (u16, HeaderMap, String) {
+        self.get_with(path, true).await
+    }
+
+    async fn get_with(&self, path: &str, htmx: bool) -> (u16, HeaderMap, String) {
+        let mut req = self.http.get(self.url(path));
+        if htmx {
+            req = req.header("HX-Request", "true");
+        }
+        let res = req.send().await.expect("GET");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.text().await.expect("body");
+        self.remember_csrf(&body);
+        (status, headers, body)
+    }
+
+    /// POST a form with this client's CSRF token added.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, HeaderMap, String) {
+        self.post_with(path, form, false).await
+    }
+
+    /// POST as htmx does (with `HX-Request` and the token in `X-CSRF-Token`).
+    pub async fn hx_post(&self, path: &str, form: &[(&str, &str)]) -> (u16, HeaderMap, String) {
+        self.post_with(path, form, true).await
+    }
+
+    async fn post_with(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        htmx: bool,
+    ) -> (u16, HeaderMap, String) {
+        let token = self.csrf();
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        let mut req = self.http.post(self.url(path));
+        if htmx {
+            req = req
+                .header("HX-Request", "true")
+                .header("X-CSRF-Token", token.clone());
+        } else {
+            fields.push(("csrf_token", &token));
+        }
+        let res = req.form(&fields).send().await.expect("POST");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.text().await.expect("body");
+        self.remember_csrf(&body);
+        (status, headers, body)
+    }
+
+    /// Logs in through the login form.
+    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        let (status, _, _) = self.get("/login").await;
+        assert!(status == 200 || status == 303, "login page: {status}");
+        let token = self.csrf();
+        let res = self
+            .http
+            .post(self.url("/login"))
+            .form(&[
+                ("username", username),
+                ("password", password),
+                ("csrf_token", &token),
+            ])
+            .send()
+            .await
+            .expect("login POST");
+        if res.status() == 303 {
+            // Land where the login sends us and pick up the new session's token.
+            let to = res.headers()["location"]
+                .to_str()
+                .expect("location")
+                .to_owned();
+            self.get(&to).await;
+        }
+        res
+    }
+}
+
+/// A pool on a test database, outside any running app.
+pub async fn connect(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(url)
+        .await
+        .expect("connect to the test database")
+}

@@ -1,0 +1,14 @@
+//! pinpanel's integration tests: one binary, so it links once. Each test starts the real server
+//! on port 0 with a fresh database; `dual!` runs a test on SQLite and, when
+//! `PINPANEL_TEST_POSTGRES_URL` is set, on PostgreSQL too. The browser tests need Debian's
+//! chromium and chromedriver and skip without them (fail with `PINPANEL_REQUIRE_BROWSER=1`).
+
+mod helpers;
+
+mod api;
+mod browser;
+mod cli;
+mod lock;
+mod login;
+mod support_pin;
+mod users;
