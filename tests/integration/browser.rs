@@ -453,3 +453,287 @@ async fn lock_and_unlock_journey_with_javascript() {
 async fn lock_and_unlock_journey_without_javascript() {
     lock_and_unlock_journey(false).await;
 }
+
+/// axe-core, vendored from the npm package `axe-core` (version in the file name).
+const AXE: &str = include_str!("../assets/axe-core-4.14.1.min.js");
+
+/// The browser's console log (chromedriver's `se/log` endpoint), where CSP violations land.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (axum::http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}
+
+impl Browser {
+    /// Runs axe-core on the page as it is now and returns its WCAG 2.2 A/AA violations.
+    pub async fn axe_violations(&self) -> Vec<String> {
+        let loaded = self.c.execute("return typeof axe !== 'undefined';", vec![]).await.unwrap();
+        if loaded != json!(true) {
+            self.c.execute(AXE, vec![]).await.expect("inject axe-core");
+        }
+        let result = self
+            .c
+            .execute_async(
+                r#"const done = arguments[arguments.length - 1];
+                axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22a', 'wcag22aa'] } })
+                  .then(r => done(r.violations.map(v => v.id + ': ' + v.help + ' at ' + v.nodes.map(n => n.target.join(' ')).join(', '))))
+                  .catch(e => done(['axe failed: ' + e]));"#,
+                vec![],
+            )
+            .await
+            .expect("run axe");
+        serde_json::from_value(result).unwrap_or_default()
+    }
+
+    /// Console messages about the Content Security Policy since the last call.
+    pub async fn csp_violations(&self) -> Vec<String> {
+        let log = self.c.issue_cmd(BrowserLog).await.unwrap_or(Value::Null);
+        log.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["message"].as_str())
+            .filter(|m| m.contains("Content Security Policy") || m.contains("Refused to"))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Checks the page as it stands: no axe violations, no CSP violations; and saves a
+    /// screenshot named `name` when PINPANEL_WRITE_SCREENSHOTS=1 (into docs/screenshots/).
+    pub async fn check_state(&self, name: &str) {
+        let violations = self.axe_violations().await;
+        assert!(violations.is_empty(), "{name}: accessibility violations:\n{}", violations.join("\n"));
+        let csp = self.csp_violations().await;
+        assert!(csp.is_empty(), "{name}: CSP violations:\n{}", csp.join("\n"));
+        if std::env::var("PINPANEL_WRITE_SCREENSHOTS").as_deref() == Ok("1") {
+            let png = self.c.screenshot().await.expect("screenshot");
+            let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/screenshots");
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(format!("{dir}/{name}.png"), png).unwrap();
+        }
+    }
+
+    /// Presses keys on whatever has focus, as a keyboard user does.
+    pub async fn press(&self, keys: &str) {
+        let el = self.c.active_element().await.expect("a focused element");
+        el.send_keys(keys).await.expect("keys");
+    }
+
+    /// A description of the focused element: its tag and visible label.
+    pub async fn focused(&self) -> String {
+        self.c
+            .execute(
+                "const e = document.activeElement; return e ? e.tagName + ':' + (e.innerText || e.value || e.id || '').trim() : '';",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Tabs forward until the focused control is labelled `label` (at most 60 presses).
+    pub async fn tab_to(&self, label: &str) {
+        for _ in 0..60 {
+            if self.focused().await.ends_with(&format!(":{label}")) {
+                assert!(self.focus_is_visible().await, "focus on {label:?} is not visible");
+                return;
+            }
+            self.press(&fantoccini::key::Key::Tab.to_string()).await;
+        }
+        panic!("Tab never reached {label:?}; focus is on {}", self.focused().await);
+    }
+
+    /// Does the focused element draw a focus indicator?
+    pub async fn focus_is_visible(&self) -> bool {
+        let v = self
+            .c
+            .execute(
+                "const s = getComputedStyle(document.activeElement); return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        v == json!(true)
+    }
+}
+
+/// Every main state of every role, with JavaScript on: zero axe violations at WCAG 2.2 A/AA,
+/// no CSP violation in the console; screenshots for the README on request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_state_is_accessible_and_keeps_to_the_csp() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let Some(b) = Browser::start(&app, true).await else { return };
+    let acct = app.account("Demo Hosting", UnlockPolicy::SelfService).await;
+    let alice = app.user(&acct, "alice").await;
+    app.admin(&acct, "ada").await;
+    app.member(&acct, "carl", pinpanel::domain::Role::User, pinpanel::domain::Kind::Contact).await;
+    let agent = app.agent("sam").await;
+    let wrong = app.wrong_pin_for(&alice).await;
+
+    b.goto("/login").await;
+    b.wait_text("Log in").await;
+    b.check_state("login").await;
+    b.login("alice").await;
+    b.goto("/profile").await;
+    b.wait_text("Your Support PIN is hidden.").await;
+    b.check_state("profile-masked").await;
+    b.click_named("Support").await;
+    b.check_state("support-menu").await;
+    b.press(&fantoccini::key::Key::Escape.to_string()).await;
+    b.click_named("Show").await;
+    b.wait_text("Hide").await;
+    b.check_state("pin-shown").await;
+    b.click_named("Edit").await;
+    b.fill("#pin", "111123").await;
+    b.click_named("Save").await;
+    b.wait_text("That PIN cannot be used").await;
+    b.check_state("edit-error").await;
+    b.click_named("Cancel").await;
+    b.wait_text("Your Support PIN is hidden.").await;
+
+    for _ in 0..6 {
+        pinpanel::service::pins::verify(&app.ctx, &agent, &alice, &wrong).await.unwrap();
+    }
+    b.goto("/profile").await;
+    b.wait_text("Support PIN Locked").await;
+    b.check_state("locked").await;
+    b.click_named("Unlock").await;
+    b.wait_text("The PIN itself does not change.").await;
+    b.check_state("unlock-dialog").await;
+    b.click_css("dialog[open] button[type=submit]").await;
+    b.wait_text("Support PIN Unlocked!").await;
+    b.check_state("unlocked").await;
+
+    sqlx::query("UPDATE accounts SET unlock_policy = 'admins' WHERE id = $1").bind(acct.id).execute(app.pool()).await.unwrap();
+    for _ in 0..6 {
+        pinpanel::service::pins::verify(&app.ctx, &agent, &alice, &wrong).await.unwrap();
+    }
+    b.goto("/profile").await;
+    b.wait_text("You cannot unlock your Support PIN yourself.").await;
+    b.check_state("banner").await;
+    b.click_named("Log out").await;
+    b.wait_text("Log in").await;
+
+    b.login("ada").await;
+    b.goto("/users").await;
+    b.wait_text("Members").await;
+    b.check_state("users").await;
+    b.click_css(&format!("#member-{} a[href$='/unlock']", alice.id)).await;
+    b.wait_text("Unlock the Support PIN of Full alice").await;
+    b.check_state("users-unlock-dialog").await;
+    b.press(&fantoccini::key::Key::Escape.to_string()).await;
+    b.click_named("Log out").await;
+    b.wait_text("Log in").await;
+
+    b.login("sam").await;
+    b.goto("/agent").await;
+    b.fill("#account", &acct.number).await;
+    b.fill("#username", "carl").await;
+    b.fill("#pin", "871694").await;
+    b.click_named("Verify").await;
+    b.wait_text("Not verified").await;
+    b.check_state("agent").await;
+    b.fill("#username", "alice").await;
+    b.fill("#pin", "871694").await;
+    b.click_named("Verify").await;
+    b.wait_text("Support PIN Locked").await;
+    b.check_state("agent-locked").await;
+
+    b.goto("/no/such/page").await;
+    b.wait_text("There is nothing here").await;
+    b.check_state("not-found").await;
+}
+
+/// Keyboard only (Tab, Enter, Space, Escape; no mouse): Show, Edit, Save and Unlock, with
+/// visible focus, and focus back on Unlock after Escape closes the dialog.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_keyboard_only_journey_completes_show_edit_save_and_unlock() {
+    use fantoccini::key::Key;
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let Some(b) = Browser::start(&app, true).await else { return };
+    let acct = app.account("Demo Hosting", UnlockPolicy::SelfService).await;
+    let alice = app.user(&acct, "alice").await;
+    let agent = app.agent("sam").await;
+    let pin = app.pin_of(&alice).await;
+
+    b.goto("/login").await;
+    b.wait_text("Log in").await;
+    // The username field has focus on arrival.
+    assert!(b.focused().await.starts_with("INPUT"), "focus starts in the form");
+    b.press("alice").await;
+    b.press(&Key::Tab.to_string()).await;
+    b.press(PASSWORD).await;
+    b.press(&Key::Enter.to_string()).await;
+    b.wait_text("Log out").await;
+
+    b.tab_to("Show").await;
+    b.press(&Key::Enter.to_string()).await;
+    b.wait_text(&pin).await;
+    b.tab_to("Edit").await;
+    b.press(&Key::Enter.to_string()).await;
+    b.wait_text("New Support PIN").await;
+    assert!(b.focused().await.starts_with("INPUT:pin"), "focus moves to the PIN field: {}", b.focused().await);
+    b.press("871694").await;
+    b.press(&Key::Enter.to_string()).await;
+    b.wait_text("Your Support PIN has been changed.").await;
+    assert_eq!(app.pin_of(&alice).await, "871694");
+
+    let wrong = app.wrong_pin_for(&alice).await;
+    for _ in 0..6 {
+        pinpanel::service::pins::verify(&app.ctx, &agent, &alice, &wrong).await.unwrap();
+    }
+    b.goto("/profile").await;
+    b.wait_text("Support PIN Locked").await;
+    b.tab_to("Unlock").await;
+    b.press(&Key::Enter.to_string()).await;
+    b.wait_text("The PIN itself does not change.").await;
+    assert!(
+        b.c.execute("return !!document.activeElement.closest('dialog[open]');", vec![]).await.unwrap() == json!(true),
+        "focus is inside the dialog"
+    );
+    b.press(&Key::Escape.to_string()).await;
+    b.wait_text_gone("The PIN itself does not change.").await;
+    assert_eq!(b.focused().await, "A:Unlock", "focus returns to Unlock");
+    b.press(&Key::Enter.to_string()).await;
+    b.wait_text("The PIN itself does not change.").await;
+    // Space activates the focused Unlock button in the dialog.
+    assert_eq!(b.focused().await, "BUTTON:Unlock");
+    b.press(" ").await;
+    b.wait_text("Support PIN Unlocked!").await;
+    assert_eq!(app.pin_row(&alice).await.0, "ACTIVE");
+}
+
+/// The checks above can fail: axe reports a deliberately broken element and the console shows
+/// a deliberate CSP violation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_accessibility_and_csp_checks_catch_violations() {
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let Some(b) = Browser::start(&app, true).await else { return };
+    b.goto("/login").await;
+    b.wait_text("Log in").await;
+    assert!(b.axe_violations().await.is_empty());
+    b.c.execute(
+        "document.querySelector('main').insertAdjacentHTML('beforeend', '<img src=\"/static/favicon.svg\"><div style=\"color: red\">x</div>');",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let violations = b.axe_violations().await;
+    assert!(violations.iter().any(|v| v.starts_with("image-alt")), "{violations:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if !b.csp_violations().await.is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the inline style was not reported as a CSP violation");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
