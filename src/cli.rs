@@ -185,6 +185,14 @@ async fn admin(ctx: &Ctx, command: Command) -> Result<(), ServiceError> {
                 user.username
             );
         }
+        Command::Member(MemberCommand::SetRole { username, role }) => {
+            let user = accounts::user_by_username(ctx, &username).await?;
+            accounts::set_role(ctx, Actor::Cli, &user, role).await?;
+            println!(
+                "'{}' is now {role}; their sessions and tokens have ended",
+                user.username
+            );
+        }
         Command::Member(MemberCommand::Disable { username }) => {
             let user = accounts::user_by_username(ctx, &username).await?;
             accounts::disable(ctx, Actor::Cli, &user).await?;

@@ -146,6 +146,13 @@ pub enum MemberCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+    /// Make a member a user or an administrator; their sessions and tokens end.
+    SetRole {
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_parser = parse_member_role)]
+        role: Role,
+    },
     /// Disable a member or agent; they can no longer log in and their sessions end.
     Disable {
         #[arg(long)]

@@ -129,6 +129,11 @@ impl From<crate::service::ServiceError> for ApiError {
             ),
             E::Invalid(msg) => ApiError::bad_request(msg),
             E::Conflict(msg) => ApiError::new(StatusCode::CONFLICT, msg),
+            E::Throttled { retry_after } => ApiError {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                message: "Too many requests. Try again later.".into(),
+                retry_after: Some(retry_after),
+            },
             E::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error in the API");
                 ApiError::internal()

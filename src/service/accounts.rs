@@ -212,6 +212,32 @@ pub async fn disable(ctx: &Ctx, actor: Actor<'_>, user: &User) -> Result<()> {
     Ok(())
 }
 
+/// Makes a member a user or an administrator; their sessions and tokens end, so the new role
+/// applies from their next login.
+pub async fn set_role(ctx: &Ctx, actor: Actor<'_>, user: &User, role: Role) -> Result<()> {
+    if role == Role::Agent || user.is_agent() {
+        return Err(ServiceError::Invalid(
+            "Only account members have a role of user or admin.".into(),
+        ));
+    }
+    if let Actor::User(u) = actor {
+        policy::may_administer(u, user.account_id.ok_or(ServiceError::NotFound)?)?;
+    }
+    let mut tx = ctx.db.pool.begin().await?;
+    store::users::set_role(&mut tx, user.id, role).await?;
+    end_sessions(&mut tx, user.id).await?;
+    audit(
+        &mut tx,
+        events::ROLE_CHANGED,
+        actor,
+        Some(user),
+        role.as_str(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Sets the account's unlock policy.
 pub async fn set_unlock_policy(
     ctx: &Ctx,

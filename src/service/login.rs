@@ -44,10 +44,11 @@ pub async fn authenticate(
 ) -> Result<std::result::Result<User, LoginFailure>> {
     let pool = &ctx.db.pool;
     let now = store::now();
-    // Usernames that cannot exist still count, under their raw text (bounded in length).
+    // A username that cannot exist still counts, under a hash of what was typed: it may hold
+    // control characters (PostgreSQL refuses NUL in text) or be 10 KB long.
     let name = Username::parse(username)
         .map(|u| u.as_str().to_owned())
-        .unwrap_or_else(|_| username.chars().take(64).collect());
+        .unwrap_or_else(|_| format!("invalid:{}", &crypto::sha256_hex(username.as_bytes())[..16]));
     let (by_user, user_start) =
         store::throttle::peek(pool, &username_key(&name), WINDOW_SECS, now).await?;
     let (by_addr, addr_start) =
@@ -90,7 +91,11 @@ pub async fn authenticate(
             let detail = match &user {
                 Some(u) if u.disabled => "disabled".to_owned(),
                 Some(_) => "wrong password".to_owned(),
-                None => format!("unknown username {name}"),
+                // Not the text itself: people type passwords into the username field.
+                None => format!(
+                    "unknown username #{}",
+                    &crypto::sha256_hex(name.as_bytes())[..12]
+                ),
             };
             audit_now(
                 &ctx.db,

@@ -2,6 +2,7 @@
 //! all call these and nothing below them, so a rule exists once.
 
 pub mod accounts;
+pub mod limits;
 pub mod login;
 pub mod pins;
 pub mod policy;
@@ -50,6 +51,9 @@ pub enum ServiceError {
     /// A duplicate (username, account number).
     #[error("{0}")]
     Conflict(String),
+    /// Too many attempts in the current window; try again after `retry_after` seconds.
+    #[error("too many attempts; try again in {retry_after} seconds")]
+    Throttled { retry_after: i64 },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -85,6 +89,8 @@ pub mod events {
     pub const PIN_UNLOCKED: &str = "pin.unlocked";
     pub const PIN_RESET: &str = "pin.reset";
     pub const PERMISSION_DENIED: &str = "permission.denied";
+    pub const THROTTLED: &str = "throttled";
+    pub const ROLE_CHANGED: &str = "member.role_changed";
     pub const ACCOUNT_CREATED: &str = "account.created";
     pub const POLICY_CHANGED: &str = "account.policy_changed";
     pub const MEMBER_CREATED: &str = "member.created";

@@ -137,6 +137,7 @@ pub async fn verify(
 ) -> Result<VerifyOutcome> {
     policy::may_verify(agent)?;
     policy::may_name(agent, target)?;
+    super::limits::hit(ctx, super::limits::VERIFY_PER_AGENT, &agent.id.to_string()).await?;
     for _ in 0..VERIFY_RETRIES {
         let r = record(ctx, target.id).await?;
         let blob = match (r.state, r.ciphertext) {

@@ -24,6 +24,9 @@ pub enum WebError {
     /// The CSRF token is missing or wrong.
     #[error("bad CSRF token")]
     Csrf,
+    /// Too many attempts; try again later.
+    #[error("throttled")]
+    Throttled { retry_after: i64 },
     /// The body is over the limit.
     #[error("request body too large")]
     TooLarge,
@@ -39,6 +42,7 @@ impl From<ServiceError> for WebError {
             ServiceError::NotFound => WebError::NotFound,
             ServiceError::Forbidden(why) => WebError::Forbidden(capitalise(why)),
             ServiceError::Internal(e) => WebError::Internal(e),
+            ServiceError::Throttled { retry_after } => WebError::Throttled { retry_after },
             // The handlers turn the others into messages on their own pages; one that reaches
             // here is a state the page did not expect, such as a double submit.
             other => WebError::Forbidden(capitalise(&other.to_string())),
@@ -87,6 +91,19 @@ impl IntoResponse for WebError {
                 "This form has expired or came from another site. Reload the page and try again."
                     .into(),
             ),
+            WebError::Throttled { retry_after } => {
+                let message = format!(
+                    "Too many attempts. Wait {} second{} and try again.",
+                    retry_after,
+                    if retry_after == 1 { "" } else { "s" }
+                );
+                let mut res = StatusCode::TOO_MANY_REQUESTS.into_response();
+                if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                    res.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                res.extensions_mut().insert(ErrorMessage(message));
+                return res;
+            }
             WebError::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 default_message(StatusCode::PAYLOAD_TOO_LARGE).into(),

@@ -462,19 +462,30 @@ const AXE: &str = include_str!("../assets/axe-core-4.14.1.min.js");
 struct BrowserLog;
 
 impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
         base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
-        (axum::http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+        (
+            axum::http::Method::POST,
+            Some(r#"{"type":"browser"}"#.to_owned()),
+        )
     }
 }
 
 impl Browser {
     /// Runs axe-core on the page as it is now and returns its WCAG 2.2 A/AA violations.
     pub async fn axe_violations(&self) -> Vec<String> {
-        let loaded = self.c.execute("return typeof axe !== 'undefined';", vec![]).await.unwrap();
+        let loaded = self
+            .c
+            .execute("return typeof axe !== 'undefined';", vec![])
+            .await
+            .unwrap();
         if loaded != json!(true) {
             self.c.execute(AXE, vec![]).await.expect("inject axe-core");
         }
@@ -508,9 +519,17 @@ impl Browser {
     /// screenshot named `name` when PINPANEL_WRITE_SCREENSHOTS=1 (into docs/screenshots/).
     pub async fn check_state(&self, name: &str) {
         let violations = self.axe_violations().await;
-        assert!(violations.is_empty(), "{name}: accessibility violations:\n{}", violations.join("\n"));
+        assert!(
+            violations.is_empty(),
+            "{name}: accessibility violations:\n{}",
+            violations.join("\n")
+        );
         let csp = self.csp_violations().await;
-        assert!(csp.is_empty(), "{name}: CSP violations:\n{}", csp.join("\n"));
+        assert!(
+            csp.is_empty(),
+            "{name}: CSP violations:\n{}",
+            csp.join("\n")
+        );
         if std::env::var("PINPANEL_WRITE_SCREENSHOTS").as_deref() == Ok("1") {
             let png = self.c.screenshot().await.expect("screenshot");
             let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/screenshots");
@@ -543,12 +562,18 @@ impl Browser {
     pub async fn tab_to(&self, label: &str) {
         for _ in 0..60 {
             if self.focused().await.ends_with(&format!(":{label}")) {
-                assert!(self.focus_is_visible().await, "focus on {label:?} is not visible");
+                assert!(
+                    self.focus_is_visible().await,
+                    "focus on {label:?} is not visible"
+                );
                 return;
             }
             self.press(&fantoccini::key::Key::Tab.to_string()).await;
         }
-        panic!("Tab never reached {label:?}; focus is on {}", self.focused().await);
+        panic!(
+            "Tab never reached {label:?}; focus is on {}",
+            self.focused().await
+        );
     }
 
     /// Does the focused element draw a focus indicator?
@@ -570,11 +595,19 @@ impl Browser {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_state_is_accessible_and_keeps_to_the_csp() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
-    let Some(b) = Browser::start(&app, true).await else { return };
+    let Some(b) = Browser::start(&app, true).await else {
+        return;
+    };
     let acct = app.account("Demo Hosting", UnlockPolicy::SelfService).await;
     let alice = app.user(&acct, "alice").await;
     app.admin(&acct, "ada").await;
-    app.member(&acct, "carl", pinpanel::domain::Role::User, pinpanel::domain::Kind::Contact).await;
+    app.member(
+        &acct,
+        "carl",
+        pinpanel::domain::Role::User,
+        pinpanel::domain::Kind::Contact,
+    )
+    .await;
     let agent = app.agent("sam").await;
     let wrong = app.wrong_pin_for(&alice).await;
 
@@ -600,7 +633,9 @@ async fn every_state_is_accessible_and_keeps_to_the_csp() {
     b.wait_text("Your Support PIN is hidden.").await;
 
     for _ in 0..6 {
-        pinpanel::service::pins::verify(&app.ctx, &agent, &alice, &wrong).await.unwrap();
+        pinpanel::service::pins::verify(&app.ctx, &agent, &alice, &wrong)
+            .await
+            .unwrap();
     }
     b.goto("/profile").await;
     b.wait_text("Support PIN Locked").await;
@@ -612,12 +647,19 @@ async fn every_state_is_accessible_and_keeps_to_the_csp() {
     b.wait_text("Support PIN Unlocked!").await;
     b.check_state("unlocked").await;
 
-    sqlx::query("UPDATE accounts SET unlock_policy = 'admins' WHERE id = $1").bind(acct.id).execute(app.pool()).await.unwrap();
+    sqlx::query("UPDATE accounts SET unlock_policy = 'admins' WHERE id = $1")
+        .bind(acct.id)
+        .execute(app.pool())
+        .await
+        .unwrap();
     for _ in 0..6 {
-        pinpanel::service::pins::verify(&app.ctx, &agent, &alice, &wrong).await.unwrap();
+        pinpanel::service::pins::verify(&app.ctx, &agent, &alice, &wrong)
+            .await
+            .unwrap();
     }
     b.goto("/profile").await;
-    b.wait_text("You cannot unlock your Support PIN yourself.").await;
+    b.wait_text("You cannot unlock your Support PIN yourself.")
+        .await;
     b.check_state("banner").await;
     b.click_named("Log out").await;
     b.wait_text("Log in").await;
@@ -626,7 +668,8 @@ async fn every_state_is_accessible_and_keeps_to_the_csp() {
     b.goto("/users").await;
     b.wait_text("Members").await;
     b.check_state("users").await;
-    b.click_css(&format!("#member-{} a[href$='/unlock']", alice.id)).await;
+    b.click_css(&format!("#member-{} a[href$='/unlock']", alice.id))
+        .await;
     b.wait_text("Unlock the Support PIN of Full alice").await;
     b.check_state("users-unlock-dialog").await;
     b.press(&fantoccini::key::Key::Escape.to_string()).await;
@@ -658,7 +701,9 @@ async fn every_state_is_accessible_and_keeps_to_the_csp() {
 async fn a_keyboard_only_journey_completes_show_edit_save_and_unlock() {
     use fantoccini::key::Key;
     let app = spawn_app(Backend::Sqlite).await.unwrap();
-    let Some(b) = Browser::start(&app, true).await else { return };
+    let Some(b) = Browser::start(&app, true).await else {
+        return;
+    };
     let acct = app.account("Demo Hosting", UnlockPolicy::SelfService).await;
     let alice = app.user(&acct, "alice").await;
     let agent = app.agent("sam").await;
@@ -667,7 +712,10 @@ async fn a_keyboard_only_journey_completes_show_edit_save_and_unlock() {
     b.goto("/login").await;
     b.wait_text("Log in").await;
     // The username field has focus on arrival.
-    assert!(b.focused().await.starts_with("INPUT"), "focus starts in the form");
+    assert!(
+        b.focused().await.starts_with("INPUT"),
+        "focus starts in the form"
+    );
     b.press("alice").await;
     b.press(&Key::Tab.to_string()).await;
     b.press(PASSWORD).await;
@@ -680,7 +728,11 @@ async fn a_keyboard_only_journey_completes_show_edit_save_and_unlock() {
     b.tab_to("Edit").await;
     b.press(&Key::Enter.to_string()).await;
     b.wait_text("New Support PIN").await;
-    assert!(b.focused().await.starts_with("INPUT:pin"), "focus moves to the PIN field: {}", b.focused().await);
+    assert!(
+        b.focused().await.starts_with("INPUT:pin"),
+        "focus moves to the PIN field: {}",
+        b.focused().await
+    );
     b.press("871694").await;
     b.press(&Key::Enter.to_string()).await;
     b.wait_text("Your Support PIN has been changed.").await;
@@ -688,7 +740,9 @@ async fn a_keyboard_only_journey_completes_show_edit_save_and_unlock() {
 
     let wrong = app.wrong_pin_for(&alice).await;
     for _ in 0..6 {
-        pinpanel::service::pins::verify(&app.ctx, &agent, &alice, &wrong).await.unwrap();
+        pinpanel::service::pins::verify(&app.ctx, &agent, &alice, &wrong)
+            .await
+            .unwrap();
     }
     b.goto("/profile").await;
     b.wait_text("Support PIN Locked").await;
@@ -696,7 +750,13 @@ async fn a_keyboard_only_journey_completes_show_edit_save_and_unlock() {
     b.press(&Key::Enter.to_string()).await;
     b.wait_text("The PIN itself does not change.").await;
     assert!(
-        b.c.execute("return !!document.activeElement.closest('dialog[open]');", vec![]).await.unwrap() == json!(true),
+        b.c.execute(
+            "return !!document.activeElement.closest('dialog[open]');",
+            vec![]
+        )
+        .await
+        .unwrap()
+            == json!(true),
         "focus is inside the dialog"
     );
     b.press(&Key::Escape.to_string()).await;
@@ -716,7 +776,9 @@ async fn a_keyboard_only_journey_completes_show_edit_save_and_unlock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_accessibility_and_csp_checks_catch_violations() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
-    let Some(b) = Browser::start(&app, true).await else { return };
+    let Some(b) = Browser::start(&app, true).await else {
+        return;
+    };
     b.goto("/login").await;
     b.wait_text("Log in").await;
     assert!(b.axe_violations().await.is_empty());
@@ -727,13 +789,19 @@ async fn the_accessibility_and_csp_checks_catch_violations() {
     .await
     .unwrap();
     let violations = b.axe_violations().await;
-    assert!(violations.iter().any(|v| v.starts_with("image-alt")), "{violations:?}");
+    assert!(
+        violations.iter().any(|v| v.starts_with("image-alt")),
+        "{violations:?}"
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         if !b.csp_violations().await.is_empty() {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the inline style was not reported as a CSP violation");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the inline style was not reported as a CSP violation"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -152,6 +152,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub ctx: Ctx,
     pub db: TestDb,
+    /// The PIN key, for starting more instances on the same database.
+    pub key_hex: String,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -169,9 +171,27 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 
 pub async fn spawn_app_with(backend: Backend, settings: ServeSettings) -> Option<TestApp> {
     let db = TestDb::new(backend).await?;
-    let key = PinKey::generate();
+    Some(start_on(db, PinKey::generate().to_hex(), settings).await)
+}
+
+/// Another instance on the same database and key (it does not own the database).
+pub async fn spawn_second_instance(app: &TestApp) -> TestApp {
+    let db = TestDb {
+        url: app.db.url.clone(),
+        backend: app.db.backend,
+        _dir: None,
+        pg: None,
+    };
+    let settings = ServeSettings {
+        cookie_secure: false,
+        ..ServeSettings::default()
+    };
+    start_on(db, app.key_hex.clone(), settings).await
+}
+
+async fn start_on(db: TestDb, key_hex: String, settings: ServeSettings) -> TestApp {
     let keys = KeySource {
-        key: Some(key.to_hex()),
+        key: Some(key_hex.clone()),
         key_file: None,
     };
     let opened = startup::open(&db.url, &keys, &DbOptions::default())
@@ -195,13 +215,14 @@ pub async fn spawn_app_with(backend: Backend, settings: ServeSettings) -> Option
         .await
         .expect("server ran");
     });
-    Some(TestApp {
+    TestApp {
         addr,
         ctx,
         db,
+        key_hex,
         shutdown: Some(tx),
         server: Some(server),
-    })
+    }
 }
 
 impl Drop for TestApp {

@@ -10,5 +10,7 @@ mod browser;
 mod cli;
 mod lock;
 mod login;
+mod process;
+mod security;
 mod support_pin;
 mod users;
