@@ -249,8 +249,10 @@ impl Browser {
 
 /// The member journey of issue 3: log in → Support → Support PIN → Show → Hide → Edit with
 /// refused PINs → a valid PIN saved → Show shows it → log out.
-async fn member_journey(javascript: bool) {
-    let app = spawn_app(Backend::Sqlite).await.unwrap();
+async fn member_journey(backend: Backend, javascript: bool) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let Some(b) = Browser::start(&app, javascript).await else {
         return;
     };
@@ -319,22 +321,14 @@ async fn member_journey(javascript: bool) {
     b.wait_text("Log in").await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn member_journey_with_javascript() {
-    member_journey(true).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn member_journey_without_javascript() {
-    member_journey(false).await;
-}
-
 /// Issue 4's journey: an agent locks a PIN with six wrong tries; the member sees Support PIN
 /// Locked, unlocks it (dialog with JavaScript, confirmation page without) and sees Support PIN
 /// Unlocked!; under the `admins` policy the member sees the banner naming the administrator,
 /// who unlocks from the Users page.
-async fn lock_and_unlock_journey(javascript: bool) {
-    let app = spawn_app(Backend::Sqlite).await.unwrap();
+async fn lock_and_unlock_journey(backend: Backend, javascript: bool) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let Some(b) = Browser::start(&app, javascript).await else {
         return;
     };
@@ -420,7 +414,18 @@ async fn lock_and_unlock_journey(javascript: bool) {
     b.wait_text("Full alice has a new Support PIN.").await;
     let new_pin = app.pin_of(&alice).await;
     assert_ne!(new_pin, right);
-    assert!(!b.text().await.contains(&new_pin));
+    assert!(
+        !b.text().await.contains(&new_pin),
+        "the administrator never sees it"
+    );
+    b.click_named("Log out").await;
+    b.wait_text("Log in").await;
+    // The member then sees a different PIN.
+    b.login("alice").await;
+    b.goto("/profile").await;
+    b.click_named("Show").await;
+    b.wait_text(&new_pin).await;
+    assert_eq!(b.shown_pin().await.as_deref(), Some(new_pin.as_str()));
 }
 
 /// An agent verifies the right PIN, then six wrong ones: the PIN locks.
@@ -442,16 +447,6 @@ async fn agent_locks(b: &Browser, number: &str, right: &str, wrong: &str) {
     b.wait_text("is now locked").await;
     b.click_named("Log out").await;
     b.wait_text("Log in").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn lock_and_unlock_journey_with_javascript() {
-    lock_and_unlock_journey(true).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn lock_and_unlock_journey_without_javascript() {
-    lock_and_unlock_journey(false).await;
 }
 
 /// axe-core, vendored from the npm package `axe-core` (version in the file name).
@@ -538,6 +533,33 @@ impl Browser {
         }
     }
 
+    /// Checks the current page at a phone's width (360 px): nothing wider than the screen
+    /// (wide tables scroll inside their own box), no axe violation; then back to desktop size.
+    pub async fn check_narrow(&self, name: &str) {
+        self.c.set_window_size(360, 780).await.expect("resize");
+        let fits = self
+            .c
+            .execute(
+                "return document.documentElement.scrollWidth <= window.innerWidth;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if fits != json!(true) {
+            let wide = self
+                .c
+                .execute(
+                    "return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join(', ');",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            panic!("{name}: the page is wider than 360 px: {wide}");
+        }
+        self.check_state(name).await;
+        self.c.set_window_size(1280, 900).await.expect("resize");
+    }
+
     /// Presses keys on whatever has focus, as a keyboard user does.
     pub async fn press(&self, keys: &str) {
         let el = self.c.active_element().await.expect("a focused element");
@@ -590,11 +612,42 @@ impl Browser {
     }
 }
 
+/// Each journey as two tests, `sqlite` and `postgres` (skipped without PostgreSQL).
+macro_rules! on_both_backends {
+    ($($name:ident => $run:expr;)*) => {
+        $(
+            mod $name {
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn sqlite() {
+                    ($run)(Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn postgres() {
+                    ($run)(Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends! {
+    member_journey_with_javascript => |b| member_journey(b, true);
+    member_journey_without_javascript => |b| member_journey(b, false);
+    lock_and_unlock_journey_with_javascript => |b| lock_and_unlock_journey(b, true);
+    lock_and_unlock_journey_without_javascript => |b| lock_and_unlock_journey(b, false);
+    every_state_is_accessible => every_state_is_accessible_and_keeps_to_the_csp;
+    keyboard_only_journey => a_keyboard_only_journey_completes_show_edit_save_and_unlock;
+}
+
 /// Every main state of every role, with JavaScript on: zero axe violations at WCAG 2.2 A/AA,
 /// no CSP violation in the console; screenshots for the README on request.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_state_is_accessible_and_keeps_to_the_csp() {
-    let app = spawn_app(Backend::Sqlite).await.unwrap();
+async fn every_state_is_accessible_and_keeps_to_the_csp(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let Some(b) = Browser::start(&app, true).await else {
         return;
     };
@@ -618,6 +671,7 @@ async fn every_state_is_accessible_and_keeps_to_the_csp() {
     b.goto("/profile").await;
     b.wait_text("Your Support PIN is hidden.").await;
     b.check_state("profile-masked").await;
+    b.check_narrow("phone-profile").await;
     b.click_named("Support").await;
     b.check_state("support-menu").await;
     b.press(&fantoccini::key::Key::Escape.to_string()).await;
@@ -668,6 +722,7 @@ async fn every_state_is_accessible_and_keeps_to_the_csp() {
     b.goto("/users").await;
     b.wait_text("Members").await;
     b.check_state("users").await;
+    b.check_narrow("phone-users").await;
     b.click_css(&format!("#member-{} a[href$='/unlock']", alice.id))
         .await;
     b.wait_text("Unlock the Support PIN of Full alice").await;
@@ -697,10 +752,11 @@ async fn every_state_is_accessible_and_keeps_to_the_csp() {
 
 /// Keyboard only (Tab, Enter, Space, Escape; no mouse): Show, Edit, Save and Unlock, with
 /// visible focus, and focus back on Unlock after Escape closes the dialog.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_keyboard_only_journey_completes_show_edit_save_and_unlock() {
+async fn a_keyboard_only_journey_completes_show_edit_save_and_unlock(backend: Backend) {
     use fantoccini::key::Key;
-    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let Some(b) = Browser::start(&app, true).await else {
         return;
     };
