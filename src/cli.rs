@@ -7,7 +7,9 @@ use std::io::BufRead;
 use anyhow::{bail, Context};
 use secrecy::SecretString;
 
-use crate::config::{AccountCommand, AgentCommand, Cli, Command, MemberCommand, ServeArgs};
+use crate::config::{
+    AccountCommand, AgentCommand, BenchCommand, Cli, Command, MemberCommand, ServeArgs,
+};
 use crate::domain::{Kind, Role};
 use crate::service::{accounts, Actor, Ctx, ServiceError};
 use crate::startup::{self, App, ServeSettings};
@@ -26,6 +28,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let opened = startup::open(&cli.database_url, &keys, &DbOptions::default()).await?;
             serve(opened, args).await
         }
+        Command::Bench(BenchCommand::Argon2 { runs }) => {
+            println!("{:.2}", crate::seed::argon2_median_ms(runs.max(1)).await?);
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Seed {
+            members,
+            agents,
+            out,
+            ..
+        }) => {
+            let opened = startup::open(&cli.database_url, &keys, &DbOptions::default()).await?;
+            let password = read_password()?;
+            let started = std::time::Instant::now();
+            let report = crate::seed::seed(
+                &opened.ctx,
+                members,
+                agents,
+                secrecy::ExposeSecret::expose_secret(&password),
+                &out,
+            )
+            .await?;
+            println!(
+                "seeded {} members and {agents} agents in {:.1} s",
+                report.members,
+                started.elapsed().as_secs_f64()
+            );
+            println!("{}", report.account_number);
+            Ok(())
+        }
         command => {
             let opened =
                 startup::open(&cli.database_url, &keys, &DbOptions { max_connections: 2 }).await?;
@@ -37,7 +68,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(opened: startup::Opened, args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(mut opened: startup::Opened, args: ServeArgs) -> anyhow::Result<()> {
+    opened.ctx.limits =
+        crate::service::limits::Limits::per_minute(args.verify_limit, args.token_limit);
     let loopback = args.addr.ip().is_loopback();
     let cookie_secure = match args.cookie_secure {
         Some(secure) => secure,
@@ -221,7 +254,7 @@ async fn admin(ctx: &Ctx, command: Command) -> Result<(), ServiceError> {
             println!("created support agent '{}'", user.username);
             println!("{}", user.id);
         }
-        Command::Serve(_) | Command::Migrate => {}
+        Command::Serve(_) | Command::Migrate | Command::Bench(_) => {}
     }
     Ok(())
 }

@@ -63,6 +63,30 @@ pub enum Command {
     /// Manage support agents.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Load-testing helpers for bench/run.sh (not for production databases).
+    #[command(subcommand, hide = true)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Create an account with many members (sharing one password) and some agents, fast;
+    /// writes "id pin" per member to --out.
+    Seed {
+        #[arg(long)]
+        members: usize,
+        #[arg(long, default_value_t = 8)]
+        agents: usize,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Print the median time of one argon2id verification in milliseconds.
+    Argon2 {
+        #[arg(long, default_value_t = 21)]
+        runs: usize,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -88,6 +112,14 @@ pub struct ServeArgs {
     /// Minutes of inactivity after which a session ends.
     #[arg(long, env = "PINPANEL_IDLE_TIMEOUT_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1440))]
     pub idle_timeout_minutes: u32,
+
+    /// Verifications one agent may make per minute (all instances together).
+    #[arg(long, env = "PINPANEL_VERIFY_LIMIT", default_value_t = 60, value_parser = clap::value_parser!(i64).range(1..))]
+    pub verify_limit: i64,
+
+    /// API token requests one client address may make per minute.
+    #[arg(long, env = "PINPANEL_TOKEN_LIMIT", default_value_t = 120, value_parser = clap::value_parser!(i64).range(1..))]
+    pub token_limit: i64,
 
     /// Hours after login after which a session ends, however active.
     #[arg(long, env = "PINPANEL_ABSOLUTE_TIMEOUT_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=168))]

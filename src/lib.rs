@@ -15,6 +15,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod domain;
+pub mod seed;
 pub mod service;
 pub mod startup;
 pub mod store;

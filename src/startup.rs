@@ -57,6 +57,7 @@ pub async fn open(
         ctx: Ctx {
             db,
             cipher: Arc::new(cipher),
+            limits: Default::default(),
         },
         csrf_key: key.derive("csrf"),
     })

@@ -175,12 +175,7 @@ pub async fn tokens_post(
     ClientAddr(addr): ClientAddr,
     ApiJson(req): ApiJson<TokenRequest>,
 ) -> ApiResult<Response> {
-    crate::service::limits::hit(
-        &state.ctx,
-        crate::service::limits::TOKENS_PER_ADDRESS,
-        &addr,
-    )
-    .await?;
+    crate::service::limits::hit(&state.ctx, state.ctx.limits.tokens_per_address, &addr).await?;
     let creds = req.auth.password_credentials;
     let user = match authenticate(&state.ctx, &creds.username, creds.password, &addr).await? {
         Ok(user) => user,

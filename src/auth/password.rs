@@ -2,14 +2,13 @@
 //! always on the blocking pool and with bounded concurrency: a storm of logins queues for the
 //! CPU instead of starving the async workers that serve every other page.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use anyhow::Context;
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
-use argon2::Argon2;
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
 /// One hash at a time per core.
@@ -33,13 +32,51 @@ fn hash_blocking(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("argon2 hashing failed: {e}"))
 }
 
+/// Argon2 working memory (19 MiB per verification with the default parameters), kept for
+/// reuse: at most one buffer per hashing permit. Letting each verification allocate its own left
+/// glibc holding on to them per thread: 400 MiB resident after a login storm, against 60 MiB
+/// this way (docs/PERFORMANCE.md). Buffers are zeroed before they go back.
+static MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+/// Verifies `password` against a PHC-format argon2 hash, as `PasswordVerifier` does, but in a
+/// pooled buffer. Any malformed hash verifies nothing.
 fn verify_blocking(hash: &str, password: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let (Ok(params), Ok(algorithm)) = (
+        Params::try_from(&parsed),
+        Algorithm::try_from(parsed.algorithm),
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let mut memory = MEMORY
+        .lock()
+        .ok()
+        .and_then(|mut pool| pool.pop())
+        .unwrap_or_default();
+    memory.resize(params.block_count(), Block::default());
+    let mut out = vec![0u8; expected.len()];
+    let ok = Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut memory[..])
+        .is_ok()
+        && bool::from(out.as_slice().ct_eq(expected.as_bytes()));
+    memory.fill(Block::default());
+    if let Ok(mut pool) = MEMORY.lock() {
+        pool.push(memory);
     }
+    ok
 }
 
 async fn on_blocking_pool<T: Send + 'static>(

@@ -14,7 +14,7 @@ use tower_sessions::Session;
 
 use crate::crypto;
 use crate::service::login::current_user;
-use crate::store::{self, users::User};
+use crate::store::{self, accounts::Account, users::User};
 use crate::web::error::WebError;
 use crate::web::AppState;
 
@@ -117,6 +117,8 @@ impl WebSession {
 /// and the request is answered with the login page.
 pub struct Auth {
     pub user: User,
+    /// The person's account; `None` for agents.
+    pub account: Option<Account>,
     pub session: WebSession,
     pub csrf: String,
     reauth_at: i64,
@@ -153,7 +155,7 @@ impl FromRequestParts<AppState> for Auth {
             session.logout().await?;
             return Err(WebError::LoginRequired { expired: true });
         }
-        let Some(user) = current_user(&state.ctx, uid, epoch).await? else {
+        let Some((user, account)) = current_user(&state.ctx, uid, epoch).await? else {
             session.logout().await?;
             return Err(WebError::LoginRequired { expired: true });
         };
@@ -163,6 +165,7 @@ impl FromRequestParts<AppState> for Auth {
         let csrf = session.csrf_token(&settings.csrf_key).await?;
         Ok(Auth {
             user,
+            account,
             session,
             csrf,
             reauth_at,

@@ -13,21 +13,40 @@ pub struct Limit {
     pub window: i64,
 }
 
-/// Verifications per agent: generous for a person on the phone, tight for a script trying to
-/// lock many members' PINs or to guess across accounts.
-pub const VERIFY_PER_AGENT: Limit = Limit {
-    name: "verify:agent",
-    max: 60,
-    window: 60,
-};
+/// The configurable limits of an installation (`serve --verify-limit`, `--token-limit`).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Verifications per agent: generous for a person on the phone, tight for a script trying
+    /// to lock many members' PINs or to guess across accounts.
+    pub verify_per_agent: Limit,
+    /// API token requests per client address, whatever their outcome (failed ones are also
+    /// counted per username and per address by the login throttle).
+    pub tokens_per_address: Limit,
+}
 
-/// API token requests per client address, whatever their outcome (failed ones are also counted
-/// per username and per address by the login throttle).
-pub const TOKENS_PER_ADDRESS: Limit = Limit {
-    name: "tokens:addr",
-    max: 120,
-    window: 60,
-};
+impl Limits {
+    /// `verify` verifications per agent and `tokens` token requests per address, per minute.
+    pub fn per_minute(verify: i64, tokens: i64) -> Self {
+        Limits {
+            verify_per_agent: Limit {
+                name: "verify:agent",
+                max: verify,
+                window: 60,
+            },
+            tokens_per_address: Limit {
+                name: "tokens:addr",
+                max: tokens,
+                window: 60,
+            },
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::per_minute(60, 120)
+    }
+}
 
 /// Counts one hit on `limit` for `who`; `Throttled` once the window's hits exceed the limit.
 pub async fn hit(ctx: &Ctx, limit: Limit, who: &str) -> Result<()> {

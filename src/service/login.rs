@@ -7,7 +7,7 @@ use super::{audit_now, events, Actor, Ctx, Result};
 use crate::auth::password;
 use crate::crypto;
 use crate::domain::Username;
-use crate::store::{self, users::User};
+use crate::store::{self, accounts::Account, users::User};
 
 /// Failed logins allowed per username in one window (NIST SP 800-63B §5.2.2 allows up to 100).
 pub const FAILURES_PER_USERNAME: i64 = 10;
@@ -122,12 +122,16 @@ pub async fn reauthenticate(ctx: &Ctx, user: &User, password: SecretString) -> R
     Ok(ok)
 }
 
-/// A person's current record, if they still may act: enabled, and `epoch` still current (a
-/// password, role or enabled change since then ends what was minted before).
-pub async fn current_user(ctx: &Ctx, user_id: i64, epoch: i64) -> Result<Option<User>> {
-    Ok(store::users::by_id(&ctx.db.pool, user_id)
+/// A person's current record with their account, if they still may act: enabled, and `epoch`
+/// still current (a password, role or enabled change since then ends what was minted before).
+pub async fn current_user(
+    ctx: &Ctx,
+    user_id: i64,
+    epoch: i64,
+) -> Result<Option<(User, Option<Account>)>> {
+    Ok(store::users::with_account(&ctx.db.pool, user_id)
         .await?
-        .filter(|u| !u.disabled && u.auth_epoch == epoch))
+        .filter(|(u, _)| !u.disabled && u.auth_epoch == epoch))
 }
 
 /// An issued API token: the secret goes to the client once and is stored only as a hash.
@@ -164,7 +168,7 @@ pub async fn issue_token(ctx: &Ctx, user: &User) -> Result<IssuedToken> {
 pub async fn token_user(ctx: &Ctx, token: &str) -> Result<Option<User>> {
     let hash = crypto::sha256_hex(token.as_bytes());
     match store::tokens::lookup(&ctx.db.pool, &hash, store::now()).await? {
-        Some((user_id, epoch)) => current_user(ctx, user_id, epoch).await,
+        Some((user_id, epoch)) => Ok(current_user(ctx, user_id, epoch).await?.map(|(u, _)| u)),
         None => Ok(None),
     }
 }

@@ -18,6 +18,7 @@ use crate::store::{self, audit::NewEvent, users::User, Db};
 pub struct Ctx {
     pub db: Db,
     pub cipher: Arc<PinCipher>,
+    pub limits: limits::Limits,
 }
 
 /// Why a use case did not happen. Each front end turns these into its own answers (a page, a

@@ -137,7 +137,7 @@ pub async fn verify(
 ) -> Result<VerifyOutcome> {
     policy::may_verify(agent)?;
     policy::may_name(agent, target)?;
-    super::limits::hit(ctx, super::limits::VERIFY_PER_AGENT, &agent.id.to_string()).await?;
+    super::limits::hit(ctx, ctx.limits.verify_per_agent, &agent.id.to_string()).await?;
     for _ in 0..VERIFY_RETRIES {
         let r = record(ctx, target.id).await?;
         let blob = match (r.state, r.ciphertext) {
@@ -220,16 +220,6 @@ pub async fn unlock_policy(ctx: &Ctx, target: &User) -> Result<UnlockPolicy> {
         .await?
         .ok_or(ServiceError::NotFound)?;
     Ok(account.unlock_policy)
-}
-
-/// May `actor` unlock `target`'s PIN (whether or not it is locked now)?
-pub async fn may_unlock(ctx: &Ctx, actor: &User, target: &User) -> Result<bool> {
-    let policy = unlock_policy(ctx, target).await?;
-    match policy::may_unlock(actor, target, policy) {
-        Ok(()) => Ok(true),
-        Err(ServiceError::Forbidden(_)) => Ok(false),
-        Err(e) => Err(e),
-    }
 }
 
 /// Unlocks a locked PIN; the failure count goes back to zero and the PIN is unchanged.

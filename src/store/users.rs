@@ -4,6 +4,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 
+use super::accounts::Account;
 use super::{opt_text_col, text_col};
 use crate::domain::{Kind, PinState, Role};
 
@@ -41,10 +42,11 @@ impl User {
     }
 }
 
-const COLUMNS: &str = "u.id, u.account_id, u.username, u.full_name, u.email, u.kind, u.role, \
+pub(crate) const COLUMNS: &str =
+    "u.id, u.account_id, u.username, u.full_name, u.email, u.kind, u.role, \
                        u.disabled, u.auth_epoch, u.password_hash";
 
-fn from_row(row: &AnyRow) -> sqlx::Result<User> {
+pub(crate) fn from_row(row: &AnyRow) -> sqlx::Result<User> {
     Ok(User {
         id: row.try_get("id")?,
         account_id: row.try_get("account_id")?,
@@ -96,6 +98,33 @@ pub async fn by_username(pool: &AnyPool, username: &str) -> sqlx::Result<Option<
     .await?
     .map(|r| from_row(&r))
     .transpose()
+}
+
+/// A person with their account (none for agents), in one query: every authenticated request
+/// needs both.
+pub async fn with_account(
+    pool: &AnyPool,
+    id: i64,
+) -> sqlx::Result<Option<(User, Option<Account>)>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS}, a.number AS a_number, a.name AS a_name, a.unlock_policy AS a_policy \
+         FROM users u LEFT JOIN accounts a ON a.id = u.account_id WHERE u.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let user = from_row(&row)?;
+    let account = match user.account_id {
+        Some(account_id) => Some(Account {
+            id: account_id,
+            number: row.try_get("a_number")?,
+            name: row.try_get("a_name")?,
+            unlock_policy: text_col(&row, "a_policy")?,
+        }),
+        None => None,
+    };
+    Ok(Some((user, account)))
 }
 
 pub async fn by_id(pool: &AnyPool, id: i64) -> sqlx::Result<Option<User>> {

@@ -44,10 +44,10 @@ fn agent_only(auth: &Auth) -> Result<()> {
     }
 }
 
-pub async fn agent_get(State(state): State<AppState>, auth: Auth) -> Result<AgentPage> {
+pub async fn agent_get(auth: Auth) -> Result<AgentPage> {
     agent_only(&auth)?;
     Ok(AgentPage {
-        chrome: Chrome::of(&state, &auth).await?,
+        chrome: Chrome::of(&auth),
         account: String::new(),
         username: String::new(),
         outcome: None,
@@ -83,7 +83,7 @@ pub async fn agent_post(
         Err(o) => (StatusCode::UNPROCESSABLE_ENTITY, o),
     };
     let page = AgentPage {
-        chrome: Chrome::of(&state, &auth).await?,
+        chrome: Chrome::of(&auth),
         account: form.account.trim().chars().take(12).collect(),
         username: form.username.trim().chars().take(64).collect(),
         outcome: Some(outcome),

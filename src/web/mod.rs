@@ -195,21 +195,15 @@ pub struct Chrome {
 }
 
 impl Chrome {
-    pub async fn of(state: &AppState, auth: &Auth) -> Result<Chrome, WebError> {
-        let account_name = match auth.user.account_id {
-            Some(id) => crate::store::accounts::by_id(&state.ctx.db.pool, id)
-                .await?
-                .map(|a| a.name),
-            None => None,
-        };
-        Ok(Chrome {
+    pub fn of(auth: &Auth) -> Chrome {
+        Chrome {
             username: auth.user.username.clone(),
             full_name: auth.user.full_name.clone(),
-            account_name,
+            account_name: auth.account.as_ref().map(|a| a.name.clone()),
             is_admin: auth.user.is_admin(),
             is_agent: auth.user.is_agent(),
             csrf: auth.csrf.clone(),
-        })
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use super::error::{Result, WebError};
 use super::{format_time, iso_time, urls, AppState, Chrome, Htmx};
 use crate::auth::session::Auth;
 use crate::domain::{PinState, PIN_GUIDANCE, PIN_LEN};
-use crate::service::{self, events, login::reauthenticate, pins, ServiceError};
+use crate::service::{self, events, login::reauthenticate, pins, policy, ServiceError};
 use crate::store;
 
 /// How many activity entries the section lists.
@@ -110,6 +110,12 @@ fn describe(event: &str, detail: &str) -> String {
     }
 }
 
+/// May the logged-in member unlock their own PIN under their account's policy?
+fn may_unlock_own(auth: &Auth) -> Result<bool> {
+    let account = auth.account.as_ref().ok_or(WebError::NotFound)?;
+    Ok(policy::may_unlock(&auth.user, &auth.user, account.unlock_policy).is_ok())
+}
+
 /// Builds the section for the logged-in member as it stands now.
 async fn section(state: &AppState, auth: &Auth, view: View) -> Result<SupportPinPartial> {
     let ctx = &state.ctx;
@@ -118,7 +124,7 @@ async fn section(state: &AppState, auth: &Auth, view: View) -> Result<SupportPin
         return Err(WebError::NotFound);
     }
     let status = pins::status(ctx, me, me).await?;
-    let may_unlock = pins::may_unlock(ctx, me, me).await?;
+    let may_unlock = may_unlock_own(auth)?;
     let unlockers = if may_unlock {
         Vec::new()
     } else {
@@ -171,7 +177,7 @@ async fn respond(
     }
     let me = &auth.user;
     let page = ProfilePage {
-        chrome: Chrome::of(state, auth).await?,
+        chrome: Chrome::of(auth),
         full_name: me.full_name.clone(),
         username: me.username.clone(),
         email: me.email.clone().unwrap_or_default(),
@@ -325,7 +331,7 @@ pub async fn support_pin_unlock_get(State(state): State<AppState>, auth: Auth) -
     if me.is_agent() {
         return Err(WebError::NotFound);
     }
-    if !pins::may_unlock(&state.ctx, me, me).await? {
+    if !may_unlock_own(&auth)? {
         return Err(WebError::Forbidden(
             "Only an administrator of your account may unlock your Support PIN.".into(),
         ));
@@ -334,7 +340,7 @@ pub async fn support_pin_unlock_get(State(state): State<AppState>, auth: Auth) -
         return Ok(Redirect::to(urls::PROFILE).into_response());
     }
     Ok(UnlockConfirmPage {
-        chrome: Chrome::of(&state, &auth).await?,
+        chrome: Chrome::of(&auth),
     }
     .into_response())
 }

@@ -56,22 +56,21 @@ pub struct ConfirmPage {
 }
 
 /// The administrator's account, or 403 for anyone else.
-async fn admin_account(state: &AppState, auth: &Auth) -> Result<store::accounts::Account> {
-    let account_id = match auth.user.account_id {
-        Some(id) if auth.user.is_admin() => id,
-        _ => {
-            return Err(WebError::Forbidden(
-                "Only administrators of an account may manage its users.".into(),
-            ))
-        }
-    };
-    store::accounts::by_id(&state.ctx.db.pool, account_id)
-        .await?
-        .ok_or(WebError::NotFound)
+fn admin_account(auth: &Auth) -> Result<store::accounts::Account> {
+    match &auth.account {
+        Some(account) if auth.user.is_admin() => Ok(account.clone()),
+        _ => Err(WebError::Forbidden(
+            "Only administrators of an account may manage its users.".into(),
+        )),
+    }
 }
 
-async fn page(state: &AppState, auth: &Auth, flash: Option<(String, bool)>) -> Result<UsersPage> {
-    let account = admin_account(state, auth).await?;
+async fn page(
+    state: &AppState,
+    auth: &Auth,
+    account: store::accounts::Account,
+    flash: Option<(String, bool)>,
+) -> Result<UsersPage> {
     let members = accounts::members(&state.ctx, Actor::User(&auth.user), account.id)
         .await?
         .into_iter()
@@ -95,7 +94,7 @@ async fn page(state: &AppState, auth: &Auth, flash: Option<(String, bool)>) -> R
         None => (None, false),
     };
     Ok(UsersPage {
-        chrome: Chrome::of(state, auth).await?,
+        chrome: Chrome::of(auth),
         account_name: account.name,
         account_number: account.number,
         policy: account.unlock_policy,
@@ -106,7 +105,7 @@ async fn page(state: &AppState, auth: &Auth, flash: Option<(String, bool)>) -> R
 }
 
 pub async fn users_get(State(state): State<AppState>, auth: Auth) -> Result<UsersPage> {
-    page(&state, &auth, None).await
+    page(&state, &auth, admin_account(&auth)?, None).await
 }
 
 #[derive(Deserialize)]
@@ -120,29 +119,26 @@ pub async fn policy_post(
     auth: Auth,
     Form(form): Form<PolicyForm>,
 ) -> Result<Response> {
-    let account = admin_account(&state, &auth).await?;
+    let mut account = admin_account(&auth)?;
     let Ok(policy) = form.unlock_policy.parse::<UnlockPolicy>() else {
-        let p = page(
-            &state,
-            &auth,
-            Some(("Choose who may unlock PINs.".into(), true)),
-        )
-        .await?;
+        let flash = Some(("Choose who may unlock PINs.".into(), true));
+        let p = page(&state, &auth, account, flash).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, p).into_response());
     };
     accounts::set_unlock_policy(&state.ctx, &auth.user, account.id, policy).await?;
+    account.unlock_policy = policy;
     let message = match policy {
         UnlockPolicy::SelfService => "Members may now unlock their own Support PIN.",
         UnlockPolicy::Admins => "Only administrators may now unlock Support PINs.",
     };
-    Ok(page(&state, &auth, Some((message.into(), false)))
+    Ok(page(&state, &auth, account, Some((message.into(), false)))
         .await?
         .into_response())
 }
 
 /// The member `id` if the administrator may name them (same account), else 404.
 async fn target(state: &AppState, auth: &Auth, id: i64) -> Result<store::users::User> {
-    admin_account(state, auth).await?;
+    admin_account(auth)?;
     Ok(pins::member(&state.ctx, &auth.user, id).await?)
 }
 
@@ -153,7 +149,7 @@ pub async fn unlock_get(
 ) -> Result<Response> {
     let member = target(&state, &auth, id).await?;
     Ok(ConfirmPage {
-        chrome: Chrome::of(&state, &auth).await?,
+        chrome: Chrome::of(&auth),
         action: "unlock",
         title: "Unlock Support PIN".into(),
         question: format!(
@@ -189,7 +185,8 @@ pub async fn unlock_post(
         ),
         Err(e) => return Err(e.into()),
     };
-    Ok((status, page(&state, &auth, Some(flash)).await?).into_response())
+    let account = admin_account(&auth)?;
+    Ok((status, page(&state, &auth, account, Some(flash)).await?).into_response())
 }
 
 pub async fn reset_get(
@@ -199,7 +196,7 @@ pub async fn reset_get(
 ) -> Result<Response> {
     let member = target(&state, &auth, id).await?;
     Ok(ConfirmPage {
-        chrome: Chrome::of(&state, &auth).await?,
+        chrome: Chrome::of(&auth),
         action: "reset",
         title: "Reset Support PIN".into(),
         question: format!(
@@ -240,5 +237,6 @@ pub async fn reset_post(
             ),
             Err(e) => return Err(e.into()),
         };
-    Ok((status, page(&state, &auth, Some(flash)).await?).into_response())
+    let account = admin_account(&auth)?;
+    Ok((status, page(&state, &auth, account, Some(flash)).await?).into_response())
 }

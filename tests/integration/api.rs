@@ -610,3 +610,40 @@ async fn malformed_requests_get_clear_4xx_and_change_nothing(app: TestApp) {
     assert_eq!(status, 405);
     assert_eq!(body["badMethod"]["code"], 405);
 }
+
+/// Token requests are limited per client address (120 a minute by default), whatever their
+/// outcome; the 121st is 429 with Retry-After in the provider's shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn token_requests_are_throttled_per_address() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
+        .await
+        .unwrap();
+    let acct = app.account("Acme", UnlockPolicy::SelfService).await;
+    app.user(&acct, "alice").await;
+    let api = Api::new(&app);
+    let creds = json!({"auth":{"passwordCredentials":{"username":"alice","password":PASSWORD}}});
+    for n in 0..120 {
+        let (status, _) = api
+            .send("POST", "/v2.0/tokens", None, Some(creds.clone()))
+            .await;
+        assert_eq!(status, 200, "request {n}");
+    }
+    let res = api
+        .http
+        .post(app.url("/v2.0/tokens"))
+        .json(&creds)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 429);
+    assert!(
+        res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            > 0
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["overLimit"]["code"], 429);
+}

@@ -149,6 +149,10 @@ async fn the_unlock_policy_can_be_changed(app: TestApp) {
         .await;
     assert_eq!(status, 200);
     assert!(page.contains("Only administrators may now unlock Support PINs."));
+    assert!(
+        page.contains("value=\"admins\" checked"),
+        "the form shows the new policy"
+    );
     let m = app.logged_in("alice").await;
     assert_eq!(m.hx_post("/profile/support-pin/unlock", &[]).await.0, 403);
     c.post("/users/policy", &[("unlock_policy", "self")]).await;

@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# pinpanel benchmark: builds release, seeds a database with 1 000 and with 1 000 000 members,
+# starts pinpanel, and measures with wrk on loopback, side by side with the limit of this
+# machine (nginx serving the same bytes as a static file, one argon2id verification):
+#
+#   profile   authenticated GET /profile             vs nginx serving the same HTML
+#   verify    POST …/phone-pin/verify (agent tokens)  vs the same nginx baseline
+#   login     p50 of a web login                      vs one argon2id verify
+#   storm     GET /profile p99 with 50 clients logging in vs the idle p99
+#   1M / 1k   profile and verify throughput with 1 000 000 vs 1 000 members
+#   RSS       peak resident memory of the server; cold start to the first 200 on /healthz
+#
+# It prints one table of ratios and writes it to docs/PERFORMANCE.md. SQLite by default;
+# DATABASE_URL=postgres://user@host/db runs it on PostgreSQL (it creates and drops its own
+# databases next to the one named). Not part of `cargo test`: timings are not assertions.
+#
+#   bench/run.sh                 # both sizes
+#   BENCH_SIZES="1000" bench/run.sh
+#   BENCH_SECONDS=20 bench/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+SIZES=${BENCH_SIZES:-"1000 1000000"}
+SECONDS_PER_RUN=${BENCH_SECONDS:-10}
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+PASSWORD="bench password 1"
+PORT=18480
+NGINX_PORT=18481
+OUT=${BENCH_OUT:-$ROOT/docs/PERFORMANCE.md}
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+need() {
+  if ! command -v "$1" >/dev/null; then
+    echo "--- installing $2"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null ||
+      { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }
+  fi
+}
+need wrk wrk
+need nginx nginx
+need curl curl
+command -v nginx >/dev/null || export PATH=$PATH:/usr/sbin
+
+echo "--- building release"
+cargo build --release --quiet
+BIN=$ROOT/target/release/pinpanel
+
+WORK=$(mktemp -d /tmp/pinpanel-bench.XXXXXX)
+chmod 755 "$WORK"  # nginx workers run as another user
+SERVER_PID=""
+NGINX_PID=""
+PG_DBS=()
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true
+  for db in "${PG_DBS[@]:-}"; do
+    [ -n "$db" ] && psql "$PG_BASE" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+BACKEND=sqlite
+PG_BASE=""
+if [[ "${DATABASE_URL:-}" == postgres* ]]; then
+  BACKEND=postgres
+  PG_BASE=$DATABASE_URL
+fi
+export PINPANEL_KEY
+PINPANEL_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export PINPANEL_COOKIE_SECURE=false
+# The bench drives thousands of verifications and token requests a second from one address and
+# a few agent accounts; the per-agent and per-address limits would (rightly) refuse that.
+export PINPANEL_VERIFY_LIMIT=100000000 PINPANEL_TOKEN_LIMIT=100000000
+export RUST_LOG=warn
+
+now_ms() { date +%s%3N; }
+
+# wrk output → requests per second
+rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
+# wrk --latency output → the 99th percentile in milliseconds
+p99() {
+  awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000}}' "$1"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+
+start_nginx() {
+  mkdir -p "$WORK/nginx/html" "$WORK/nginx/logs"
+  cat >"$WORK/nginx/nginx.conf" <<EOF
+worker_processes auto;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  keepalive_requests 100000;
+  types { text/html html; }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    root $WORK/nginx/html;
+  }
+}
+EOF
+  nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx/start.err" &
+  NGINX_PID=$!
+  for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$NGINX_PORT/profile.html" && return; sleep 0.05; done
+  echo "nginx did not start:"; cat "$WORK/nginx/start.err" "$WORK/nginx/logs/error.log"; exit 1
+}
+
+# Starts the server on the database, records the cold start (exec to the first 200 on /healthz).
+start_server() {
+  local url=$1
+  local t0; t0=$(now_ms)
+  DATABASE_URL=$url "$BIN" serve --addr "127.0.0.1:$PORT" >"$WORK/server.out" 2>"$WORK/server.err" &
+  SERVER_PID=$!
+  until curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz"; do
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.err"; exit 1; }
+  done
+  COLD_MS=$(( $(now_ms) - t0 ))
+}
+
+stop_server() {
+  PEAK_RSS_KB=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+
+# A web login (GET /login for the CSRF token, POST /login); prints the POST's time in ms.
+login_once() {
+  local jar=$1 user=$2
+  local page token
+  page=$(curl -s -c "$jar" -b "$jar" "http://127.0.0.1:$PORT/login")
+  token=$(printf '%s' "$page" | grep -o 'name="csrf_token" value="[^"]*"' | head -n1 | sed 's/.*value="//; s/"$//')
+  curl -s -o /dev/null -c "$jar" -b "$jar" -w '%{time_total}\n' \
+    --data-urlencode "csrf_token=$token" --data-urlencode "username=$user" \
+    --data-urlencode "password=$PASSWORD" "http://127.0.0.1:$PORT/login" | awk '{printf "%.2f\n", $1 * 1000}'
+}
+
+declare -A R
+
+for SIZE in $SIZES; do
+  echo "=== $SIZE members ($BACKEND)"
+  if [ "$BACKEND" = sqlite ]; then
+    URL="sqlite:$WORK/bench-$SIZE.db"
+  else
+    DB="pinpanel_bench_${SIZE}_$$"
+    psql "$PG_BASE" -qc "CREATE DATABASE $DB" >/dev/null
+    PG_DBS+=("$DB")
+    URL=$(printf '%s' "$PG_BASE" | sed -E "s#/[^/?]*(\?|$)#/$DB\1#")
+  fi
+  echo "--- seeding"
+  printf '%s\n' "$PASSWORD" | DATABASE_URL=$URL "$BIN" bench seed --members "$SIZE" --agents 8 \
+    --out "$WORK/members-$SIZE.txt" --password-stdin | head -n1
+  # wrk cycles over the first 20 000 members.
+  head -n 20000 "$WORK/members-$SIZE.txt" >"$WORK/members.txt"
+  MEMBER="bench-$(head -n1 "$WORK/members.txt" | cut -d' ' -f1)"
+
+  start_server "$URL"
+  R[cold_$SIZE]=$COLD_MS
+
+  : >"$WORK/tokens.txt"
+  for n in $(seq 0 7); do
+    curl -s "http://127.0.0.1:$PORT/v2.0/tokens" -H 'Content-Type: application/json' \
+      -d "{\"auth\":{\"passwordCredentials\":{\"username\":\"bench-agent-$n\",\"password\":\"$PASSWORD\"}}}" |
+      grep -o '"id":"[^"]*"' | head -n1 | cut -d'"' -f4 >>"$WORK/tokens.txt"
+  done
+
+  # A logged-in member's session, and the page it gets, for nginx to serve byte for byte.
+  login_once "$WORK/jar" "$MEMBER" >/dev/null
+  COOKIE=$(awk '$6 == "pinpanel" {print "pinpanel=" $7}' "$WORK/jar")
+  curl -s -H "Cookie: $COOKIE" "http://127.0.0.1:$PORT/profile" >"$WORK/profile.html"
+  grep -q "Support PIN" "$WORK/profile.html" || { echo "the profile page did not load"; exit 1; }
+  mkdir -p "$WORK/nginx/html"
+  cp "$WORK/profile.html" "$WORK/nginx/html/profile.html"
+  chmod -R a+rX "$WORK/nginx/html"
+  if [ -z "$NGINX_PID" ]; then
+    start_nginx
+  fi
+
+  echo "--- GET /profile (pinpanel, then nginx)"
+  wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -H "Cookie: $COOKIE" \
+    "http://127.0.0.1:$PORT/profile" >"$WORK/profile-$SIZE.txt"
+  wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency \
+    "http://127.0.0.1:$NGINX_PORT/profile.html" >"$WORK/nginx-$SIZE.txt"
+  R[profile_$SIZE]=$(rps "$WORK/profile-$SIZE.txt")
+  R[nginx_$SIZE]=$(rps "$WORK/nginx-$SIZE.txt")
+
+  echo "--- POST verify"
+  wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -s "$ROOT/bench/verify.lua" \
+    "http://127.0.0.1:$PORT" -- "$WORK/members.txt" "$WORK/tokens.txt" >"$WORK/verify-$SIZE.txt"
+  R[verify_$SIZE]=$(rps "$WORK/verify-$SIZE.txt")
+  R[verify_counts_$SIZE]=$(grep VERIFY_COUNTS "$WORK/verify-$SIZE.txt" | cut -d' ' -f2-)
+
+  echo "--- login latency"
+  : >"$WORK/logins.txt"
+  for i in $(seq 1 31); do login_once "$WORK/jar-login" "$MEMBER" >>"$WORK/logins.txt"; rm -f "$WORK/jar-login"; done
+  R[login_p50_$SIZE]=$(sort -n "$WORK/logins.txt" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+
+  echo "--- GET /profile p99, idle and during a login storm of 50 clients"
+  wrk -t1 -c4 -d"${SECONDS_PER_RUN}s" --latency -H "Cookie: $COOKIE" \
+    "http://127.0.0.1:$PORT/profile" >"$WORK/idle-$SIZE.txt"
+  wrk -t1 -c50 -d"$((SECONDS_PER_RUN + 4))s" -s "$ROOT/bench/tokens.lua" \
+    "http://127.0.0.1:$PORT" -- "$WORK/members.txt" "$PASSWORD" >"$WORK/storm-logins-$SIZE.txt" &
+  STORM=$!
+  sleep 2
+  wrk -t1 -c4 -d"${SECONDS_PER_RUN}s" --latency -H "Cookie: $COOKIE" \
+    "http://127.0.0.1:$PORT/profile" >"$WORK/storm-$SIZE.txt"
+  wait $STORM
+  R[idle_p99_$SIZE]=$(p99 "$WORK/idle-$SIZE.txt")
+  R[storm_p99_$SIZE]=$(p99 "$WORK/storm-$SIZE.txt")
+  R[storm_logins_$SIZE]=$(rps "$WORK/storm-logins-$SIZE.txt")
+
+  stop_server
+  R[rss_$SIZE]=$PEAK_RSS_KB
+
+  # Counters exact: every incorrect answer wrk received was counted once (up to the requests
+  # still in flight when wrk stopped), and no PIN locked.
+  if [ "$BACKEND" = sqlite ]; then
+    Q() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "${URL#sqlite:}" "$1"; }
+  else
+    Q() { psql "$URL" -Atc "$1"; }
+  fi
+  R[counted_$SIZE]=$(Q "SELECT COUNT(*) FROM audit_log WHERE event = 'pin.verify_failed' AND detail LIKE 'failure %'")
+  R[locked_$SIZE]=$(Q "SELECT COUNT(*) FROM support_pins WHERE state = 'LOCKED'")
+done
+
+ARGON_MS=$("$BIN" bench argon2)
+
+# ---- the table ----------------------------------------------------------------------------
+first=${SIZES%% *}
+last=${SIZES##* }
+row() { printf '| %s | %s | %s | %s | %s | %s |\n' "$@"; }
+met() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { if (v == "n/a") print "?"; else if ((op == ">=" && v >= t) || (op == "<=" && v <= t)) print "met"; else print "**missed**" }'; }
+
+TABLE=$(
+  echo "| measure | pinpanel | limit | ratio | target | |"
+  echo "|---|---|---|---|---|---|"
+  for SIZE in $SIZES; do
+    r=$(ratio "${R[profile_$SIZE]}" "${R[nginx_$SIZE]}")
+    row "GET /profile, $SIZE members (req/s)" "${R[profile_$SIZE]}" "nginx ${R[nginx_$SIZE]}" "$r" "≥ 0.5" "$(met "$r" ">=" 0.5)"
+    r=$(ratio "${R[verify_$SIZE]}" "${R[nginx_$SIZE]}")
+    row "POST verify, $SIZE members (req/s)" "${R[verify_$SIZE]}" "nginx ${R[nginx_$SIZE]}" "$r" "≥ 0.3" "$(met "$r" ">=" 0.3)"
+    r=$(ratio "${R[login_p50_$SIZE]}" "$ARGON_MS")
+    row "login p50, $SIZE members (ms)" "${R[login_p50_$SIZE]}" "argon2id $ARGON_MS" "$r" "≤ 1.2" "$(met "$r" "<=" 1.2)"
+    r=$(ratio "${R[storm_p99_$SIZE]}" "${R[idle_p99_$SIZE]}")
+    row "GET /profile p99 in a login storm, $SIZE members (ms)" "${R[storm_p99_$SIZE]}" "idle ${R[idle_p99_$SIZE]}" "$r" "≤ 3" "$(met "$r" "<=" 3)"
+    r=$(awk -v k="${R[rss_$SIZE]}" 'BEGIN { printf "%.1f", k / 1024 }')
+    row "peak RSS, $SIZE members (MiB)" "$r" "" "" "≤ 64" "$(met "$r" "<=" 64)"
+    row "cold start to first 200, $SIZE members (ms)" "${R[cold_$SIZE]}" "" "" "≤ 200" "$(met "${R[cold_$SIZE]}" "<=" 200)"
+  done
+  if [ "$first" != "$last" ]; then
+    r=$(ratio "${R[profile_$last]}" "${R[profile_$first]}")
+    row "GET /profile, $last vs $first members" "${R[profile_$last]}" "${R[profile_$first]}" "$r" "≥ 0.83 (within 1.2×)" "$(met "$r" ">=" 0.83)"
+    r=$(ratio "${R[verify_$last]}" "${R[verify_$first]}")
+    row "POST verify, $last vs $first members" "${R[verify_$last]}" "${R[verify_$first]}" "$r" "≥ 0.83 (within 1.2×)" "$(met "$r" ">=" 0.83)"
+  fi
+)
+COUNTS=$(for SIZE in $SIZES; do
+  echo "- $SIZE members: wrk saw ${R[verify_counts_$SIZE]}; the audit log counted ${R[counted_$SIZE]} failures (the difference is at most the $CONNECTIONS requests in flight when wrk stopped); ${R[locked_$SIZE]} PINs locked; ${R[storm_logins_$SIZE]} logins/s during the storm."
+done)
+
+echo
+echo "$TABLE"
+echo
+echo "$COUNTS"
+
+CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+MEM=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
+{
+  echo "# pinpanel performance"
+  echo
+  echo "Measured by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'): $(nproc) cores ($CPU), $MEM,"
+  echo "$(uname -sr), $(rustc --version), $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2),"
+  echo "backend **$BACKEND**, $SECONDS_PER_RUN s per run, wrk with 2 threads and $CONNECTIONS connections on loopback"
+  echo "(the storm: 50 connections logging in, the measured client 4 connections). Everything runs on"
+  echo "the same machine, so the load generator takes CPU from the server being measured: the ratios"
+  echo "compare like with like, the absolute numbers are this machine's."
+  echo
+  echo "$TABLE"
+  echo
+  echo "Counters stayed exact under load:"
+  echo
+  echo "$COUNTS"
+  if [ -f "$ROOT/docs/PERFORMANCE-notes.md" ]; then
+    echo
+    cat "$ROOT/docs/PERFORMANCE-notes.md"
+  fi
+} >"$OUT"
+echo
+echo "written to $OUT"
