@@ -194,10 +194,18 @@ for SIZE in $SIZES; do
   R[verify_$SIZE]=$(rps "$WORK/verify-$SIZE.txt")
   R[verify_counts_$SIZE]=$(grep VERIFY_COUNTS "$WORK/verify-$SIZE.txt" | cut -d' ' -f2-)
 
-  echo "--- login latency"
+  echo "--- login latency, and one argon2id verification in between"
+  # This machine's speed drifts by tens of percent over minutes (a shared VM), so the logins
+  # and the argon2 runs they are compared with are interleaved.
   : >"$WORK/logins.txt"
-  for i in $(seq 1 31); do login_once "$WORK/jar-login" "$MEMBER" >>"$WORK/logins.txt"; rm -f "$WORK/jar-login"; done
-  R[login_p50_$SIZE]=$(sort -n "$WORK/logins.txt" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  : >"$WORK/argon.txt"
+  for i in $(seq 1 9); do
+    for j in 1 2 3 4 5; do login_once "$WORK/jar-login" "$MEMBER" >>"$WORK/logins.txt"; rm -f "$WORK/jar-login"; done
+    "$BIN" bench argon2 --runs 5 >>"$WORK/argon.txt"
+  done
+  median() { sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+  R[login_p50_$SIZE]=$(median "$WORK/logins.txt")
+  R[argon_$SIZE]=$(median "$WORK/argon.txt")
 
   echo "--- GET /profile p99, idle and during a login storm of 50 clients"
   wrk -t1 -c4 -d"${SECONDS_PER_RUN}s" --latency -H "Cookie: $COOKIE" \
@@ -227,8 +235,6 @@ for SIZE in $SIZES; do
   R[locked_$SIZE]=$(Q "SELECT COUNT(*) FROM support_pins WHERE state = 'LOCKED'")
 done
 
-ARGON_MS=$("$BIN" bench argon2)
-
 # ---- the table ----------------------------------------------------------------------------
 first=${SIZES%% *}
 last=${SIZES##* }
@@ -243,8 +249,8 @@ TABLE=$(
     row "GET /profile, $SIZE members (req/s)" "${R[profile_$SIZE]}" "nginx ${R[nginx_$SIZE]}" "$r" "≥ 0.5" "$(met "$r" ">=" 0.5)"
     r=$(ratio "${R[verify_$SIZE]}" "${R[nginx_$SIZE]}")
     row "POST verify, $SIZE members (req/s)" "${R[verify_$SIZE]}" "nginx ${R[nginx_$SIZE]}" "$r" "≥ 0.3" "$(met "$r" ">=" 0.3)"
-    r=$(ratio "${R[login_p50_$SIZE]}" "$ARGON_MS")
-    row "login p50, $SIZE members (ms)" "${R[login_p50_$SIZE]}" "argon2id $ARGON_MS" "$r" "≤ 1.2" "$(met "$r" "<=" 1.2)"
+    r=$(ratio "${R[login_p50_$SIZE]}" "${R[argon_$SIZE]}")
+    row "login p50, $SIZE members (ms)" "${R[login_p50_$SIZE]}" "argon2id ${R[argon_$SIZE]}" "$r" "≤ 1.2" "$(met "$r" "<=" 1.2)"
     r=$(ratio "${R[storm_p99_$SIZE]}" "${R[idle_p99_$SIZE]}")
     row "GET /profile p99 in a login storm, $SIZE members (ms)" "${R[storm_p99_$SIZE]}" "idle ${R[idle_p99_$SIZE]}" "$r" "≤ 3" "$(met "$r" "<=" 3)"
     r=$(awk -v k="${R[rss_$SIZE]}" 'BEGIN { printf "%.1f", k / 1024 }')

@@ -58,8 +58,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         command => {
-            let opened =
-                startup::open(&cli.database_url, &keys, &DbOptions { max_connections: 2 }).await?;
+            let opened = startup::open(
+                &cli.database_url,
+                &keys,
+                &DbOptions {
+                    max_connections: Some(2),
+                },
+            )
+            .await?;
             admin(&opened.ctx, command).await.map_err(|e| match e {
                 ServiceError::Internal(e) => e,
                 other => anyhow::anyhow!("{other}"),

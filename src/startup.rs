@@ -101,7 +101,13 @@ impl App {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        crate::auth::password::warm_up().await?;
+        // The dummy hash for unknown usernames costs one argon2 run: compute it in the
+        // background so the server answers at once (a login that needs it first just waits).
+        tokio::spawn(async {
+            if let Err(e) = crate::auth::password::warm_up().await {
+                tracing::warn!(error = %e, "computing the dummy password hash failed");
+            }
+        });
         let state = AppState {
             ctx: ctx.clone(),
             settings: Arc::new(WebSettings {
@@ -208,7 +214,7 @@ pub fn app(state: AppState) -> Router {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
                 // The path only: no query string, no headers (cookies, tokens) in the logs.
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()), request_id = %id)
             }),
         )
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -245,6 +251,16 @@ fn with_security_headers(mut router: Router) -> Router {
         ));
     }
     router
+}
+
+/// The request path as it may be logged: `DELETE /v2.0/tokens/{token}` carries a token in its
+/// path (the provider's API does it that way), which must not reach a log line.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    const TOKENS: &str = "/v2.0/tokens/";
+    match path.strip_prefix(TOKENS) {
+        Some(rest) if !rest.is_empty() => format!("{TOKENS}<redacted>").into(),
+        _ => path.into(),
+    }
 }
 
 async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {

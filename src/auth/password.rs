@@ -11,10 +11,12 @@ use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
-/// One hash at a time per core.
+/// Hashes at once: one per core but one, so a login storm leaves a core to the async workers
+/// that serve every other page (the profile p99 in a storm stays within 3× of idle), and at most
+/// that many 19 MiB buffers exist (docs/PERFORMANCE.md).
 static HASHING: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    Arc::new(Semaphore::new(cores))
+    Arc::new(Semaphore::new(cores.saturating_sub(1).max(1)))
 });
 
 /// A hash of a random password, verified when the username is unknown so that an unknown user

@@ -50,17 +50,12 @@ pub struct Db {
 }
 
 /// Options for [`Db::connect`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct DbOptions {
-    pub max_connections: u32,
-}
-
-impl Default for DbOptions {
-    fn default() -> Self {
-        DbOptions {
-            max_connections: 16,
-        }
-    }
+    /// The pool size; `None` picks one for the backend: SQLite has one writer and readers that
+    /// share the machine's cores (each connection also keeps its own page cache), PostgreSQL
+    /// does the work in its own processes.
+    pub max_connections: Option<u32>,
 }
 
 /// The path of the SQLite file a `sqlite:` URL names, or `None` for in-memory databases.
@@ -90,8 +85,12 @@ impl Db {
             }
             _ => url.to_owned(),
         };
+        let max_connections = options.max_connections.unwrap_or(match backend {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        });
         let mut pool = AnyPoolOptions::new()
-            .max_connections(options.max_connections)
+            .max_connections(max_connections)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(10));
         if backend == Backend::Sqlite {

@@ -577,6 +577,15 @@ async fn no_secret_reaches_the_logs_the_audit_table_or_the_sessions_table(app: T
         .send()
         .await
         .unwrap();
+    // Revoking a token names it in the path.
+    let revoked = server.token("alice").await;
+    let res = api
+        .delete(server.url(&format!("/v2.0/tokens/{revoked}")))
+        .header("X-Auth-Token", &revoked)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
     post("/logout", vec![]).await.unwrap();
 
     let log = server.log_text();
@@ -618,6 +627,7 @@ async fn no_secret_reaches_the_logs_the_audit_table_or_the_sessions_table(app: T
         ("the CSRF token", csrf2.as_str()),
         ("an API token", api_token.as_str()),
         ("another API token", alice_token.as_str()),
+        ("a revoked API token", revoked.as_str()),
     ] {
         assert!(!log.contains(secret), "{what} is in the server log");
         assert!(
