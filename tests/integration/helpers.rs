@@ -476,3 +476,26 @@ pub async fn connect(url: &str) -> sqlx::AnyPool {
         .await
         .expect("connect to the test database")
 }
+
+/// An API token for `username` (password [`PASSWORD`]) from the server at `base` (`http://…`).
+pub async fn api_token(base: &str, username: &str) -> String {
+    let res = reqwest::Client::new()
+        .post(format!("{base}/v2.0/tokens"))
+        .json(&serde_json::json!({"auth":{"passwordCredentials":{"username":username,"password":PASSWORD}}}))
+        .send()
+        .await
+        .expect("POST /v2.0/tokens");
+    assert_eq!(res.status(), 200, "a token for {username}");
+    let v: serde_json::Value = res.json().await.expect("JSON");
+    v["access"]["token"]["id"]
+        .as_str()
+        .expect("a token id")
+        .to_owned()
+}
+
+impl TestApp {
+    /// An API token for `username` from this app.
+    pub async fn token(&self, username: &str) -> String {
+        api_token(&format!("http://{}", self.addr), username).await
+    }
+}

@@ -6,11 +6,8 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-
-use crate::helpers::PASSWORD;
 
 pub struct Server {
     child: Child,
@@ -96,16 +93,6 @@ impl Server {
 
     /// An API token for `username` (password [`PASSWORD`]).
     pub async fn token(&self, username: &str) -> String {
-        let res = reqwest::Client::new()
-            .post(self.url("/v2.0/tokens"))
-            .json(
-                &json!({"auth":{"passwordCredentials":{"username":username,"password":PASSWORD}}}),
-            )
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-        let v: Value = res.json().await.unwrap();
-        v["access"]["token"]["id"].as_str().unwrap().to_owned()
+        crate::helpers::api_token(&format!("http://{}", self.addr), username).await
     }
 }

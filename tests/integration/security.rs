@@ -87,22 +87,10 @@ async fn password_role_and_disable_changes_end_sessions_and_tokens(app: TestApp)
     let acct = app.account("Acme", UnlockPolicy::SelfService).await;
     let alice = app.admin(&acct, "alice").await;
     let api = reqwest::Client::new();
-    let token = |c: reqwest::Client, url: String| async move {
-        let v: Value = c
-            .post(url)
-            .json(&json!({"auth":{"passwordCredentials":{"username":"alice","password":PASSWORD}}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["access"]["token"]["id"].as_str().unwrap().to_owned()
-    };
     let me = app.url(&format!("/v2.0/users/{}", alice.id));
     for what in ["password", "role", "disable"] {
         let web = app.logged_in("alice").await;
-        let t = token(api.clone(), app.url("/v2.0/tokens")).await;
+        let t = app.token("alice").await;
         assert_eq!(
             api.get(&me)
                 .header("X-Auth-Token", &t)
@@ -340,16 +328,7 @@ async fn only_agents_can_make_a_pin_fail(app: TestApp) {
         401
     );
     for who in ["mallory", "ada", "victim"] {
-        let v: Value = http
-            .post(app.url("/v2.0/tokens"))
-            .json(&json!({"auth":{"passwordCredentials":{"username":who,"password":PASSWORD}}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let t = v["access"]["token"]["id"].as_str().unwrap();
+        let t = &app.token(who).await;
         for _ in 0..6 {
             assert_eq!(
                 http.post(&verify)
@@ -893,16 +872,7 @@ async fn sqlite_serves_200_concurrent_requests_without_database_is_locked() {
     let mut tokens = Vec::new();
     for n in 0..4 {
         app.agent(&format!("agent{n}")).await;
-        let v: Value = reqwest::Client::new()
-            .post(app.url("/v2.0/tokens"))
-            .json(&json!({"auth":{"passwordCredentials":{"username":format!("agent{n}"),"password":PASSWORD}}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        tokens.push(v["access"]["token"]["id"].as_str().unwrap().to_owned());
+        tokens.push(app.token(&format!("agent{n}")).await);
     }
     let web = app.logged_in("m0").await;
     let http = reqwest::Client::new();
@@ -961,23 +931,7 @@ async fn every_route_answers_with_the_security_headers() {
     let ada_c = app.logged_in("ada").await;
     let sam_c = app.logged_in("sam").await;
     let http = reqwest::Client::new();
-    let token = |who: &'static str| {
-        let http = http.clone();
-        let url = app.url("/v2.0/tokens");
-        async move {
-            let v: Value = http
-                .post(url)
-                .json(&json!({"auth":{"passwordCredentials":{"username":who,"password":PASSWORD}}}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            v["access"]["token"]["id"].as_str().unwrap().to_owned()
-        }
-    };
-    let (ada_t, sam_t) = (token("ada").await, token("sam").await);
+    let (ada_t, sam_t) = (app.token("ada").await, app.token("sam").await);
     let a = alice.id;
     let mut checked = Vec::new();
     let mut check =
@@ -1187,16 +1141,7 @@ fn random_bodies_never_cause_a_server_error() {
         app.agent("sam").await;
         let member = app.logged_in("alice").await;
         let agent = app.logged_in("sam").await;
-        let v: Value = reqwest::Client::new()
-            .post(app.url("/v2.0/tokens"))
-            .json(&json!({"auth":{"passwordCredentials":{"username":"sam","password":PASSWORD}}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = v["access"]["token"]["id"].as_str().unwrap().to_owned();
+        let token = app.token("sam").await;
         (app, member, agent, token, alice.id)
     });
     let form_routes = [
