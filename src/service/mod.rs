@@ -90,7 +90,6 @@ pub mod events {
     pub const PIN_UNLOCKED: &str = "pin.unlocked";
     pub const PIN_RESET: &str = "pin.reset";
     pub const PERMISSION_DENIED: &str = "permission.denied";
-    pub const THROTTLED: &str = "throttled";
     pub const ROLE_CHANGED: &str = "member.role_changed";
     pub const ACCOUNT_CREATED: &str = "account.created";
     pub const POLICY_CHANGED: &str = "account.policy_changed";
