@@ -17,9 +17,41 @@ impl Run {
     }
 }
 
-fn pinpanel(db: &TestDb, key: Option<&str>, args: &[&str], stdin: &str) -> Run {
+/// Splits a command line written as in a shell: words separated by spaces, `'…'` for a word
+/// with spaces in it.
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut started = false;
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                started = true;
+            }
+            ' ' if !quoted => {
+                if started {
+                    out.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            c => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        out.push(word);
+    }
+    out
+}
+
+/// Runs `pinpanel <line>` on the database with `stdin` as its standard input.
+fn pinpanel(db: &TestDb, key: Option<&str>, line: &str, stdin: &str) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pinpanel"));
-    cmd.args(args)
+    cmd.args(words(line))
         .env("DATABASE_URL", &db.url)
         .env_remove("PINPANEL_KEY_FILE")
         .env("RUST_LOG", "warn")
@@ -57,110 +89,55 @@ async fn count(db: &TestDb, table: &str) -> i64 {
     n
 }
 
+#[test]
+fn command_lines_split_like_a_shell() {
+    assert_eq!(
+        words("member create --name 'Ann Lee'  --x ''"),
+        ["member", "create", "--name", "Ann Lee", "--x", ""]
+    );
+}
+
 async fn every_command_works_and_bad_input_writes_nothing(backend: Backend) {
     let Some(db) = TestDb::new(backend).await else {
         return;
     };
-    let run = |args: &[&str], stdin: &str| pinpanel(&db, Some(KEY), args, stdin);
-    let r = run(&["migrate"], "");
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = run(
-        &[
-            "account",
-            "create",
-            "--name",
-            "Acme Hosting",
-            "--number",
-            "1234567",
-        ],
+    let run = |line: &str, stdin: &str| pinpanel(&db, Some(KEY), line, stdin);
+    let ok = |line: &str, stdin: &str| {
+        let r = run(line, stdin);
+        assert_eq!(r.code, 0, "{line}: {}", r.stderr);
+        r
+    };
+    ok("migrate", "");
+    let r = ok("account create --name 'Acme Hosting' --number 1234567", "");
+    assert_eq!(r.last_line(), "1234567");
+    let r = ok(
+        "account create --name 'Random Number Co' --unlock-policy admins",
         "",
     );
-    assert_eq!((r.code, r.last_line()), (0, "1234567"), "{}", r.stderr);
-    let r = run(
-        &[
-            "account",
-            "create",
-            "--name",
-            "Random Number Co",
-            "--unlock-policy",
-            "admins",
-        ],
-        "",
-    );
-    assert_eq!(r.code, 0);
     assert!(r.last_line().len() == 7 && r.last_line().bytes().all(|b| b.is_ascii_digit()));
-    let r = run(
-        &[
-            "member",
-            "create",
-            "--account",
-            "1234567",
-            "--username",
-            "alice",
-            "--name",
-            "Alice Example",
-            "--email",
-            "alice@example.com",
-            "--role",
-            "admin",
-            "--password-stdin",
-        ],
+    let member = "member create --account 1234567";
+    let r = ok(
+        &format!("{member} --username alice --name 'Alice Example' --email alice@example.com --role admin --password-stdin"),
         "a long password\n",
     );
-    assert_eq!(r.code, 0, "{}", r.stderr);
     let alice_id: i64 = r
         .last_line()
         .parse()
         .expect("the member id is the last line");
-    let r = run(
-        &[
-            "member",
-            "create",
-            "--account",
-            "1234567",
-            "--username",
-            "carl",
-            "--name",
-            "Carl Contact",
-            "--kind",
-            "contact",
-            "--password-stdin",
-        ],
+    ok(
+        &format!("{member} --username carl --name 'Carl Contact' --kind contact --password-stdin"),
         "another password\n",
     );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = run(
-        &[
-            "member",
-            "create",
-            "--account",
-            "1234567",
-            "--username",
-            "newbie",
-            "--name",
-            "New Bie",
-            "--no-pin",
-            "--password-stdin",
-        ],
+    ok(
+        &format!("{member} --username newbie --name 'New Bie' --no-pin --password-stdin"),
         "another password\n",
     );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = run(
-        &[
-            "agent",
-            "create",
-            "--username",
-            "sam",
-            "--name",
-            "Sam Agent",
-            "--password-stdin",
-        ],
+    let r = ok(
+        "agent create --username sam --name 'Sam Agent' --password-stdin",
         "agent password\n",
     );
-    assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.last_line().parse::<i64>().is_ok());
-    let r = run(&["member", "list", "--account", "1234567"], "");
-    assert_eq!(r.code, 0);
+    let r = ok("member list --account 1234567", "");
     assert!(
         r.stdout.contains("alice") && r.stdout.contains("admin") && r.stdout.contains("ACTIVE")
     );
@@ -169,189 +146,90 @@ async fn every_command_works_and_bad_input_writes_nothing(backend: Backend) {
     let users = count(&db, "users").await;
     let audit = count(&db, "audit_log").await;
     // Bad input: one line on stderr, non-zero, nothing written.
-    for (args, stdin, says) in [
+    let bob = format!("{member} --username bob --name Bob");
+    let long_enough = "pw is long enough\n";
+    for (line, stdin, says) in [
         (
-            vec![
-                "member",
-                "create",
-                "--account",
-                "7654321",
-                "--username",
-                "bob",
-                "--name",
-                "Bob",
-                "--password-stdin",
-            ],
-            "pw is long enough\n",
+            "member create --account 7654321 --username bob --name Bob --password-stdin".to_owned(),
+            long_enough,
             "no account numbered 7654321",
         ),
         (
-            vec![
-                "member",
-                "create",
-                "--account",
-                "1234567",
-                "--username",
-                "alice",
-                "--name",
-                "Alice Two",
-                "--password-stdin",
-            ],
-            "pw is long enough\n",
+            format!("{member} --username alice --name 'Alice Two' --password-stdin"),
+            long_enough,
             "username 'alice' is taken",
         ),
         (
-            vec![
-                "member",
-                "create",
-                "--account",
-                "1234567",
-                "--username",
-                "bob",
-                "--name",
-                "Bob",
-                "--password-stdin",
-            ],
+            format!("{bob} --password-stdin"),
             "\n",
             "password read from standard input is empty",
         ),
         (
-            vec![
-                "member",
-                "create",
-                "--account",
-                "1234567",
-                "--username",
-                "bob",
-                "--name",
-                "Bob",
-                "--password-stdin",
-            ],
+            format!("{bob} --password-stdin"),
             "short\n",
             "at least 8 characters",
         ),
         (
-            vec![
-                "member",
-                "create",
-                "--account",
-                "1234567",
-                "--username",
-                "bad name",
-                "--name",
-                "Bob",
-                "--password-stdin",
-            ],
-            "pw is long enough\n",
+            format!("{member} --username 'bad name' --name Bob --password-stdin"),
+            long_enough,
             "username may contain only",
         ),
         (
-            vec![
-                "member",
-                "create",
-                "--account",
-                "1234567",
-                "--username",
-                "bob",
-                "--name",
-                "Bob",
-                "--role",
-                "agent",
-                "--password-stdin",
-            ],
-            "pw is long enough\n",
+            format!("{bob} --role agent --password-stdin"),
+            long_enough,
             "not a member role",
         ),
         (
-            vec![
-                "member",
-                "create",
-                "--account",
-                "1234567",
-                "--username",
-                "bob",
-                "--name",
-                "Bob",
-                "--bogus-flag",
-                "--password-stdin",
-            ],
+            format!("{bob} --bogus-flag --password-stdin"),
             "",
             "--bogus-flag",
         ),
+        (bob.clone(), "", "--password-stdin"),
         (
-            vec![
-                "member",
-                "create",
-                "--account",
-                "1234567",
-                "--username",
-                "bob",
-                "--name",
-                "Bob",
-            ],
-            "",
-            "--password-stdin",
-        ),
-        (
-            vec![
-                "agent",
-                "create",
-                "--username",
-                "sam",
-                "--name",
-                "Sam Again",
-                "--password-stdin",
-            ],
-            "pw is long enough\n",
+            "agent create --username sam --name 'Sam Again' --password-stdin".to_owned(),
+            long_enough,
             "username 'sam' is taken",
         ),
         (
-            vec!["account", "create", "--name", "Dup", "--number", "1234567"],
+            "account create --name Dup --number 1234567".to_owned(),
             "",
             "already exists",
         ),
         (
-            vec!["account", "create", "--name", "Bad", "--number", "12ab"],
+            "account create --name Bad --number 12ab".to_owned(),
             "",
             "1 to 12 digits",
         ),
         (
-            vec!["member", "list", "--account", "999"],
+            "member list --account 999".to_owned(),
             "",
             "no account numbered 999",
         ),
         (
-            vec!["member", "disable", "--username", "ghost"],
+            "member disable --username ghost".to_owned(),
             "",
             "no user 'ghost'",
         ),
     ] {
-        let r = run(&args, stdin);
-        assert_ne!(r.code, 0, "{args:?} should fail");
+        let r = run(&line, stdin);
+        assert_ne!(r.code, 0, "{line} should fail");
         assert_eq!(
             r.stderr.trim().lines().count(),
             1,
-            "{args:?}: one line on stderr, got {:?}",
+            "{line}: one line on stderr, got {:?}",
             r.stderr
         );
-        assert!(r.stderr.contains(says), "{args:?}: {:?}", r.stderr);
-        assert!(r.stdout.is_empty(), "{args:?}");
+        assert!(r.stderr.contains(says), "{line}: {:?}", r.stderr);
+        assert!(r.stdout.is_empty(), "{line}");
     }
     assert_eq!(count(&db, "users").await, users, "nothing written");
     assert_eq!(count(&db, "accounts").await, 2);
     assert_eq!(count(&db, "audit_log").await, audit);
     // set-password and disable.
-    let r = run(
-        &[
-            "member",
-            "set-password",
-            "--username",
-            "alice",
-            "--password-stdin",
-        ],
+    ok(
+        "member set-password --username alice --password-stdin",
         "a newer password\n",
     );
-    assert_eq!(r.code, 0, "{}", r.stderr);
     let pool = crate::helpers::connect(&db.url).await;
     let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(alice_id)
@@ -359,8 +237,7 @@ async fn every_command_works_and_bad_input_writes_nothing(backend: Backend) {
         .await
         .unwrap();
     assert!(hash.starts_with("$argon2id$"));
-    let r = run(&["member", "disable", "--username", "carl"], "");
-    assert_eq!(r.code, 0, "{}", r.stderr);
+    ok("member disable --username carl", "");
     let disabled: i64 = sqlx::query_scalar("SELECT disabled FROM users WHERE username = 'carl'")
         .fetch_one(&pool)
         .await
@@ -375,7 +252,7 @@ async fn every_command_works_and_bad_input_writes_nothing(backend: Backend) {
             .await
             .unwrap();
     let pin = cipher.decrypt_pin(alice_id, &blob).unwrap();
-    let r = run(&["member", "list", "--account", "1234567"], "");
+    let r = run("member list --account 1234567", "");
     assert!(r.stdout.contains("disabled"));
     assert!(!r.stdout.contains(pin.expose()));
     pool.close().await;
@@ -399,12 +276,7 @@ async fn the_key_file_is_created_once_and_a_lost_or_wrong_key_is_a_clear_error()
         .unwrap()
         .to_owned();
     let key_file = dir.join("pinpanel.key");
-    let r = pinpanel(
-        &db,
-        None,
-        &["account", "create", "--name", "Acme", "--number", "1"],
-        "",
-    );
+    let r = pinpanel(&db, None, "account create --name Acme --number 1", "");
     assert_eq!(r.code, 0, "{}", r.stderr);
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&key_file)
@@ -415,22 +287,13 @@ async fn the_key_file_is_created_once_and_a_lost_or_wrong_key_is_a_clear_error()
     let r = pinpanel(
         &db,
         None,
-        &[
-            "member",
-            "create",
-            "--account",
-            "1",
-            "--username",
-            "a",
-            "--name",
-            "A",
-            "--password-stdin",
-        ],
+        "member create --account 1 --username a --name A --password-stdin",
         "long enough pw\n",
     );
     assert_eq!(r.code, 0, "the same key file is used again: {}", r.stderr);
+    let list = "member list --account 1";
     // A wrong key.
-    let r = pinpanel(&db, Some(KEY), &["member", "list", "--account", "1"], "");
+    let r = pinpanel(&db, Some(KEY), list, "");
     assert_ne!(r.code, 0);
     assert!(
         r.stderr
@@ -439,12 +302,7 @@ async fn the_key_file_is_created_once_and_a_lost_or_wrong_key_is_a_clear_error()
         r.stderr
     );
     // A malformed key.
-    let r = pinpanel(
-        &db,
-        Some("not-a-key"),
-        &["member", "list", "--account", "1"],
-        "",
-    );
+    let r = pinpanel(&db, Some("not-a-key"), list, "");
     assert!(
         r.stderr.contains("PINPANEL_KEY is not a valid key"),
         "{}",
@@ -452,7 +310,7 @@ async fn the_key_file_is_created_once_and_a_lost_or_wrong_key_is_a_clear_error()
     );
     // A lost key file is not silently replaced.
     std::fs::remove_file(&key_file).unwrap();
-    let r = pinpanel(&db, None, &["member", "list", "--account", "1"], "");
+    let r = pinpanel(&db, None, list, "");
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("is missing"), "{}", r.stderr);
     assert!(!key_file.exists());
@@ -463,7 +321,7 @@ async fn postgres_needs_an_explicit_key() {
     let Some(db) = TestDb::new(Backend::Postgres).await else {
         return;
     };
-    let r = pinpanel(&db, None, &["account", "create", "--name", "Acme"], "");
+    let r = pinpanel(&db, None, "account create --name Acme", "");
     assert_ne!(r.code, 0);
     assert!(
         r.stderr.contains("with PostgreSQL set PINPANEL_KEY"),

@@ -499,3 +499,58 @@ impl TestApp {
         api_token(&format!("http://{}", self.addr), username).await
     }
 }
+
+/// The value of the `pinpanel` session cookie a response sets, if it sets one.
+pub fn session_cookie_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("pinpanel="))
+        .and_then(|c| c.split(';').next())
+        .map(|kv| kv.trim_start_matches("pinpanel=").to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// What a login through the form returned, with the cookies passed by hand (no cookie jar), so
+/// a test sees exactly what the server issues.
+pub struct FormLogin {
+    /// The session cookie the login page set (for its CSRF token).
+    pub page_cookie: String,
+    /// The login page's CSRF token.
+    pub page_csrf: String,
+    /// The answer to POST /login.
+    pub response: reqwest::Response,
+}
+
+/// GET /login, then POST /login as `username` (password [`PASSWORD`]) at `base` (`http://…`).
+pub async fn form_login(base: &str, username: &str) -> FormLogin {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let page = http
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .expect("GET /login");
+    let page_cookie = session_cookie_of(page.headers())
+        .expect("the login page starts a session for its CSRF token");
+    let page_csrf = csrf_in(&page.text().await.expect("body")).expect("a CSRF token");
+    let response = http
+        .post(format!("{base}/login"))
+        .header("cookie", format!("pinpanel={page_cookie}"))
+        .form(&[
+            ("username", username),
+            ("password", PASSWORD),
+            ("csrf_token", &page_csrf),
+        ])
+        .send()
+        .await
+        .expect("POST /login");
+    FormLogin {
+        page_cookie,
+        page_csrf,
+        response,
+    }
+}

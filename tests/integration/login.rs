@@ -3,7 +3,7 @@
 use pinpanel::domain::UnlockPolicy;
 
 use crate::dual;
-use crate::helpers::{TestApp, PASSWORD};
+use crate::helpers::{form_login, session_cookie_of, TestApp, PASSWORD};
 
 dual!(
     wrong_password_and_unknown_user_look_the_same,
@@ -45,38 +45,16 @@ async fn wrong_password_and_unknown_user_look_the_same(app: TestApp) {
     assert_eq!(a.get("/profile").await.0, 303);
 }
 
-fn session_cookie_of(res: &reqwest::header::HeaderMap) -> Option<String> {
-    res.get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("pinpanel="))
-        .and_then(|c| c.split(';').next())
-        .map(|kv| kv.trim_start_matches("pinpanel=").to_owned())
-        .filter(|v| !v.is_empty())
-}
-
 async fn session_cookie_changes_at_login_and_dies_at_logout(app: TestApp) {
     let acct = app.account("Acme", UnlockPolicy::SelfService).await;
     app.user(&acct, "alice").await;
     // Raw requests with explicit cookies, so we see exactly what the server issues.
+    let login = form_login(&app.url(""), "alice").await;
+    let before = login.page_cookie;
+    let res = login.response;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap();
-    let page = http.get(app.url("/login")).send().await.unwrap();
-    let before = session_cookie_of(page.headers())
-        .expect("the login page starts a session for its CSRF token");
-    let token = crate::helpers::csrf_in(&page.text().await.unwrap()).unwrap();
-    let res = http
-        .post(app.url("/login"))
-        .header("cookie", format!("pinpanel={before}"))
-        .form(&[
-            ("username", "alice"),
-            ("password", PASSWORD),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
         .unwrap();
     assert_eq!(res.status(), 303);
     let after = session_cookie_of(res.headers()).expect("login sets a new session cookie");

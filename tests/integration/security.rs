@@ -10,7 +10,9 @@ use pinpanel::startup::ServeSettings;
 use serde_json::{json, Value};
 
 use crate::dual;
-use crate::helpers::{connect, spawn_app_with, Backend, Client, TestApp, PASSWORD};
+use crate::helpers::{
+    connect, form_login, session_cookie_of, spawn_app_with, Backend, Client, TestApp, PASSWORD,
+};
 use crate::process::Server;
 
 dual!(
@@ -478,42 +480,14 @@ async fn no_secret_reaches_the_logs_the_audit_table_or_the_sessions_table(app: T
     let bob = app.user(&acct, "bob").await;
     app.agent("sam").await;
     let server = Server::start(&app.db.url, &app.key_hex, "trace").await;
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let login_page = http
-        .get(server.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf1 = crate::helpers::csrf_in(&login_page).unwrap();
-    let res = http
-        .post(server.url("/login"))
-        .form(&[
-            ("username", "alice"),
-            ("password", PASSWORD),
-            ("csrf_token", &csrf1),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .split('=')
-        .nth(1)
-        .unwrap()
-        .to_owned();
+    let login = form_login(&server.url(""), "alice").await;
+    let csrf1 = login.page_csrf;
+    let cookie = session_cookie_of(login.response.headers()).expect("a session after login");
+    let http = reqwest::Client::new();
+    let with_cookie = format!("pinpanel={cookie}");
     let profile = http
         .get(server.url("/profile"))
+        .header("cookie", &with_cookie)
         .send()
         .await
         .unwrap()
@@ -524,7 +498,10 @@ async fn no_secret_reaches_the_logs_the_audit_table_or_the_sessions_table(app: T
     let post = |path: &str, form: Vec<(&str, &str)>| {
         let mut form = form;
         form.push(("csrf_token", &csrf2));
-        http.post(server.url(path)).form(&form).send()
+        http.post(server.url(path))
+            .header("cookie", &with_cookie)
+            .form(&form)
+            .send()
     };
     post("/profile/support-pin/show", vec![]).await.unwrap();
     post("/profile/support-pin", vec![("pin", "871694")])
@@ -664,40 +641,17 @@ async fn two_instances_share_counters_and_sessions() {
     assert_eq!(app.pin_row(&alice).await, ("LOCKED".to_owned(), 6));
 
     // A session made on A is valid on B; a logout on B ends it on A.
-    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let res = form_login(&a.url(""), "alice").await.response;
+    assert_eq!(res.status(), 303);
+    // Cookies are per host:port; carry the session cookie over to B by hand.
+    let cookie = format!(
+        "pinpanel={}",
+        session_cookie_of(res.headers()).expect("a session after login")
+    );
     let web = reqwest::Client::builder()
-        .cookie_provider(jar.clone())
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let page = web
-        .get(a.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = crate::helpers::csrf_in(&page).unwrap();
-    let res = web
-        .post(a.url("/login"))
-        .form(&[
-            ("username", "alice"),
-            ("password", PASSWORD),
-            ("csrf_token", &token),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-    // Cookies are per host:port; carry the session cookie over to B by hand.
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
     let on_b = web
         .get(b.url("/profile"))
         .header("cookie", &cookie)
