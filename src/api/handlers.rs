@@ -17,7 +17,7 @@ use crate::domain::PinState;
 use crate::service::login::{authenticate, issue_token, revoke_token, token_user, LoginFailure};
 use crate::service::pins::{self, VerifyOutcome};
 use crate::service::{accounts, policy, Actor, ServiceError};
-use crate::store::{self, users::User};
+use crate::store::users::User;
 use crate::web::login::ClientAddr;
 use crate::web::AppState;
 
@@ -111,33 +111,55 @@ async fn target(state: &AppState, actor: &User, raw: &str) -> ApiResult<User> {
         })
 }
 
-/// A user as the provider shows one; the PIN only when `with_pin` holds it.
-async fn user_json(state: &AppState, user: &User, with_pin: Option<String>) -> ApiResult<Value> {
+/// A user as the provider shows one: `account_number` and `pin_state` for members (agents
+/// have neither), the PIN only when `with_pin` holds it.
+fn user_json(
+    user: &User,
+    account_number: Option<&str>,
+    pin_state: Option<PinState>,
+    with_pin: Option<String>,
+) -> Value {
     let mut u = Map::new();
     u.insert("id".into(), json!(user.id.to_string()));
     u.insert("username".into(), json!(user.username));
     u.insert("displayName".into(), json!(user.full_name));
     u.insert("email".into(), json!(user.email));
     u.insert("enabled".into(), json!(!user.disabled));
-    if let Some(account_id) = user.account_id {
-        if let Some(account) = store::accounts::by_id(&state.ctx.db.pool, account_id).await? {
-            u.insert("RAX-AUTH:domainId".into(), json!(account.number));
-        }
-        let pin_state = store::pins::get(&state.ctx.db.pool, user.id)
-            .await?
-            .map_or(PinState::Inactive, |p| p.state);
-        u.insert("RAX-AUTH:phonePinState".into(), json!(pin_state.as_str()));
-        if let Some(kind) = user.kind {
-            u.insert("RAX-AUTH:contactType".into(), json!(kind.as_str()));
-        }
-        u.insert("roles".into(), json!([{ "name": user.role.as_str() }]));
-    } else {
-        u.insert("roles".into(), json!([{ "name": "agent" }]));
+    if let Some(number) = account_number {
+        u.insert("RAX-AUTH:domainId".into(), json!(number));
     }
+    if let Some(state) = pin_state {
+        u.insert("RAX-AUTH:phonePinState".into(), json!(state.as_str()));
+    }
+    if let Some(kind) = user.kind {
+        u.insert("RAX-AUTH:contactType".into(), json!(kind.as_str()));
+    }
+    u.insert("roles".into(), json!([{ "name": user.role.as_str() }]));
     if let Some(pin) = with_pin {
         u.insert("RAX-AUTH:phonePin".into(), json!(pin));
     }
-    Ok(Value::Object(u))
+    Value::Object(u)
+}
+
+/// One user as `actor` may see them: their account number and PIN state looked up through the
+/// services (agents have neither).
+async fn one_user_json(
+    state: &AppState,
+    actor: &User,
+    user: &User,
+    with_pin: Option<String>,
+) -> ApiResult<Value> {
+    if user.is_agent() {
+        return Ok(user_json(user, None, None, None));
+    }
+    let account = accounts::account_of(&state.ctx, user).await?;
+    let pin_state = pins::status(&state.ctx, actor, user).await?.state;
+    Ok(user_json(
+        user,
+        account.as_ref().map(|a| a.number.as_str()),
+        Some(pin_state),
+        with_pin,
+    ))
 }
 
 /// The member's own PIN for their own eyes (recorded as shown); none when locked or missing.
@@ -196,7 +218,7 @@ pub async fn tokens_post(
     };
     let token = issue_token(&state.ctx, &user).await?;
     let pin = own_pin(&state, &user).await?;
-    let mut user_value = user_json(&state, &user, pin).await?;
+    let mut user_value = one_user_json(&state, &user, &user, pin).await?;
     if let Value::Object(m) = &mut user_value {
         m.insert("name".into(), json!(user.username));
     }
@@ -230,10 +252,12 @@ pub async fn users_get(State(state): State<AppState>, ApiUser(me): ApiUser) -> A
         _ => return Err(ApiError::forbidden("Not Authorized")),
     };
     let members = accounts::members(&state.ctx, Actor::User(&me), account_id).await?;
-    let mut users = Vec::with_capacity(members.len());
-    for m in &members {
-        users.push(user_json(&state, &m.user, None).await?);
-    }
+    let account = accounts::account_of(&state.ctx, &me).await?;
+    let number = account.as_ref().map(|a| a.number.as_str());
+    let users: Vec<Value> = members
+        .iter()
+        .map(|m| user_json(&m.user, number, Some(m.pin_state), None))
+        .collect();
     Ok(no_store(Json(json!({ "users": users })).into_response()))
 }
 
@@ -251,7 +275,7 @@ pub async fn user_get(
     } else {
         None
     };
-    let body = json!({ "user": user_json(&state, &user, pin).await? });
+    let body = json!({ "user": one_user_json(&state, &me, &user, pin).await? });
     Ok(no_store(Json(body).into_response()))
 }
 
@@ -281,7 +305,7 @@ pub async fn user_post(
         ));
     };
     pins::change(&state.ctx, &me, &user, &pin).await?;
-    let body = json!({ "user": user_json(&state, &user, Some(pin)).await? });
+    let body = json!({ "user": one_user_json(&state, &me, &user, Some(pin)).await? });
     Ok(no_store(Json(body).into_response()))
 }
 

@@ -105,11 +105,6 @@ impl WebSession {
     pub async fn reauthenticated(&self) -> Result<(), WebError> {
         self.set(REAUTH_AT, store::now()).await
     }
-
-    /// SHA-256 of the session id as the store keys it, if the session has been saved.
-    pub fn id_hash(&self) -> Option<String> {
-        self.0.id().map(|id| store::sessions::id_hash(&id))
-    }
 }
 
 /// The logged-in person of a request. Extracting it enforces the session timeouts and checks

@@ -51,6 +51,14 @@ pub async fn create_account(
     )))
 }
 
+/// The account a member belongs to; `None` for agents.
+pub async fn account_of(ctx: &Ctx, user: &User) -> Result<Option<Account>> {
+    match user.account_id {
+        Some(id) => Ok(store::accounts::by_id(&ctx.db.pool, id).await?),
+        None => Ok(None),
+    }
+}
+
 pub async fn account_by_number(ctx: &Ctx, number: &str) -> Result<Account> {
     let number = domain::parse_account_number(number).map_err(ServiceError::Invalid)?;
     store::accounts::by_number(&ctx.db.pool, &number)
@@ -261,7 +269,7 @@ pub async fn set_unlock_policy(
 }
 
 async fn end_sessions(conn: &mut sqlx::AnyConnection, user_id: i64) -> sqlx::Result<()> {
-    store::sessions::delete_for_user(conn, user_id, None).await?;
+    store::sessions::delete_for_user(conn, user_id).await?;
     store::tokens::delete_for_user(conn, user_id).await?;
     Ok(())
 }

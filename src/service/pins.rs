@@ -18,6 +18,29 @@ pub async fn member(ctx: &Ctx, actor: &User, target_id: i64) -> Result<User> {
     Ok(target)
 }
 
+/// The member of account `number` with `username`, as an agent names a caller; `None` when
+/// there is no such member (agents may name any member, so this says so plainly).
+pub async fn member_by_username(
+    ctx: &Ctx,
+    agent: &User,
+    number: &str,
+    username: &str,
+) -> Result<Option<User>> {
+    policy::may_verify(agent)?;
+    let pool = &ctx.db.pool;
+    Ok(match store::accounts::by_number(pool, number).await? {
+        Some(account) => store::users::in_account_by_username(pool, account.id, username).await?,
+        None => None,
+    })
+}
+
+/// Who may unlock `member`'s PIN when the member may not: the account's enabled
+/// administrators.
+pub async fn unlockers(ctx: &Ctx, member: &User) -> Result<Vec<User>> {
+    let account_id = member.account_id.ok_or(ServiceError::NotFound)?;
+    Ok(store::users::admins_of(&ctx.db.pool, account_id).await?)
+}
+
 /// The PIN facts a page shows: never the PIN.
 #[derive(Debug, Clone)]
 pub struct PinStatus {
@@ -215,8 +238,7 @@ async fn audit_now_verify(ctx: &Ctx, agent: &User, target: &User, detail: &str) 
 
 /// The account policy that governs `target`'s PIN.
 pub async fn unlock_policy(ctx: &Ctx, target: &User) -> Result<UnlockPolicy> {
-    let account_id = target.account_id.ok_or(ServiceError::NotFound)?;
-    let account = store::accounts::by_id(&ctx.db.pool, account_id)
+    let account = super::accounts::account_of(ctx, target)
         .await?
         .ok_or(ServiceError::NotFound)?;
     Ok(account.unlock_policy)

@@ -116,15 +116,10 @@ impl SessionStore for DbSessionStore {
     }
 }
 
-/// Ends every session of `user_id` except the one hashed as `keep` (the caller's own).
-pub async fn delete_for_user(
-    conn: &mut AnyConnection,
-    user_id: i64,
-    keep: Option<&str>,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+/// Ends every session of `user_id`.
+pub async fn delete_for_user(conn: &mut AnyConnection, user_id: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user_id)
-        .bind(keep.unwrap_or(""))
         .execute(conn)
         .await?;
     Ok(done.rows_affected())

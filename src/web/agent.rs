@@ -15,7 +15,6 @@ use super::{AppState, Chrome};
 use crate::auth::session::Auth;
 use crate::domain::{self, Username, MAX_PIN_FAILURES};
 use crate::service::pins::{self, VerifyOutcome};
-use crate::store;
 
 /// What the agent sees after an attempt.
 pub struct Outcome {
@@ -107,13 +106,8 @@ async fn check(
     if form.pin.trim().is_empty() {
         return Ok(Err(invalid("Enter the Support PIN the caller gives you.")));
     }
-    let pool = &state.ctx.db.pool;
-    let member = match store::accounts::by_number(pool, &number).await? {
-        Some(account) => {
-            store::users::in_account_by_username(pool, account.id, username.as_str()).await?
-        }
-        None => None,
-    };
+    let member =
+        pins::member_by_username(&state.ctx, &auth.user, &number, username.as_str()).await?;
     let Some(member) = member else {
         return Ok(Ok(Outcome {
             kind: "missing",

@@ -18,7 +18,6 @@ use super::{format_time, iso_time, urls, AppState, Chrome, Htmx};
 use crate::auth::session::Auth;
 use crate::domain::{PinState, PIN_GUIDANCE, PIN_LEN};
 use crate::service::{self, events, login::reauthenticate, pins, policy, ServiceError};
-use crate::store;
 
 /// How many activity entries the section lists.
 const ACTIVITY_LIMIT: i64 = 10;
@@ -128,8 +127,7 @@ async fn section(state: &AppState, auth: &Auth, view: View) -> Result<SupportPin
     let unlockers = if may_unlock {
         Vec::new()
     } else {
-        let account_id = me.account_id.ok_or(WebError::NotFound)?;
-        store::users::admins_of(&ctx.db.pool, account_id)
+        pins::unlockers(ctx, me)
             .await?
             .into_iter()
             .map(|u| (u.full_name, u.username))
