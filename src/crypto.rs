@@ -17,7 +17,6 @@ use sha2::{Digest, Sha256};
 use crate::domain::SupportPin;
 
 const NONCE_LEN: usize = 24;
-const KEY_CHECK_NAME: &str = "key_check";
 const KEY_CHECK_TEXT: &[u8] = b"pinpanel key check v1";
 
 /// The 32-byte PIN key. Its `Debug` never shows the bytes.
@@ -243,34 +242,20 @@ impl PinCipher {
         SupportPin::parse(text).map_err(|_| DecryptError)
     }
 
-    /// Checks the key against the database: the first start stores a known text encrypted with
-    /// it; every later start must be able to read it back.
-    pub async fn check_against(&self, pool: &sqlx::AnyPool) -> anyhow::Result<()> {
-        let stored = crate::store::settings::get_or_insert(
-            pool,
-            KEY_CHECK_NAME,
-            &self.seal(KEY_CHECK_TEXT, KEY_CHECK_NAME.as_bytes()),
-        )
-        .await
-        .context("cannot read the key check from the database")?;
-        match self.open(&stored, KEY_CHECK_NAME.as_bytes()) {
-            Ok(text) if text == KEY_CHECK_TEXT => Ok(()),
-            _ => bail!(
-                "the PIN key does not match the key this database was set up with \
-                 (check PINPANEL_KEY / PINPANEL_KEY_FILE)"
-            ),
-        }
+    /// The key check a new database stores: a known text sealed with this key, so that every
+    /// later start can tell the right key from a wrong one.
+    pub fn seal_key_check(&self) -> Vec<u8> {
+        self.seal(KEY_CHECK_TEXT, KEY_CHECK_NAME.as_bytes())
+    }
+
+    /// Does `stored` (a database's key check) open with this key?
+    pub fn opens_key_check(&self, stored: &[u8]) -> bool {
+        matches!(self.open(stored, KEY_CHECK_NAME.as_bytes()), Ok(text) if text == KEY_CHECK_TEXT)
     }
 }
 
-/// True when the database already holds a key check (so PINs may exist and the key must not be
-/// replaced by a new one).
-pub async fn database_has_key(pool: &sqlx::AnyPool) -> anyhow::Result<bool> {
-    Ok(crate::store::settings::get(pool, KEY_CHECK_NAME)
-        .await
-        .context("cannot read the settings table")?
-        .is_some())
-}
+/// The name of the settings row holding the key check.
+pub const KEY_CHECK_NAME: &str = "key_check";
 
 /// SHA-256, hex: how API tokens are stored.
 pub fn sha256_hex(data: &[u8]) -> String {

@@ -10,8 +10,8 @@ use std::io::Write;
 use anyhow::Context;
 use secrecy::SecretString;
 
-use crate::auth::password;
 use crate::domain::{Kind, Role, SupportPin, UnlockPolicy};
+use crate::service::password;
 use crate::service::{accounts, Actor, Ctx};
 use crate::store::{self, Backend};
 
@@ -154,7 +154,7 @@ pub async fn seed(
 }
 
 /// The median time of one argon2id verification in milliseconds, done exactly as a login does
-/// it (`auth::password::verify`: the blocking pool, the pooled buffer), and nothing else.
+/// it (`service::password::verify`: the blocking pool, the pooled buffer), and nothing else.
 pub async fn argon2_median_ms(runs: usize) -> anyhow::Result<f64> {
     let hash = password::hash(SecretString::from("bench password")).await?;
     let mut times = Vec::with_capacity(runs);

@@ -21,10 +21,14 @@ use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::crypto::{self, KeyOrigin, KeySource, PinCipher};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::crypto::{KeyOrigin, KeySource, PinCipher, KEY_CHECK_NAME};
+use crate::http::{errors::fill_bodies, AppState, Settings, API_PREFIX, BODY_LIMIT};
 use crate::service::Ctx;
-use crate::store::{self, Db, DbOptions};
-use crate::web::{self, error::render_errors, AppState, WebSettings};
+use crate::store::{self, sessions::DbSessionStore, Db, DbOptions};
+use crate::web;
 
 /// An opened installation: the use-case context and the key that signs CSRF tokens.
 pub struct Opened {
@@ -41,7 +45,10 @@ pub async fn open(
 ) -> anyhow::Result<Opened> {
     let db = Db::connect(database_url, options).await?;
     db.migrate().await?;
-    let may_create = !crypto::database_has_key(&db.pool).await?;
+    let may_create = store::settings::get(&db.pool, KEY_CHECK_NAME)
+        .await
+        .context("cannot read the settings table")?
+        .is_none();
     let sqlite_file = store::sqlite_path(database_url);
     let (key, origin) = keys.load(sqlite_file.as_deref(), may_create)?;
     match &origin {
@@ -52,7 +59,16 @@ pub async fn open(
         KeyOrigin::Environment => tracing::debug!("PIN key from PINPANEL_KEY"),
     }
     let cipher = PinCipher::new(&key);
-    cipher.check_against(&db.pool).await?;
+    // The first start stores the key check; every later one must be able to open it.
+    let stored = store::settings::get_or_insert(&db.pool, KEY_CHECK_NAME, &cipher.seal_key_check())
+        .await
+        .context("cannot read the key check from the database")?;
+    if !cipher.opens_key_check(&stored) {
+        anyhow::bail!(
+            "the PIN key does not match the key this database was set up with \
+             (check PINPANEL_KEY / PINPANEL_KEY_FILE)"
+        );
+    }
     Ok(Opened {
         ctx: Ctx {
             db,
@@ -104,13 +120,13 @@ impl App {
         // The dummy hash for unknown usernames costs one argon2 run: compute it in the
         // background so the server answers at once (a login that needs it first just waits).
         tokio::spawn(async {
-            if let Err(e) = crate::auth::password::warm_up().await {
+            if let Err(e) = crate::service::password::warm_up().await {
                 tracing::warn!(error = %e, "computing the dummy password hash failed");
             }
         });
         let state = AppState {
             ctx: ctx.clone(),
-            settings: Arc::new(WebSettings {
+            settings: Arc::new(Settings {
                 csrf_key,
                 reauth_secs: settings.reauth_secs,
                 idle_timeout_secs: settings.idle_timeout_secs,
@@ -176,7 +192,18 @@ fn static_dir() -> std::path::PathBuf {
 /// The whole application: the panel, the API, health, static files, and the layers every
 /// response passes through.
 pub fn app(state: AppState) -> Router {
-    let secure = state.settings.cookie_secure;
+    let settings = &state.settings;
+    let secure = settings.cookie_secure;
+    let store = DbSessionStore::new(state.ctx.db.pool.clone(), web::session::USER_ID_KEY);
+    let sessions = SessionManagerLayer::new(store)
+        .with_name(web::session_cookie_name(secure))
+        .with_secure(secure)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+            settings.idle_timeout_secs,
+        )));
     let statics = Router::new()
         .fallback_service(ServeDir::new(static_dir()).precompressed_gzip())
         .layer(SetResponseHeaderLayer::overriding(
@@ -184,13 +211,13 @@ pub fn app(state: AppState) -> Router {
             HeaderValue::from_static("no-cache"),
         ));
     let mut router = Router::new()
-        .merge(web::router(state.clone()))
-        .nest("/v2.0", crate::api::router())
+        .merge(web::router(state.clone(), sessions))
+        .nest(API_PREFIX, crate::api::router())
         .route(web::urls::HEALTHZ, get(healthz))
         .nest(web::urls::STATIC, statics)
         .fallback(not_found)
-        .layer(RequestBodyLimitLayer::new(web::FORM_LIMIT))
-        .layer(middleware::from_fn(render_errors_outside_api))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(middleware::from_fn(readable_errors))
         // Responses are personal and may carry secrets: nothing is cached unless it says so
         // (static files do).
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -256,15 +283,17 @@ fn with_security_headers(mut router: Router) -> Router {
 /// The request path as it may be logged: `DELETE /v2.0/tokens/{token}` carries a token in its
 /// path (the provider's API does it that way), which must not reach a log line.
 pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
-    const TOKENS: &str = "/v2.0/tokens/";
-    match path.strip_prefix(TOKENS) {
-        Some(rest) if !rest.is_empty() => format!("{TOKENS}<redacted>").into(),
+    match path
+        .strip_prefix(API_PREFIX)
+        .and_then(|p| p.strip_prefix("/tokens/"))
+    {
+        Some(rest) if !rest.is_empty() => format!("{API_PREFIX}/tokens/<redacted>").into(),
         _ => path.into(),
     }
 }
 
 async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
-    match sqlx::query("SELECT 1").execute(&state.ctx.db.pool).await {
+    match crate::service::health::database(&state.ctx).await {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");
@@ -277,12 +306,14 @@ async fn not_found() -> StatusCode {
     StatusCode::NOT_FOUND
 }
 
-/// The panel's error pages for everything but the JSON API, which answers in its own shape.
-async fn render_errors_outside_api(req: Request, next: Next) -> Response {
-    if req.uri().path().starts_with("/v2.0") {
-        return crate::api::json_errors(req, next).await;
-    }
-    render_errors(req, next).await
+/// Gives bodiless errors the panel's error pages, or the API's JSON shape under its prefix.
+async fn readable_errors(req: Request, next: Next) -> Response {
+    let render = if req.uri().path().starts_with(API_PREFIX) {
+        crate::api::render_error
+    } else {
+        web::error::render
+    };
+    fill_bodies(req, next, render).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

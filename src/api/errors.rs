@@ -1,12 +1,12 @@
 //! Errors in the provider's shape: `{"<kind>":{"code":<status>,"message":"…"}}`, and the
 //! phone-PIN error codes `PP-000` … `PP-005`.
 
-use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+
+use crate::http::errors::Bodiless;
 
 /// The phone-PIN error codes.
 pub mod codes {
@@ -127,6 +127,11 @@ impl From<crate::service::ServiceError> for ApiError {
                 codes::INVALID,
                 &format!("Invalid Phone PIN. {} {}", err, crate::domain::PIN_GUIDANCE),
             ),
+            E::PinRequired => ApiError::pin(
+                StatusCode::BAD_REQUEST,
+                codes::INVALID,
+                "Must supply a Phone PIN.",
+            ),
             E::Invalid(msg) => ApiError::bad_request(msg),
             E::Conflict(msg) => ApiError::new(StatusCode::CONFLICT, msg),
             E::Throttled { retry_after } => ApiError {
@@ -142,31 +147,19 @@ impl From<crate::service::ServiceError> for ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> Self {
-        crate::service::ServiceError::from(e).into()
-    }
-}
-
-/// Gives every error without a body of its own (axum's 404, 405, 413 …) the provider's shape.
-pub async fn json_errors(req: Request, next: Next) -> Response {
-    let res = next.run(req).await;
-    if !crate::web::error::needs_a_body(&res) {
-        return res;
-    }
-    let status = res.status();
-    let message = match status {
+/// The API's body for an error response that has none (axum's 404, 405, 413 …): the
+/// provider's shape, keeping the `Allow` header of a 405.
+pub fn render(e: Bodiless) -> Response {
+    let message = match e.status {
         StatusCode::NOT_FOUND => "Resource not found.",
         StatusCode::METHOD_NOT_ALLOWED => "Method not allowed for this resource.",
         StatusCode::PAYLOAD_TOO_LARGE => "Request body too large (the limit is 64 KiB).",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "Content-Type must be application/json.",
         _ => "The request could not be handled.",
     };
-    let mut out = ApiError::new(status, message).into_response();
-    for (name, value) in res.headers() {
-        if name == header::ALLOW {
-            out.headers_mut().insert(name, value.clone());
-        }
+    let mut out = ApiError::new(e.status, message).into_response();
+    if let Some(allow) = e.parts.headers.get(header::ALLOW) {
+        out.headers_mut().insert(header::ALLOW, allow.clone());
     }
     out
 }

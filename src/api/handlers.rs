@@ -13,13 +13,11 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::errors::{codes, pp_message, ApiError};
-use crate::domain::PinState;
+use crate::domain::{PinState, User};
+use crate::http::{client::ClientAddr, time::iso_time, AppState};
 use crate::service::login::{authenticate, issue_token, revoke_token, token_user, LoginFailure};
 use crate::service::pins::{self, VerifyOutcome};
 use crate::service::{accounts, policy, Actor, ServiceError};
-use crate::store::users::User;
-use crate::web::login::ClientAddr;
-use crate::web::AppState;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -84,10 +82,6 @@ fn no_store(mut res: Response) -> Response {
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
-}
-
-fn rfc3339(unix: i64) -> String {
-    crate::web::iso_time(unix)
 }
 
 /// `{userId}` as our id; anything else names nobody.
@@ -224,7 +218,7 @@ pub async fn tokens_post(
     }
     let body = json!({
         "access": {
-            "token": { "id": token.token, "expires": rfc3339(token.expires_at) },
+            "token": { "id": token.token, "expires": iso_time(token.expires_at) },
             "user": user_value,
         }
     });
@@ -247,10 +241,10 @@ pub async fn token_delete(
 
 /// `GET /v2.0/users`: an administrator's account members, none with a PIN.
 pub async fn users_get(State(state): State<AppState>, ApiUser(me): ApiUser) -> ApiResult<Response> {
-    let account_id = match me.account_id {
-        Some(id) if me.is_admin() => id,
-        _ => return Err(ApiError::forbidden("Not Authorized")),
-    };
+    let account_id = me
+        .account_id
+        .ok_or_else(|| ApiError::forbidden("Not Authorized"))?;
+    policy::may_administer(&me, account_id)?;
     let members = accounts::members(&state.ctx, Actor::User(&me), account_id).await?;
     let account = accounts::account_of(&state.ctx, &me).await?;
     let number = account.as_ref().map(|a| a.number.as_str());
@@ -331,13 +325,6 @@ pub async fn verify_post(
     policy::may_verify(&me)?;
     let user = target(&state, &me, &user_id).await?;
     let pin = req.phone_pin.pin.unwrap_or_default();
-    if pin.trim().is_empty() {
-        return Err(ApiError::pin(
-            StatusCode::BAD_REQUEST,
-            codes::INVALID,
-            "Must supply a Phone PIN.",
-        ));
-    }
     let result = match pins::verify(&state.ctx, &me, &user, &pin).await? {
         VerifyOutcome::Verified => json!({ "authenticated": true }),
         VerifyOutcome::Incorrect { .. } => failure(codes::INCORRECT, "Incorrect Phone PIN."),

@@ -11,9 +11,9 @@ mod handlers;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
 
-pub use errors::{json_errors, ApiError};
+pub use errors::{render as render_error, ApiError};
 
-use crate::web::AppState;
+use crate::http::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -1,15 +1,28 @@
 //! The vocabulary of the product: pure types with their rules, no I/O. Everything that crosses
 //! a boundary (a form, a JSON body, a CLI flag, a database column) is parsed into one of these.
 
+mod entities;
 mod pin;
 
 use std::fmt;
 use std::str::FromStr;
 
+pub use entities::{Account, AuditEvent, MemberSummary, User};
 pub use pin::{PinError, PinRule, SupportPin, PIN_GUIDANCE, PIN_LEN};
 
 /// Six consecutive failed verifications lock a PIN (SPEC).
 pub const MAX_PIN_FAILURES: i64 = 6;
+
+/// How many verifications a PIN with `failures` consecutive failures has left before it locks.
+pub fn attempts_left(failures: i64) -> i64 {
+    (MAX_PIN_FAILURES - failures).max(0)
+}
+
+/// A PIN as a caller recites it, normalised the one way both faces share: surrounding spaces are
+/// not part of it. `None` when nothing was recited.
+pub fn recited_pin(raw: &str) -> Option<&str> {
+    Some(raw.trim()).filter(|p| !p.is_empty())
+}
 
 /// Declares a closed set of names stored as text and accepted from flags and forms.
 macro_rules! text_enum {

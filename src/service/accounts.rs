@@ -4,10 +4,12 @@
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::password;
 use super::{audit, events, policy, Actor, Ctx, Result, ServiceError};
-use crate::auth::password;
-use crate::domain::{self, Kind, Role, SupportPin, UnlockPolicy, Username};
-use crate::store::{self, accounts::Account, users::NewUser, users::User};
+use crate::domain::{
+    self, Account, Kind, MemberSummary, Role, SupportPin, UnlockPolicy, User, Username,
+};
+use crate::store::{self, users::NewUser};
 
 /// Creates an account; without a number, a random unused seven-digit one is drawn.
 pub async fn create_account(
@@ -169,11 +171,7 @@ pub async fn create_person(ctx: &Ctx, actor: Actor<'_>, new: NewPerson) -> Resul
 
 /// The members of an account with their PIN state (never a PIN), for its administrators or
 /// the command line.
-pub async fn members(
-    ctx: &Ctx,
-    actor: Actor<'_>,
-    account_id: i64,
-) -> Result<Vec<store::users::MemberSummary>> {
+pub async fn members(ctx: &Ctx, actor: Actor<'_>, account_id: i64) -> Result<Vec<MemberSummary>> {
     if let Actor::User(u) = actor {
         policy::may_administer(u, account_id)?;
     }
@@ -249,17 +247,19 @@ pub async fn set_role(ctx: &Ctx, actor: Actor<'_>, user: &User, role: Role) -> R
 /// Sets the account's unlock policy.
 pub async fn set_unlock_policy(
     ctx: &Ctx,
-    actor: &User,
+    actor: Actor<'_>,
     account_id: i64,
     policy: UnlockPolicy,
 ) -> Result<()> {
-    policy::may_administer(actor, account_id)?;
+    if let Actor::User(u) = actor {
+        policy::may_administer(u, account_id)?;
+    }
     let mut tx = ctx.db.pool.begin().await?;
     store::accounts::set_unlock_policy(&mut tx, account_id, policy).await?;
     audit(
         &mut tx,
         events::POLICY_CHANGED,
-        Actor::User(actor),
+        actor,
         None,
         policy.as_str(),
     )

@@ -3,11 +3,10 @@
 
 use secrecy::SecretString;
 
-use super::{audit_now, events, Actor, Ctx, Result};
-use crate::auth::password;
+use super::{audit_now, events, password, Actor, Ctx, Result};
 use crate::crypto;
-use crate::domain::Username;
-use crate::store::{self, accounts::Account, users::User};
+use crate::domain::{Account, User, Username};
+use crate::store;
 
 /// Failed logins allowed per username in one window (NIST SP 800-63B §5.2.2 allows up to 100).
 pub const FAILURES_PER_USERNAME: i64 = 10;

@@ -2,8 +2,10 @@
 //! all call these and nothing below them, so a rule exists once.
 
 pub mod accounts;
+pub mod health;
 pub mod limits;
 pub mod login;
+pub mod password;
 pub mod pins;
 pub mod policy;
 
@@ -11,7 +13,11 @@ use std::sync::Arc;
 
 use crate::crypto::PinCipher;
 use crate::domain::PinError;
-use crate::store::{self, audit::NewEvent, users::User, Db};
+use crate::domain::User;
+use crate::store::{self, audit::NewEvent, Db};
+
+/// Unix seconds now: the one clock every layer reads.
+pub use crate::store::now;
 
 /// What every use case needs: the database and the PIN cipher.
 #[derive(Debug, Clone)]
@@ -46,6 +52,9 @@ pub enum ServiceError {
     /// A candidate PIN broke the rules.
     #[error("{0}")]
     InvalidPin(PinError),
+    /// A verification was asked for without a PIN.
+    #[error("no Support PIN was given")]
+    PinRequired,
     /// Bad input other than a PIN, with a message for a person.
     #[error("{0}")]
     Invalid(String),

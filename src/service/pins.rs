@@ -3,8 +3,9 @@
 //! event in the same transaction.
 
 use super::{audit, events, policy, Actor, Ctx, Result, ServiceError};
-use crate::domain::{PinState, SupportPin, UnlockPolicy, MAX_PIN_FAILURES};
-use crate::store::{self, audit::Event, pins::ReplaceWhen, users::User};
+use crate::domain::{self, PinState, SupportPin, UnlockPolicy, MAX_PIN_FAILURES};
+use crate::domain::{AuditEvent, User};
+use crate::store::{self, pins::ReplaceWhen};
 
 /// How many times a verification retries when the PIN changed under it.
 const VERIFY_RETRIES: usize = 5;
@@ -52,7 +53,7 @@ pub struct PinStatus {
 
 impl PinStatus {
     pub fn attempts_left(&self) -> i64 {
-        (MAX_PIN_FAILURES - self.failures).max(0)
+        domain::attempts_left(self.failures)
     }
 }
 
@@ -76,7 +77,12 @@ pub async fn status(ctx: &Ctx, actor: &User, target: &User) -> Result<PinStatus>
 }
 
 /// The recent activity on `target`'s PIN, for the member themselves.
-pub async fn activity(ctx: &Ctx, actor: &User, target: &User, limit: i64) -> Result<Vec<Event>> {
+pub async fn activity(
+    ctx: &Ctx,
+    actor: &User,
+    target: &User,
+    limit: i64,
+) -> Result<Vec<AuditEvent>> {
     policy::may_use_own_pin(actor, target)?;
     Ok(store::audit::pin_events_of(&ctx.db.pool, target.id, limit).await?)
 }
@@ -148,7 +154,8 @@ pub enum VerifyOutcome {
     NoPin,
 }
 
-/// An agent checks the PIN a caller recites. A right PIN resets the failure count; a wrong one
+/// An agent checks the PIN a caller recites (normalised by [`domain::recited_pin`], the same for
+/// the panel and the API; nothing recited is `PinRequired`). A right PIN resets the failure count; a wrong one
 /// counts one failure, and the sixth locks the PIN; a locked PIN fails every attempt, the right
 /// one too, and counts nothing. Each outcome is one guarded UPDATE, so concurrent attempts on
 /// any number of instances count exactly the failures that happened.
@@ -160,6 +167,7 @@ pub async fn verify(
 ) -> Result<VerifyOutcome> {
     policy::may_verify(agent)?;
     policy::may_name(agent, target)?;
+    let candidate = domain::recited_pin(candidate).ok_or(ServiceError::PinRequired)?;
     super::limits::hit(ctx, ctx.limits.verify_per_agent, &agent.id.to_string()).await?;
     for _ in 0..VERIFY_RETRIES {
         let r = record(ctx, target.id).await?;
@@ -213,7 +221,7 @@ pub async fn verify(
             }
             tx.commit().await?;
             return Ok(VerifyOutcome::Incorrect {
-                attempts_left: (MAX_PIN_FAILURES - failures).max(0),
+                attempts_left: domain::attempts_left(failures),
             });
         }
         // The PIN was locked, unlocked or changed between the read and the update: nothing was

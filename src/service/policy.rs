@@ -2,8 +2,7 @@
 //! A person outside the target's account gets `NotFound`, never `Forbidden`, so ids do not leak.
 
 use super::{Result, ServiceError};
-use crate::domain::UnlockPolicy;
-use crate::store::users::User;
+use crate::domain::{UnlockPolicy, User};
 
 /// May `actor` know that `target` exists? Agents may look up any member; members may name
 /// only people of their own account.

@@ -4,15 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 
 use super::text_col;
-use crate::domain::UnlockPolicy;
-
-#[derive(Debug, Clone)]
-pub struct Account {
-    pub id: i64,
-    pub number: String,
-    pub name: String,
-    pub unlock_policy: UnlockPolicy,
-}
+use crate::domain::{Account, UnlockPolicy};
 
 fn from_row(row: &AnyRow) -> sqlx::Result<Account> {
     Ok(Account {

@@ -2,6 +2,8 @@
 
 use sqlx::{AnyConnection, AnyPool, Row};
 
+use crate::domain::AuditEvent;
+
 /// One event to record. `detail` is free text for people and must never hold a secret.
 #[derive(Debug, Clone)]
 pub struct NewEvent<'a> {
@@ -30,22 +32,12 @@ pub async fn insert(conn: &mut AnyConnection, e: &NewEvent<'_>, now: i64) -> sql
     Ok(())
 }
 
-/// A recorded event as the activity list shows it.
-#[derive(Debug, Clone)]
-pub struct Event {
-    pub at: i64,
-    pub event: String,
-    pub actor_id: Option<i64>,
-    pub actor_name: String,
-    pub detail: String,
-}
-
 /// The latest PIN events about `subject_id`, newest first.
 pub async fn pin_events_of(
     pool: &AnyPool,
     subject_id: i64,
     limit: i64,
-) -> sqlx::Result<Vec<Event>> {
+) -> sqlx::Result<Vec<AuditEvent>> {
     sqlx::query(
         "SELECT at, event, actor_id, actor_name, detail FROM audit_log \
          WHERE subject_id = $1 AND event LIKE 'pin.%' ORDER BY id DESC LIMIT $2",
@@ -56,7 +48,7 @@ pub async fn pin_events_of(
     .await?
     .iter()
     .map(|r| {
-        Ok(Event {
+        Ok(AuditEvent {
             at: r.try_get("at")?,
             event: r.try_get("event")?,
             actor_id: r.try_get("actor_id")?,

@@ -126,6 +126,12 @@ impl Db {
     }
 }
 
+/// A trivial round trip: is the database there?
+pub async fn ping(pool: &AnyPool) -> sqlx::Result<()> {
+    sqlx::query("SELECT 1").execute(pool).await?;
+    Ok(())
+}
+
 /// Unix seconds now.
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()

@@ -15,17 +15,16 @@ use time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
-/// The session key holding the logged-in person's id; mirrored into the `user_id` column.
-pub const USER_ID_KEY: &str = "uid";
-
 #[derive(Debug, Clone)]
 pub struct DbSessionStore {
     pool: AnyPool,
+    /// The record key holding the logged-in person's id, mirrored into the `user_id` column.
+    user_key: &'static str,
 }
 
 impl DbSessionStore {
-    pub fn new(pool: AnyPool) -> Self {
-        DbSessionStore { pool }
+    pub fn new(pool: AnyPool, user_key: &'static str) -> Self {
+        DbSessionStore { pool, user_key }
     }
 }
 
@@ -38,17 +37,19 @@ fn backend(e: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
 }
 
-fn encode(record: &Record) -> session_store::Result<(Vec<u8>, Option<i64>, i64)> {
-    let data = serde_json::to_vec(&record.data)
-        .map_err(|e| session_store::Error::Encode(e.to_string()))?;
-    let user_id = record.data.get(USER_ID_KEY).and_then(|v| v.as_i64());
-    Ok((data, user_id, record.expiry_date.unix_timestamp()))
+impl DbSessionStore {
+    fn encode(&self, record: &Record) -> session_store::Result<(Vec<u8>, Option<i64>, i64)> {
+        let data = serde_json::to_vec(&record.data)
+            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let user_id = record.data.get(self.user_key).and_then(|v| v.as_i64());
+        Ok((data, user_id, record.expiry_date.unix_timestamp()))
+    }
 }
 
 #[async_trait]
 impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        let (data, user_id, expires_at) = encode(record)?;
+        let (data, user_id, expires_at) = self.encode(record)?;
         // A 128-bit random id colliding is practically impossible, but the trait asks stores to
         // handle it: draw a new one and try again.
         loop {
@@ -71,7 +72,7 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let (data, user_id, expires_at) = encode(record)?;
+        let (data, user_id, expires_at) = self.encode(record)?;
         // UPDATE only: a session deleted by a logout stays deleted.
         sqlx::query(
             "UPDATE sessions SET user_id = $2, data = $3, expires_at = $4 WHERE id_hash = $1",

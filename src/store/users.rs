@@ -4,43 +4,8 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 
-use super::accounts::Account;
 use super::{opt_text_col, text_col};
-use crate::domain::{Kind, PinState, Role};
-
-#[derive(Clone)]
-pub struct User {
-    pub id: i64,
-    pub account_id: Option<i64>,
-    pub username: String,
-    pub full_name: String,
-    pub email: Option<String>,
-    pub kind: Option<Kind>,
-    pub role: Role,
-    pub disabled: bool,
-    pub auth_epoch: i64,
-    pub password_hash: String,
-}
-
-impl std::fmt::Debug for User {
-    // Hand-written so the password hash never reaches a log line.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("User")
-            .field("id", &self.id)
-            .field("username", &self.username)
-            .field("role", &self.role)
-            .finish_non_exhaustive()
-    }
-}
-
-impl User {
-    pub fn is_agent(&self) -> bool {
-        self.role == Role::Agent
-    }
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-}
+use crate::domain::{Account, Kind, MemberSummary, Role, User};
 
 pub(crate) const COLUMNS: &str =
     "u.id, u.account_id, u.username, u.full_name, u.email, u.kind, u.role, \
@@ -165,15 +130,6 @@ pub async fn admins_of(pool: &AnyPool, account_id: i64) -> sqlx::Result<Vec<User
     .iter()
     .map(from_row)
     .collect()
-}
-
-/// A row of the administrators' Users page and of `member list`.
-#[derive(Debug, Clone)]
-pub struct MemberSummary {
-    pub user: User,
-    pub pin_state: PinState,
-    /// When something last happened to the member's PIN (unix seconds).
-    pub last_pin_activity: Option<i64>,
 }
 
 pub async fn members_of(pool: &AnyPool, account_id: i64) -> sqlx::Result<Vec<MemberSummary>> {

@@ -11,10 +11,12 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::error::{Result, WebError};
-use super::{AppState, Chrome};
-use crate::auth::session::Auth;
+use super::session::Auth;
+use super::{urls, Chrome};
 use crate::domain::{self, Username, MAX_PIN_FAILURES};
+use crate::http::AppState;
 use crate::service::pins::{self, VerifyOutcome};
+use crate::service::{policy, ServiceError};
 
 /// What the agent sees after an attempt.
 pub struct Outcome {
@@ -34,13 +36,8 @@ pub struct AgentPage {
 }
 
 fn agent_only(auth: &Auth) -> Result<()> {
-    if auth.user.is_agent() {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden(
-            "Only support agents may verify callers.".into(),
-        ))
-    }
+    policy::may_verify(&auth.user)
+        .map_err(|_| WebError::Forbidden("Only support agents may verify callers.".into()))
 }
 
 pub async fn agent_get(auth: Auth) -> Result<AgentPage> {
@@ -103,9 +100,6 @@ async fn check(
     let Ok(username) = Username::parse(&form.username) else {
         return Ok(Err(invalid("Enter the caller's username.")));
     };
-    if form.pin.trim().is_empty() {
-        return Ok(Err(invalid("Enter the Support PIN the caller gives you.")));
-    }
     let member =
         pins::member_by_username(&state.ctx, &auth.user, &number, username.as_str()).await?;
     let Some(member) = member else {
@@ -119,7 +113,13 @@ async fn check(
         }));
     };
     let who = format!("{} ({})", member.full_name, member.username);
-    let outcome = match pins::verify(&state.ctx, &auth.user, &member, form.pin.trim()).await? {
+    let outcome = match pins::verify(&state.ctx, &auth.user, &member, &form.pin).await {
+        Err(ServiceError::PinRequired) => {
+            return Ok(Err(invalid("Enter the Support PIN the caller gives you.")))
+        }
+        other => other?,
+    };
+    let outcome = match outcome {
         VerifyOutcome::Verified => Outcome {
             kind: "verified",
             headline: "Verified".into(),

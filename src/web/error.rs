@@ -1,15 +1,16 @@
-//! Errors of the web panel, and the one place that turns any error status into something a
-//! person can read: a full page for a normal request, a fragment swapped into the page's
-//! `#flash` region for an htmx request. Internal details go to the log with the request id;
-//! the person sees the request id and nothing internal.
+//! Errors of the web panel: a session error redirects to the login page, access denied is 403,
+//! throttling 429 with `Retry-After`, anything internal 500. The message a person reads is
+//! attached to the response, and [`render`] (run by `http::errors::fill_bodies` for every
+//! bodiless error outside the API) gives it a full page, or for htmx a fragment swapped into the
+//! page's `#flash` region. Internal details go to the log with the request id; the person sees
+//! the request id and nothing internal.
 
 use askama::Template;
-use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::urls;
+use crate::http::errors::{Bodiless, ErrorMessage};
 use crate::service::ServiceError;
 
 #[derive(Debug, thiserror::Error)]
@@ -50,12 +51,6 @@ impl From<ServiceError> for WebError {
     }
 }
 
-impl From<sqlx::Error> for WebError {
-    fn from(e: sqlx::Error) -> Self {
-        WebError::Internal(anyhow::Error::new(e).context("database error"))
-    }
-}
-
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
@@ -63,10 +58,6 @@ fn capitalise(s: &str) -> String {
         None => String::new(),
     }
 }
-
-/// Attached to error responses; [`render_errors`] turns it into the body.
-#[derive(Debug, Clone)]
-pub struct ErrorMessage(pub String);
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
@@ -138,39 +129,16 @@ struct ErrorFragment<'a> {
     request_id: &'a str,
 }
 
-/// Is this an error response whose body a person should not see as it is: none at all, or the
-/// plain text that axum's and tower-http's rejections carry (it can quote serde internals)?
-/// Our own handlers answer in HTML or JSON.
-pub fn needs_a_body(res: &Response) -> bool {
-    let status = res.status();
-    (status.is_client_error() || status.is_server_error())
-        && res
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"))
-}
-
-/// Gives every error response without a body of its own (ours, axum's 404/405/413/415) a
-/// readable one.
-pub async fn render_errors(req: Request, next: Next) -> Response {
-    let htmx = req.headers().contains_key("HX-Request");
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let res = next.run(req).await;
-    if !needs_a_body(&res) {
-        return res;
-    }
-    let status = res.status();
-    let message = res
-        .extensions()
-        .get::<ErrorMessage>()
-        .map(|m| m.0.clone())
-        .unwrap_or_else(|| default_message(status).to_owned());
-    let (mut parts, _) = res.into_parts();
+/// The panel's body for an error response that has none.
+pub fn render(e: Bodiless) -> Response {
+    let Bodiless {
+        mut parts,
+        status,
+        message,
+        request_id,
+        htmx,
+    } = e;
+    let message = message.unwrap_or_else(|| default_message(status).to_owned());
     let title = status.canonical_reason().unwrap_or("Error");
     let body = if htmx {
         // Swap the message into the page's flash region instead of the request's target.
@@ -198,7 +166,6 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, axum::body::Body::from(body))
 }
 

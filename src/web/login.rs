@@ -1,11 +1,8 @@
 //! Logging in and out.
 
-use std::net::SocketAddr;
-
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
@@ -13,8 +10,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::error::Result;
-use super::{urls, AppState};
-use crate::auth::session::{Auth, WebSession};
+use super::session::{Auth, WebSession};
+use super::urls;
+use crate::http::{client::ClientAddr, AppState};
 use crate::service::login::{authenticate, LoginFailure};
 use crate::service::{audit_now, events, Actor};
 
@@ -46,27 +44,6 @@ pub fn safe_next(next: Option<&str>) -> Option<String> {
         && !next.chars().any(char::is_control)
         && next.len() <= 512;
     local.then(|| next.to_owned())
-}
-
-/// The client's address, for per-address throttling (the TCP peer; a proxy in front should be
-/// configured to limit per address itself).
-pub struct ClientAddr(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        _: &S,
-    ) -> std::result::Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-                .unwrap_or_else(|| "unknown".into()),
-        ))
-    }
 }
 
 pub async fn login_get(

@@ -7,12 +7,11 @@ pub mod agent;
 pub mod error;
 pub mod login;
 pub mod profile;
+pub mod session;
 pub mod urls;
 pub mod users;
 
-use std::sync::Arc;
-
-use axum::extract::{FromRef, FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
@@ -21,39 +20,11 @@ use axum::routing::{get, post};
 use axum::Router;
 use tower_http::csrf::CsrfLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_sessions::cookie::SameSite;
-use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions::{SessionManagerLayer, SessionStore};
 
-use crate::auth::session::{Auth, WebSession};
-use crate::service::Ctx;
-use crate::store::sessions::DbSessionStore;
+use crate::http::{AppState, BODY_LIMIT};
 use error::WebError;
-
-/// Settings of the web panel.
-#[derive(Debug, Clone)]
-pub struct WebSettings {
-    /// Signs CSRF tokens (derived from the PIN key).
-    pub csrf_key: [u8; 32],
-    /// How long a password entry allows showing and changing the PIN.
-    pub reauth_secs: i64,
-    pub idle_timeout_secs: i64,
-    pub absolute_timeout_secs: i64,
-    /// Mark cookies `Secure` (and name the session cookie with the `__Host-` prefix).
-    pub cookie_secure: bool,
-}
-
-/// What every handler can reach.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub ctx: Ctx,
-    pub settings: Arc<WebSettings>,
-}
-
-impl FromRef<AppState> for Ctx {
-    fn from_ref(state: &AppState) -> Ctx {
-        state.ctx.clone()
-    }
-}
+use session::{Auth, WebSession};
 
 /// The name of the session cookie.
 pub fn session_cookie_name(secure: bool) -> &'static str {
@@ -64,22 +35,12 @@ pub fn session_cookie_name(secure: bool) -> &'static str {
     }
 }
 
-/// The largest form the panel accepts.
-pub const FORM_LIMIT: usize = 64 * 1024;
-
-/// The panel's routes with their session, CSRF and caching layers.
-pub fn router(state: AppState) -> Router<AppState> {
-    let settings = &state.settings;
-    let sessions = SessionManagerLayer::new(DbSessionStore::new(state.ctx.db.pool.clone()))
-        .with_name(session_cookie_name(settings.cookie_secure))
-        .with_secure(settings.cookie_secure)
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_path("/")
-        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
-            settings.idle_timeout_secs,
-        )));
-
+/// The panel's routes with their CSRF and caching layers, behind `sessions` (built by
+/// `startup` on the session store).
+pub fn router<S: SessionStore + Clone>(
+    state: AppState,
+    sessions: SessionManagerLayer<S>,
+) -> Router<AppState> {
     Router::new()
         .route(urls::HOME, get(home_get))
         .route(urls::LOGIN, get(login::login_get).post(login::login_post))
@@ -164,7 +125,7 @@ async fn require_csrf_token(
         .get("X-CSRF-Token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let bytes = axum::body::to_bytes(body, FORM_LIMIT)
+    let bytes = axum::body::to_bytes(body, BODY_LIMIT)
         .await
         .map_err(|_| WebError::TooLarge)?;
     let token = header_token.or_else(|| {
@@ -205,24 +166,4 @@ impl Chrome {
             csrf: auth.csrf.clone(),
         }
     }
-}
-
-/// Formats unix seconds for people: `2026-11-27 21:09 UTC`.
-pub fn format_time(unix: i64) -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
-}
-
-/// Formats unix seconds for a `<time datetime>` attribute.
-pub fn iso_time(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
 }

@@ -14,9 +14,11 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::error::{Result, WebError};
-use super::{format_time, iso_time, urls, AppState, Chrome, Htmx};
-use crate::auth::session::Auth;
-use crate::domain::{PinState, PIN_GUIDANCE, PIN_LEN};
+use super::session::Auth;
+use super::{urls, Chrome, Htmx};
+use crate::domain::{PinState, MAX_PIN_FAILURES, PIN_GUIDANCE, PIN_LEN};
+use crate::http::time::{format_time, iso_time};
+use crate::http::AppState;
 use crate::service::{self, events, login::reauthenticate, pins, policy, ServiceError};
 
 /// How many activity entries the section lists.
@@ -60,6 +62,7 @@ pub struct SupportPinPartial {
     csrf: String,
     guidance: &'static str,
     pin_len: usize,
+    max_failures: i64,
 }
 
 impl SupportPinPartial {
@@ -158,6 +161,7 @@ async fn section(state: &AppState, auth: &Auth, view: View) -> Result<SupportPin
         csrf: auth.csrf.clone(),
         guidance: PIN_GUIDANCE,
         pin_len: PIN_LEN,
+        max_failures: MAX_PIN_FAILURES,
     })
 }
 
@@ -203,11 +207,13 @@ pub async fn support_pin_get(
     respond(&state, &auth, htmx, StatusCode::OK, View::default()).await
 }
 
-fn needs_password(then: &'static str) -> View {
-    View {
+/// Showing and changing the PIN need a recent password entry ("sudo mode"): `None` within the
+/// window, else the section asking for the password before `then` (`show` or `edit`) goes on.
+fn password_first(auth: &Auth, then: &'static str) -> Option<View> {
+    (!auth.recently_authenticated()).then(|| View {
         reauth_for: Some(then),
         ..View::default()
-    }
+    })
 }
 
 /// Show: POST, because it reveals a secret and is recorded; it never lands in a URL, a cache or
@@ -217,8 +223,8 @@ pub async fn support_pin_show_post(
     auth: Auth,
     htmx: Htmx,
 ) -> Result<Response> {
-    if !auth.recently_authenticated() {
-        return respond(&state, &auth, htmx, StatusCode::OK, needs_password("show")).await;
+    if let Some(view) = password_first(&auth, "show") {
+        return respond(&state, &auth, htmx, StatusCode::OK, view).await;
     }
     show(&state, &auth, htmx).await
 }
@@ -240,8 +246,8 @@ pub async fn support_pin_edit_get(
     auth: Auth,
     htmx: Htmx,
 ) -> Result<Response> {
-    if !auth.recently_authenticated() {
-        return respond(&state, &auth, htmx, StatusCode::OK, needs_password("edit")).await;
+    if let Some(view) = password_first(&auth, "edit") {
+        return respond(&state, &auth, htmx, StatusCode::OK, view).await;
     }
     edit_form(&state, &auth, htmx).await
 }
@@ -267,8 +273,8 @@ pub async fn support_pin_post(
     htmx: Htmx,
     Form(form): Form<PinForm>,
 ) -> Result<Response> {
-    if !auth.recently_authenticated() {
-        return respond(&state, &auth, htmx, StatusCode::OK, needs_password("edit")).await;
+    if let Some(view) = password_first(&auth, "edit") {
+        return respond(&state, &auth, htmx, StatusCode::OK, view).await;
     }
     let view = match service::pins::change(&state.ctx, &auth.user, &auth.user, &form.pin).await {
         Ok(()) => View {

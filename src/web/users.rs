@@ -11,11 +11,12 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::error::{Result, WebError};
-use super::{format_time, urls, AppState, Chrome};
-use crate::auth::session::Auth;
-use crate::domain::{PinState, UnlockPolicy};
-use crate::service::{accounts, pins, Actor, ServiceError};
-use crate::store;
+use super::session::Auth;
+use super::{urls, Chrome};
+use crate::domain::{Account, PinState, UnlockPolicy, User};
+use crate::http::time::format_time;
+use crate::http::AppState;
+use crate::service::{accounts, pins, policy, Actor, ServiceError};
 
 pub struct MemberRow {
     pub id: i64,
@@ -56,19 +57,18 @@ pub struct ConfirmPage {
 }
 
 /// The administrator's account, or 403 for anyone else.
-fn admin_account(auth: &Auth) -> Result<store::accounts::Account> {
-    match &auth.account {
-        Some(account) if auth.user.is_admin() => Ok(account.clone()),
-        _ => Err(WebError::Forbidden(
-            "Only administrators of an account may manage its users.".into(),
-        )),
-    }
+fn admin_account(auth: &Auth) -> Result<Account> {
+    let refused =
+        || WebError::Forbidden("Only administrators of an account may manage its users.".into());
+    let account = auth.account.as_ref().ok_or_else(refused)?;
+    policy::may_administer(&auth.user, account.id).map_err(|_| refused())?;
+    Ok(account.clone())
 }
 
 async fn page(
     state: &AppState,
     auth: &Auth,
-    account: store::accounts::Account,
+    account: Account,
     flash: Option<(String, bool)>,
 ) -> Result<UsersPage> {
     let members = accounts::members(&state.ctx, Actor::User(&auth.user), account.id)
@@ -76,8 +76,8 @@ async fn page(
         .into_iter()
         .map(|m| MemberRow {
             id: m.user.id,
-            unlock_url: urls::user_action(m.user.id, "unlock"),
-            reset_url: urls::user_action(m.user.id, "reset"),
+            unlock_url: urls::with_id(urls::USER_UNLOCK, m.user.id),
+            reset_url: urls::with_id(urls::USER_RESET, m.user.id),
             is_me: m.user.id == auth.user.id,
             full_name: m.user.full_name,
             username: m.user.username,
@@ -125,7 +125,7 @@ pub async fn policy_post(
         let p = page(&state, &auth, account, flash).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, p).into_response());
     };
-    accounts::set_unlock_policy(&state.ctx, &auth.user, account.id, policy).await?;
+    accounts::set_unlock_policy(&state.ctx, Actor::User(&auth.user), account.id, policy).await?;
     account.unlock_policy = policy;
     let message = match policy {
         UnlockPolicy::SelfService => "Members may now unlock their own Support PIN.",
@@ -137,7 +137,7 @@ pub async fn policy_post(
 }
 
 /// The member `id` if the administrator may name them (same account), else 404.
-async fn target(state: &AppState, auth: &Auth, id: i64) -> Result<store::users::User> {
+async fn target(state: &AppState, auth: &Auth, id: i64) -> Result<User> {
     admin_account(auth)?;
     Ok(pins::member(&state.ctx, &auth.user, id).await?)
 }
@@ -157,7 +157,7 @@ pub async fn unlock_get(
             member.full_name, member.username
         ),
         button: "Unlock",
-        url: urls::user_action(id, "unlock"),
+        url: urls::with_id(urls::USER_UNLOCK, id),
     }
     .into_response())
 }
@@ -205,7 +205,7 @@ pub async fn reset_get(
             member.full_name, member.username
         ),
         button: "Reset PIN",
-        url: urls::user_action(id, "reset"),
+        url: urls::with_id(urls::USER_RESET, id),
     }
     .into_response())
 }

@@ -15,6 +15,7 @@ dual!(
     reset_by_an_admin_changes_the_pin_and_respects_its_rules,
     members_of_other_accounts_are_404,
     malformed_requests_get_clear_4xx_and_change_nothing,
+    a_recited_pin_is_the_same_pin_with_stray_spaces_on_both_faces,
 );
 
 struct Api<'a> {
@@ -401,11 +402,7 @@ async fn unlock_is_204_then_403_pp005_and_pp002_when_not_permitted(app: TestApp)
         "Error code: 'PP-005'; User's PIN is not locked."
     );
     // Policy admins: the owner may not.
-    sqlx::query("UPDATE accounts SET unlock_policy = 'admins' WHERE id = $1")
-        .bind(acct.id)
-        .execute(app.pool())
-        .await
-        .unwrap();
+    app.set_unlock_policy(&acct, UnlockPolicy::Admins).await;
     lock().await;
     let (status, body) = api.send("PUT", &unlock, Some(&t_alice), None).await;
     assert_eq!(status, 403);
@@ -646,4 +643,53 @@ async fn token_requests_are_throttled_per_address() {
     );
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["overLimit"]["code"], 429);
+}
+
+/// The service normalises what a caller recites, once for both faces: " 871694 " is the PIN
+/// 871694 through the API as on the agent page, and counts nothing toward the lock.
+async fn a_recited_pin_is_the_same_pin_with_stray_spaces_on_both_faces(app: TestApp) {
+    let acct = app.account("Acme", UnlockPolicy::SelfService).await;
+    let alice = app.user(&acct, "alice").await;
+    app.agent("sam").await;
+    let api = Api::new(&app);
+    let t = api.token("sam").await;
+    let verify = format!("/v2.0/users/{}/RAX-AUTH/phone-pin/verify", alice.id);
+    let right = app.pin_of(&alice).await;
+    let (status, body) = api
+        .send(
+            "POST",
+            &verify,
+            Some(&t),
+            Some(pin_body(&format!(" {right} "))),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["RAX-AUTH:verifyPhonePinResult"]["authenticated"], true,
+        "{body}"
+    );
+    let agent = app.logged_in("sam").await;
+    let (status, _, page) = agent
+        .post(
+            "/agent",
+            &[
+                ("account", &acct.number),
+                ("username", "alice"),
+                ("pin", &format!("\t{right} ")),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("data-outcome=\"verified\""), "{page}");
+    assert_eq!(app.pin_row(&alice).await, ("ACTIVE".to_owned(), 0));
+    // Nothing recited is a clear 400 PP-001 that counts nothing.
+    let (status, body) = api
+        .send("POST", &verify, Some(&t), Some(pin_body("   ")))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["badRequest"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("PP-001"));
+    assert_eq!(app.pin_row(&alice).await, ("ACTIVE".to_owned(), 0));
 }

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use crate::dual;
 use crate::helpers::{Backend, TestDb};
 
 struct Run {
@@ -258,15 +259,7 @@ async fn every_command_works_and_bad_input_writes_nothing(backend: Backend) {
     pool.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cli_commands_on_sqlite() {
-    every_command_works_and_bad_input_writes_nothing(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cli_commands_on_postgres() {
-    every_command_works_and_bad_input_writes_nothing(Backend::Postgres).await;
-}
+dual!(backend: every_command_works_and_bad_input_writes_nothing);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_key_file_is_created_once_and_a_lost_or_wrong_key_is_a_clear_error() {

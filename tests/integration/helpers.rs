@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use pinpanel::crypto::{KeySource, PinKey};
+use pinpanel::domain::{Account, User};
 use pinpanel::domain::{Kind, Role, UnlockPolicy};
 use pinpanel::service::{accounts, Actor, Ctx};
 use pinpanel::startup::{self, App, ServeSettings};
-use pinpanel::store::{accounts::Account, users::User, DbOptions};
+use pinpanel::store::DbOptions;
 use reqwest::header::HeaderMap;
 use secrecy::SecretString;
 use tokio::sync::oneshot;
@@ -24,10 +25,32 @@ pub enum Backend {
     Postgres,
 }
 
-/// Runs a test body against SQLite, and against PostgreSQL when it is configured:
-/// `dual!(name)` turns `async fn name(app: TestApp)` into `name::sqlite` and `name::postgres`.
+/// The one way a case runs on both backends: on SQLite, and on PostgreSQL when it is
+/// configured (see [`postgres_base_url`]).
+///
+/// - `dual!(name, …)` turns `async fn name(app: TestApp)` into `name::sqlite` and
+///   `name::postgres`, each with a fresh app;
+/// - `dual!(backend: name, …)` does the same for `async fn name(backend: Backend)`, for cases
+///   that start their own servers, processes or browsers.
 #[macro_export]
 macro_rules! dual {
+    (backend: $($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn postgres() {
+                    if $crate::helpers::postgres_base_url().is_some() {
+                        super::$name($crate::helpers::Backend::Postgres).await
+                    }
+                }
+            }
+        )*
+    };
     ($($name:ident),* $(,)?) => {
         $(
             mod $name {
@@ -315,6 +338,30 @@ impl TestApp {
             .find(|p| *p != right)
             .expect("one differs")
             .to_owned()
+    }
+
+    /// Locks `who`'s PIN the way it happens in life: six wrong verifications by an agent (one
+    /// agent per member, so no agent's verification limit is ever in the way).
+    pub async fn lock(&self, who: &User) {
+        let name = format!("lock-agent-{}", who.id);
+        let agent = match accounts::user_by_username(&self.ctx, &name).await {
+            Ok(agent) => agent,
+            Err(_) => self.agent(&name).await,
+        };
+        let wrong = self.wrong_pin_for(who).await;
+        for _ in 0..pinpanel::domain::MAX_PIN_FAILURES {
+            pinpanel::service::pins::verify(&self.ctx, &agent, who, &wrong)
+                .await
+                .expect("verify");
+        }
+        assert_eq!(self.pin_row(who).await.0, "LOCKED");
+    }
+
+    /// Sets the account's unlock policy as an operator would.
+    pub async fn set_unlock_policy(&self, account: &Account, policy: UnlockPolicy) {
+        accounts::set_unlock_policy(&self.ctx, Actor::Cli, account.id, policy)
+            .await
+            .expect("set the unlock policy");
     }
 
     /// (state, failures) straight from the table.

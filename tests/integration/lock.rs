@@ -153,26 +153,11 @@ async fn the_agent_page_reports_each_outcome(app: TestApp) {
     assert_eq!(m.get("/agent").await.0, 403);
 }
 
-async fn lock(app: &TestApp, who: &pinpanel::store::users::User) {
-    let agent = match pinpanel::store::users::by_username(app.pool(), "lock-agent")
-        .await
-        .unwrap()
-    {
-        Some(a) => a,
-        None => app.agent("lock-agent").await,
-    };
-    let wrong = app.wrong_pin_for(who).await;
-    for _ in 0..6 {
-        pins::verify(&app.ctx, &agent, who, &wrong).await.unwrap();
-    }
-    assert_eq!(app.pin_row(who).await.0, "LOCKED");
-}
-
 async fn the_owner_unlocks_under_the_self_policy(app: TestApp) {
     let acct = app.account("Acme", UnlockPolicy::SelfService).await;
     let alice = app.user(&acct, "alice").await;
     let pin = app.pin_of(&alice).await;
-    lock(&app, &alice).await;
+    app.lock(&alice).await;
     let c = app.logged_in("alice").await;
     let (_, _, page) = c.get("/profile").await;
     assert!(page.contains("Support PIN Locked"));
@@ -210,7 +195,7 @@ async fn a_member_who_may_not_unlock_sees_the_banner_and_gets_403(app: TestApp) 
     let alice = app.user(&acct, "alice").await;
     app.admin(&acct, "ada").await;
     app.admin(&acct, "abe").await;
-    lock(&app, &alice).await;
+    app.lock(&alice).await;
     let c = app.logged_in("alice").await;
     let (_, _, page) = c.get("/profile").await;
     assert!(
@@ -242,7 +227,7 @@ async fn a_locked_pin_cannot_be_shown_or_changed(app: TestApp) {
     let acct = app.account("Acme", UnlockPolicy::SelfService).await;
     let alice = app.user(&acct, "alice").await;
     let pin = app.pin_of(&alice).await;
-    lock(&app, &alice).await;
+    app.lock(&alice).await;
     let c = app.logged_in("alice").await;
     let (_, _, body) = c.hx_post("/profile/support-pin/show", &[]).await;
     assert!(!body.contains(&pin) && body.contains("Support PIN Locked"));

@@ -29,6 +29,8 @@ dual!(
     no_secret_reaches_the_logs_the_audit_table_or_the_sessions_table,
 );
 
+dual!(backend: kill_9_during_a_verification_storm);
+
 /// Rewrites a value inside every logged-in session's JSON record, as time passing would.
 async fn age_sessions(app: &TestApp, key: &str, seconds_ago: i64) {
     let rows: Vec<(String, Vec<u8>)> =
@@ -148,7 +150,10 @@ async fn password_role_and_disable_changes_end_sessions_and_tokens(app: TestApp)
 async fn a_deleted_session_is_never_written_back(app: TestApp) {
     use tower_sessions::session::{Id, Record};
     use tower_sessions::SessionStore;
-    let store = pinpanel::store::sessions::DbSessionStore::new(app.pool().clone());
+    let store = pinpanel::store::sessions::DbSessionStore::new(
+        app.pool().clone(),
+        pinpanel::web::session::USER_ID_KEY,
+    );
     let acct = app.account("Acme", UnlockPolicy::SelfService).await;
     let alice = app.user(&acct, "alice").await;
     let mut record = Record {
@@ -679,7 +684,7 @@ async fn two_instances_share_counters_and_sessions() {
 
 /// `kill -9` of the server in the middle of a storm of verifications leaves a consistent count
 /// and state; a locked PIN is still locked after the restart.
-async fn crash_during_a_verification_storm(backend: Backend) {
+async fn kill_9_during_a_verification_storm(backend: Backend) {
     let Some(app) = crate::helpers::spawn_app(backend).await else {
         return;
     };
@@ -735,7 +740,7 @@ async fn crash_during_a_verification_storm(backend: Backend) {
     for t in tasks {
         let _ = t.await.unwrap();
     }
-    let check = |pool: sqlx::AnyPool, members: Vec<pinpanel::store::users::User>| async move {
+    let check = |pool: sqlx::AnyPool, members: Vec<pinpanel::domain::User>| async move {
         for m in &members {
             let (state, failures): (String, i64) =
                 sqlx::query_as("SELECT state, failures FROM support_pins WHERE user_id = $1")
@@ -801,16 +806,6 @@ async fn crash_during_a_verification_storm(backend: Backend) {
         "still locked after the restart"
     );
     check(pool, members).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn kill_9_during_a_verification_storm_on_sqlite() {
-    crash_during_a_verification_storm(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn kill_9_during_a_verification_storm_on_postgres() {
-    crash_during_a_verification_storm(Backend::Postgres).await;
 }
 
 /// 200 concurrent requests that write (verifications) and read (pages) on SQLite: none fails

@@ -1,7 +1,6 @@
 //! The administrators' Users page: list, unlock, reset, unlock policy, account boundaries.
 
 use pinpanel::domain::UnlockPolicy;
-use pinpanel::service::pins;
 
 use crate::dual;
 use crate::helpers::TestApp;
@@ -15,14 +14,6 @@ dual!(
     the_unlock_policy_can_be_changed,
 );
 
-async fn lock(app: &TestApp, who: &pinpanel::store::users::User) {
-    let agent = app.agent(&format!("agent-{}", who.id)).await;
-    let wrong = app.wrong_pin_for(who).await;
-    for _ in 0..6 {
-        pins::verify(&app.ctx, &agent, who, &wrong).await.unwrap();
-    }
-}
-
 async fn the_users_page_lists_members_with_state_and_never_a_pin(app: TestApp) {
     let acct = app.account("Acme", UnlockPolicy::SelfService).await;
     let ada = app.admin(&acct, "ada").await;
@@ -35,7 +26,7 @@ async fn the_users_page_lists_members_with_state_and_never_a_pin(app: TestApp) {
             pinpanel::domain::Kind::Contact,
         )
         .await;
-    lock(&app, &alice).await;
+    app.lock(&alice).await;
     let pins_now = [app.pin_of(&ada).await, app.pin_of(&carl).await];
     let c = app.logged_in("ada").await;
     let (status, _, page) = c.get("/users").await;
@@ -59,7 +50,7 @@ async fn an_administrator_unlocks_and_resets_from_the_users_page(app: TestApp) {
     app.admin(&acct, "ada").await;
     let alice = app.user(&acct, "alice").await;
     let before = app.pin_of(&alice).await;
-    lock(&app, &alice).await;
+    app.lock(&alice).await;
     let c = app.logged_in("ada").await;
     let (status, _, confirm) = c.get(&format!("/users/{}/unlock", alice.id)).await;
     assert_eq!(status, 200);
@@ -87,7 +78,7 @@ async fn reset_while_locked_is_refused(app: TestApp) {
     let acct = app.account("Acme", UnlockPolicy::SelfService).await;
     app.admin(&acct, "ada").await;
     let alice = app.user(&acct, "alice").await;
-    lock(&app, &alice).await;
+    app.lock(&alice).await;
     let c = app.logged_in("ada").await;
     let (status, _, page) = c.post(&format!("/users/{}/reset", alice.id), &[]).await;
     assert_eq!(status, 409);
@@ -100,7 +91,7 @@ async fn an_administrator_of_another_account_gets_404(app: TestApp) {
     let other = app.account("Other", UnlockPolicy::SelfService).await;
     let alice = app.user(&acme, "alice").await;
     app.admin(&other, "oscar").await;
-    lock(&app, &alice).await;
+    app.lock(&alice).await;
     let c = app.logged_in("oscar").await;
     for path in [
         format!("/users/{}/unlock", alice.id),
@@ -119,7 +110,7 @@ async fn plain_members_may_not_use_the_users_page(app: TestApp) {
     let acct = app.account("Acme", UnlockPolicy::SelfService).await;
     let bob = app.user(&acct, "bob").await;
     let alice = app.user(&acct, "alice").await;
-    lock(&app, &alice).await;
+    app.lock(&alice).await;
     let c = app.logged_in("bob").await;
     assert_eq!(c.get("/users").await.0, 403);
     assert_eq!(
@@ -142,7 +133,7 @@ async fn the_unlock_policy_can_be_changed(app: TestApp) {
     let acct = app.account("Acme", UnlockPolicy::SelfService).await;
     app.admin(&acct, "ada").await;
     let alice = app.user(&acct, "alice").await;
-    lock(&app, &alice).await;
+    app.lock(&alice).await;
     let c = app.logged_in("ada").await;
     let (status, _, page) = c
         .post("/users/policy", &[("unlock_policy", "admins")])

@@ -12,13 +12,16 @@ use serde::{de::DeserializeOwned, Serialize};
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
+use super::error::WebError;
 use crate::crypto;
-use crate::service::login::current_user;
-use crate::store::{self, accounts::Account, users::User};
-use crate::web::error::WebError;
-use crate::web::AppState;
+use crate::domain::{Account, User};
+use crate::http::AppState;
+use crate::service::{self, login::current_user};
 
-const UID: &str = store::sessions::USER_ID_KEY;
+/// The record key holding the logged-in person's id; the session store mirrors it into its
+/// `user_id` column so that one person's sessions can be ended.
+pub const USER_ID_KEY: &str = "uid";
+const UID: &str = USER_ID_KEY;
 const EPOCH: &str = "epoch";
 const AUTH_AT: &str = "auth_at";
 const REAUTH_AT: &str = "reauth_at";
@@ -86,7 +89,7 @@ impl WebSession {
     pub async fn login(&self, user: &User) -> Result<(), WebError> {
         self.0.cycle_id().await.map_err(session_err)?;
         self.0.clear().await;
-        let now = store::now();
+        let now = service::now();
         self.set(UID, user.id).await?;
         self.set(EPOCH, user.auth_epoch).await?;
         self.set(AUTH_AT, now).await?;
@@ -103,7 +106,7 @@ impl WebSession {
 
     /// Records a successful password re-entry.
     pub async fn reauthenticated(&self) -> Result<(), WebError> {
-        self.set(REAUTH_AT, store::now()).await
+        self.set(REAUTH_AT, service::now()).await
     }
 }
 
@@ -123,7 +126,7 @@ pub struct Auth {
 impl Auth {
     /// Is a password entry recent enough to show or change the PIN ("sudo mode")?
     pub fn recently_authenticated(&self) -> bool {
-        store::now() - self.reauth_at < self.reauth_window
+        service::now() - self.reauth_at < self.reauth_window
     }
 }
 
@@ -142,7 +145,7 @@ impl FromRequestParts<AppState> for Auth {
         let auth_at = session.get::<i64>(AUTH_AT).await?.unwrap_or(0);
         let seen_at = session.get::<i64>(SEEN_AT).await?.unwrap_or(0);
         let reauth_at = session.get::<i64>(REAUTH_AT).await?.unwrap_or(0);
-        let now = store::now();
+        let now = service::now();
         let settings = &state.settings;
         if now - seen_at > settings.idle_timeout_secs
             || now - auth_at > settings.absolute_timeout_secs

@@ -1,0 +1,68 @@
+//! The things the product keeps: accounts, the people in them (and the agents outside them), and
+//! the audit events about them. `store` reads rows into these; every layer above speaks them.
+
+use super::{Kind, PinState, Role, UnlockPolicy};
+
+/// An account: a number, a name and an unlock policy.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: i64,
+    pub number: String,
+    pub name: String,
+    pub unlock_policy: UnlockPolicy,
+}
+
+/// A person who logs in: an account member (a user or contact, each a user or an
+/// administrator) or a support agent (no account, no kind).
+#[derive(Clone)]
+pub struct User {
+    pub id: i64,
+    pub account_id: Option<i64>,
+    pub username: String,
+    pub full_name: String,
+    pub email: Option<String>,
+    pub kind: Option<Kind>,
+    pub role: Role,
+    pub disabled: bool,
+    pub auth_epoch: i64,
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for User {
+    // Hand-written so the password hash never reaches a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl User {
+    pub fn is_agent(&self) -> bool {
+        self.role == Role::Agent
+    }
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// A row of the administrators' Users page and of `member list`.
+#[derive(Debug, Clone)]
+pub struct MemberSummary {
+    pub user: User,
+    pub pin_state: PinState,
+    /// When something last happened to the member's PIN (unix seconds).
+    pub last_pin_activity: Option<i64>,
+}
+
+/// A recorded audit event as the activity lists show it.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub at: i64,
+    pub event: String,
+    pub actor_id: Option<i64>,
+    pub actor_name: String,
+    pub detail: String,
+}

@@ -1,0 +1,47 @@
+//! What the two faces (the panel in `web`, the JSON API in `api`) share about HTTP: the
+//! application state handlers reach, the client-address and request-id extractors, the error
+//! plumbing that gives every bodiless error a readable body, time formatting and the API prefix.
+//! It imports `service` and `domain`, never `web` or `api`.
+
+pub mod client;
+pub mod errors;
+pub mod request_id;
+pub mod time;
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+
+use crate::service::Ctx;
+
+/// Where the JSON API is mounted; the provider's clients expect exactly this.
+pub const API_PREFIX: &str = "/v2.0";
+
+/// The largest request body either face accepts.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Settings of the HTTP faces (the use cases' own settings live in [`Ctx`]).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Signs CSRF tokens (derived from the PIN key).
+    pub csrf_key: [u8; 32],
+    /// How long a password entry allows showing and changing the PIN.
+    pub reauth_secs: i64,
+    pub idle_timeout_secs: i64,
+    pub absolute_timeout_secs: i64,
+    /// Mark cookies `Secure` (and name the session cookie with the `__Host-` prefix).
+    pub cookie_secure: bool,
+}
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub ctx: Ctx,
+    pub settings: Arc<Settings>,
+}
+
+impl FromRef<AppState> for Ctx {
+    fn from_ref(state: &AppState) -> Ctx {
+        state.ctx.clone()
+    }
+}
