@@ -99,6 +99,9 @@ async fn serve(mut opened: startup::Opened, args: ServeArgs) -> anyhow::Result<(
         reauth_secs: i64::from(args.reauth_minutes) * 60,
         idle_timeout_secs: i64::from(args.idle_timeout_minutes) * 60,
         absolute_timeout_secs: i64::from(args.absolute_timeout_hours) * 3600,
+        audit_retention_days: args.audit_retention_days,
+        trusted_proxies: args.trusted_proxies.clone(),
+        ..ServeSettings::default()
     };
     let app = App::build(opened.ctx, opened.csrf_key, args.addr, &settings).await?;
     let addr = app.local_addr()?;

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::crypto::KeySource;
 use crate::domain::{Kind, Role, UnlockPolicy};
+use crate::http::client::TrustedProxies;
 
 /// pinpanel: a self-hosted control panel for Support PINs.
 #[derive(Debug, Parser)]
@@ -21,7 +22,9 @@ pub struct Cli {
     )]
     pub database_url: String,
 
-    /// The PIN encryption key: 32 bytes as 64 hex digits or base64.
+    /// The PIN encryption key: 32 bytes as 64 hex digits or base64. As a flag it shows in the
+    /// process list (`ps`) to every user of the machine: prefer PINPANEL_KEY_FILE, or at least
+    /// the PINPANEL_KEY environment variable.
     #[arg(
         long = "key",
         env = "PINPANEL_KEY",
@@ -121,6 +124,16 @@ pub struct ServeArgs {
     #[arg(long, env = "PINPANEL_TOKEN_LIMIT", default_value_t = 120, value_parser = clap::value_parser!(i64).range(1..))]
     pub token_limit: i64,
 
+    /// Proxies whose X-Forwarded-For is believed: CIDRs or addresses, comma-separated (e.g.
+    /// `10.0.0.0/8`). The client is then the right-most entry not itself a trusted proxy;
+    /// without this the header is ignored and the client is the TCP peer.
+    #[arg(long, env = "PINPANEL_TRUSTED_PROXIES", default_value = "", value_parser = parse_proxies)]
+    pub trusted_proxies: TrustedProxies,
+
+    /// Days the audit log keeps an event before it is purged.
+    #[arg(long, env = "PINPANEL_AUDIT_RETENTION_DAYS", default_value_t = 400, value_parser = clap::value_parser!(i64).range(1..=36500))]
+    pub audit_retention_days: i64,
+
     /// Hours after login after which a session ends, however active.
     #[arg(long, env = "PINPANEL_ABSOLUTE_TIMEOUT_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=168))]
     pub absolute_timeout_hours: u32,
@@ -203,6 +216,10 @@ pub enum AgentCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+}
+
+fn parse_proxies(s: &str) -> Result<TrustedProxies, String> {
+    s.parse()
 }
 
 fn parse_policy(s: &str) -> Result<UnlockPolicy, String> {

@@ -120,7 +120,7 @@ impl KeySource {
         };
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                warn_if_readable_by_others(&path);
+                refuse_if_readable_by_others(&path)?;
                 let key = PinKey::parse(&text).with_context(|| {
                     format!("the key file {} is not a valid key", path.display())
                 })?;
@@ -163,16 +163,27 @@ fn write_key_file(path: &Path, key: &PinKey) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write the key file {}", path.display()))
 }
 
-fn warn_if_readable_by_others(path: &Path) {
+/// A key file that other users of the machine can read (or write) is a key they may have: the
+/// server refuses it rather than warn in a log nobody reads.
+fn refuse_if_readable_by_others(path: &Path) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        if let Ok(meta) = std::fs::metadata(path) {
-            if meta.permissions().mode() & 0o077 != 0 {
-                tracing::warn!(path = %path.display(), "the PIN key file is readable by other users; chmod 600 it");
-            }
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("cannot read the key file {}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            bail!(
+                "the PIN key file {} can be read or written by other users (mode {:o}): \
+                 run `chmod 600 {}` and start again",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            );
         }
     }
+    Ok(())
 }
 
 /// A PIN that could not be decrypted: wrong key, or a ciphertext that is not this member's.

@@ -19,14 +19,17 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
 use crate::crypto::{KeyOrigin, KeySource, PinCipher, KEY_CHECK_NAME};
+use crate::http::client::TrustedProxies;
+use crate::http::request_id::RequestId;
 use crate::http::{errors::fill_bodies, AppState, Settings, API_PREFIX, BODY_LIMIT};
-use crate::service::Ctx;
+use crate::service::{self, Ctx};
 use crate::store::{self, sessions::DbSessionStore, Db, DbOptions};
 use crate::web;
 
@@ -74,18 +77,26 @@ pub async fn open(
             db,
             cipher: Arc::new(cipher),
             limits: Default::default(),
+            settings: Arc::new(service::Settings::new(key.derive("throttle"))),
         },
         csrf_key: key.derive("csrf"),
     })
 }
 
-/// Web settings derived from the serve options and the key.
+/// How `serve` runs: the settings of the faces, the use cases and the connections.
 #[derive(Debug, Clone)]
 pub struct ServeSettings {
     pub cookie_secure: bool,
     pub reauth_secs: i64,
     pub idle_timeout_secs: i64,
     pub absolute_timeout_secs: i64,
+    pub audit_retention_days: i64,
+    /// Peers whose `X-Forwarded-For` is believed (`PINPANEL_TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
+    /// A request head must arrive within this time, or the connection closes.
+    pub header_read_timeout: Duration,
+    /// A request (its body included) must be answered within this time, or it gets 503.
+    pub request_timeout: Duration,
 }
 
 impl Default for ServeSettings {
@@ -95,6 +106,10 @@ impl Default for ServeSettings {
             reauth_secs: 15 * 60,
             idle_timeout_secs: 30 * 60,
             absolute_timeout_secs: 12 * 60 * 60,
+            audit_retention_days: 400,
+            trusted_proxies: TrustedProxies::default(),
+            header_read_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -104,16 +119,23 @@ pub struct App {
     listener: TcpListener,
     router: Router,
     ctx: Ctx,
+    header_read_timeout: Duration,
 }
 
 impl App {
-    /// Binds `addr` (port 0 picks a free port) and assembles the application.
+    /// Binds `addr` (port 0 picks a free port) and assembles the application; the use cases'
+    /// share of `settings` goes into the context.
     pub async fn build(
-        ctx: Ctx,
+        mut ctx: Ctx,
         csrf_key: [u8; 32],
         addr: SocketAddr,
         settings: &ServeSettings,
     ) -> anyhow::Result<App> {
+        {
+            let service = Arc::make_mut(&mut ctx.settings);
+            service.reauth_secs = settings.reauth_secs;
+            service.audit_retention_days = settings.audit_retention_days;
+        }
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
@@ -128,17 +150,24 @@ impl App {
             ctx: ctx.clone(),
             settings: Arc::new(Settings {
                 csrf_key,
-                reauth_secs: settings.reauth_secs,
                 idle_timeout_secs: settings.idle_timeout_secs,
                 absolute_timeout_secs: settings.absolute_timeout_secs,
                 cookie_secure: settings.cookie_secure,
+                trusted_proxies: settings.trusted_proxies.clone(),
+                request_timeout: settings.request_timeout,
             }),
         };
         Ok(App {
             listener,
             router: app(state),
             ctx,
+            header_read_timeout: settings.header_read_timeout,
         })
+    }
+
+    /// The use cases' context the application runs with.
+    pub fn ctx(&self) -> &Ctx {
+        &self.ctx
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -150,33 +179,89 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let cleanup = tokio::spawn(cleanup_loop(self.ctx.db.clone()));
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let cleanup = tokio::spawn(cleanup_loop(self.ctx.clone()));
+        serve_connections(
+            self.listener,
+            self.router,
+            self.header_read_timeout,
+            shutdown,
+        )
+        .await;
         cleanup.abort();
-        served.context("the server failed")
+        Ok(())
     }
 }
 
-/// Deletes expired sessions, tokens and throttle windows now and then. Expired rows are already
-/// ignored by every lookup; this only keeps the tables small.
-async fn cleanup_loop(db: Db) {
+/// How long a graceful shutdown waits for requests in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// The accept loop. `axum::serve` gives hyper no timer, so hyper's header-read timeout is off and
+/// a client that sends its request head a byte a minute holds a connection for ever; here every
+/// connection is HTTP/1 with a timer and `header_read_timeout` (which also bounds the idle wait
+/// between keep-alive requests). Each connection is its own task, so hundreds of half-sent
+/// requests cost a few kilobytes each and never stop others being served.
+async fn serve_connections(
+    listener: TcpListener,
+    router: Router,
+    header_read_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    use axum::extract::ConnectInfo;
+    use hyper::server::conn::http1;
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceExt as _;
+
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .keep_alive(true);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors, usually: back off instead of spinning.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = shutdown.as_mut() => break,
+        };
+        let service = router.clone().map_request(
+            move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            },
+        );
+        let conn = graceful
+            .watch(http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {},
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+            tracing::warn!("requests still in flight after the shutdown grace period");
+        },
+    }
+}
+
+/// Runs the housekeeping of `service::maintenance` now and then.
+async fn cleanup_loop(ctx: Ctx) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tick.tick().await;
-        let now = store::now();
-        let result = async {
-            store::sessions::delete_expired(&db.pool, now).await?;
-            store::tokens::delete_expired(&db.pool, now).await?;
-            store::throttle::delete_stale(&db.pool, now - 24 * 3600).await
-        }
-        .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "cleanup of expired rows failed");
+        if let Err(e) = service::maintenance::run(&ctx).await {
+            tracing::warn!(error = %e, "housekeeping failed");
         }
     }
 }
@@ -217,6 +302,15 @@ pub fn app(state: AppState) -> Router {
         .nest(web::urls::STATIC, statics)
         .fallback(not_found)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::client::resolve,
+        ))
+        // A request that takes longer (a body sent a byte at a time, say) gets 503.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            settings.request_timeout,
+        ))
         .layer(middleware::from_fn(readable_errors))
         // Responses are personal and may carry secrets: nothing is cached unless it says so
         // (static files do).
@@ -233,20 +327,43 @@ pub fn app(state: AppState) -> Router {
     }
     with_security_headers(router)
         .layer(CompressionLayer::new())
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let id = req
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("");
-                // The path only: no query string, no headers (cookies, tokens) in the logs.
-                tracing::info_span!("request", method = %req.method(), path = %loggable_path(req.uri().path()), request_id = %id)
-            }),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let RequestId(id) = RequestId::of(req.headers());
+            let theirs = req
+                .extensions()
+                .get::<ClientRequestId>()
+                .map_or("", |c| c.0.as_str());
+            // The path only: no query string, no headers (cookies, tokens) in the logs.
+            tracing::info_span!(
+                "request",
+                method = %req.method(),
+                path = %loggable_path(req.uri().path()),
+                request_id = %id,
+                client_request_id = %theirs,
+            )
+        }))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::from_fn(set_aside_client_request_id))
         .layer(CatchPanicLayer::new())
+}
+
+/// A request id the client sent, kept apart from ours (and only in a safe, short form).
+#[derive(Debug, Clone)]
+struct ClientRequestId(String);
+
+/// The request id is always our own: a client's `X-Request-Id` is removed before ours is set
+/// (so it cannot forge or collide with the ids in our logs), and logged beside ours.
+async fn set_aside_client_request_id(mut req: Request, next: Next) -> Response {
+    if let Some(theirs) = req.headers_mut().remove(crate::http::request_id::HEADER) {
+        let safe: String = String::from_utf8_lossy(theirs.as_bytes())
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .take(64)
+            .collect();
+        req.extensions_mut().insert(ClientRequestId(safe));
+    }
+    next.run(req).await
 }
 
 /// The headers every response carries: a strict CSP (no inline scripts or styles, no eval, no

@@ -139,6 +139,11 @@ impl From<crate::service::ServiceError> for ApiError {
                 message: "Too many requests. Try again later.".into(),
                 retry_after: Some(retry_after),
             },
+            E::Busy { retry_after } => ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: "The service is busy. Try again in a moment.".into(),
+                retry_after: Some(retry_after),
+            },
             E::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error in the API");
                 ApiError::internal()

@@ -21,8 +21,18 @@ use crate::service::{accounts, policy, Actor, ServiceError};
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// The person behind the `X-Auth-Token` header. Cookies are never consulted.
-pub struct ApiUser(pub User);
+/// Why a PIN change with an old token is refused.
+const REAUTH_NEEDED: &str = "The Support PIN can be changed only within the re-authentication \
+window after a password entry: request a new token (POST /v2.0/tokens) and try again.";
+
+/// The person behind the `X-Auth-Token` header, and whether the token is recent enough to show
+/// or change their PIN (the re-auth window counts from the token's password entry). Cookies
+/// are never consulted.
+pub struct ApiUser(pub User, pub Recent);
+
+/// The token was issued within the re-auth window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recent(pub bool);
 
 impl FromRequestParts<AppState> for ApiUser {
     type Rejection = ApiError;
@@ -34,10 +44,11 @@ impl FromRequestParts<AppState> for ApiUser {
             .and_then(|v| v.to_str().ok())
             .filter(|t| !t.is_empty() && t.len() <= 256)
             .ok_or_else(ApiError::unauthorized)?;
-        token_user(&state.ctx, token)
+        let holder = token_user(&state.ctx, token)
             .await?
-            .map(ApiUser)
-            .ok_or_else(ApiError::unauthorized)
+            .ok_or_else(ApiError::unauthorized)?;
+        let recent = Recent(holder.recently_authenticated(&state.ctx));
+        Ok(ApiUser(holder.user, recent))
     }
 }
 
@@ -228,11 +239,12 @@ pub async fn tokens_post(
 /// `DELETE /v2.0/tokens/{token}`: revokes one of the caller's own tokens.
 pub async fn token_delete(
     State(state): State<AppState>,
-    ApiUser(me): ApiUser,
+    ApiUser(me, _): ApiUser,
     Path(token): Path<String>,
 ) -> ApiResult<StatusCode> {
     let owner = token_user(&state.ctx, &token).await?;
-    if owner.as_ref().map(|u| u.id) != Some(me.id) || !revoke_token(&state.ctx, &me, &token).await?
+    if owner.as_ref().map(|h| h.user.id) != Some(me.id)
+        || !revoke_token(&state.ctx, &me, &token).await?
     {
         return Err(ApiError::not_found("Token not found."));
     }
@@ -240,7 +252,10 @@ pub async fn token_delete(
 }
 
 /// `GET /v2.0/users`: an administrator's account members, none with a PIN.
-pub async fn users_get(State(state): State<AppState>, ApiUser(me): ApiUser) -> ApiResult<Response> {
+pub async fn users_get(
+    State(state): State<AppState>,
+    ApiUser(me, _): ApiUser,
+) -> ApiResult<Response> {
     let account_id = me
         .account_id
         .ok_or_else(|| ApiError::forbidden("Not Authorized"))?;
@@ -259,12 +274,13 @@ pub async fn users_get(State(state): State<AppState>, ApiUser(me): ApiUser) -> A
 /// the PIN only for the user themselves.
 pub async fn user_get(
     State(state): State<AppState>,
-    ApiUser(me): ApiUser,
+    ApiUser(me, recent): ApiUser,
     Path(user_id): Path<String>,
 ) -> ApiResult<Response> {
     let user = target(&state, &me, &user_id).await?;
     policy::may_view(&me, &user)?;
-    let pin = if user.id == me.id {
+    // The PIN only for its owner, and only within the re-auth window of the token.
+    let pin = if user.id == me.id && recent.0 {
         own_pin(&state, &me).await?
     } else {
         None
@@ -288,7 +304,7 @@ struct UserUpdateFields {
 /// their own PIN.
 pub async fn user_post(
     State(state): State<AppState>,
-    ApiUser(me): ApiUser,
+    ApiUser(me, recent): ApiUser,
     Path(user_id): Path<String>,
     ApiJson(update): ApiJson<UserUpdate>,
 ) -> ApiResult<Response> {
@@ -298,6 +314,9 @@ pub async fn user_post(
             "Nothing to update: only RAX-AUTH:phonePin may be changed here.",
         ));
     };
+    if !recent.0 {
+        return Err(ApiError::forbidden(REAUTH_NEEDED));
+    }
     pins::change(&state.ctx, &me, &user, &pin).await?;
     let body = json!({ "user": one_user_json(&state, &me, &user, Some(pin)).await? });
     Ok(no_store(Json(body).into_response()))
@@ -318,7 +337,7 @@ struct VerifyPin {
 /// `POST …/phone-pin/verify`: an agent checks a caller's PIN. Always 200 with the result.
 pub async fn verify_post(
     State(state): State<AppState>,
-    ApiUser(me): ApiUser,
+    ApiUser(me, _): ApiUser,
     Path(user_id): Path<String>,
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> ApiResult<Response> {
@@ -330,6 +349,7 @@ pub async fn verify_post(
         VerifyOutcome::Incorrect { .. } => failure(codes::INCORRECT, "Incorrect Phone PIN."),
         VerifyOutcome::Locked => failure(codes::LOCKED, "User's PIN is locked."),
         VerifyOutcome::NoPin => failure(codes::NO_PIN, "The user has not set a Phone PIN."),
+        VerifyOutcome::Disabled => failure(codes::NOT_PERMITTED, "The user is disabled."),
     };
     Ok(no_store(
         Json(json!({ "RAX-AUTH:verifyPhonePinResult": result })).into_response(),
@@ -343,7 +363,7 @@ fn failure(code: &str, message: &str) -> Value {
 /// `PUT …/phone-pin/unlock`: whoever may unlock it (as in the panel) or an agent.
 pub async fn unlock_put(
     State(state): State<AppState>,
-    ApiUser(me): ApiUser,
+    ApiUser(me, _): ApiUser,
     Path(user_id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let user = target(&state, &me, &user_id).await?;
@@ -370,7 +390,7 @@ pub struct ResetQuery {
 /// agent, never on oneself. The new PIN is not returned.
 pub async fn reset_post(
     State(state): State<AppState>,
-    ApiUser(me): ApiUser,
+    ApiUser(me, _): ApiUser,
     Path(user_id): Path<String>,
     Query(q): Query<ResetQuery>,
 ) -> ApiResult<StatusCode> {

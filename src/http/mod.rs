@@ -21,16 +21,28 @@ pub const API_PREFIX: &str = "/v2.0";
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Settings of the HTTP faces (the use cases' own settings live in [`Ctx`]).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Settings {
     /// Signs CSRF tokens (derived from the PIN key).
     pub csrf_key: [u8; 32],
-    /// How long a password entry allows showing and changing the PIN.
-    pub reauth_secs: i64,
     pub idle_timeout_secs: i64,
     pub absolute_timeout_secs: i64,
     /// Mark cookies `Secure` (and name the session cookie with the `__Host-` prefix).
     pub cookie_secure: bool,
+    /// Whose `X-Forwarded-For` to believe.
+    pub trusted_proxies: client::TrustedProxies,
+    /// A request must be answered within this time.
+    pub request_timeout: std::time::Duration,
+}
+
+impl std::fmt::Debug for Settings {
+    // Hand-written so the key never prints.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("cookie_secure", &self.cookie_secure)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What every handler can reach.

@@ -1,9 +1,17 @@
 //! Throttling kept in the database (`store::throttle`), so a limit holds across every instance
-//! sharing it. Limits are per fixed window; a hit over the limit is refused and changes nothing
-//! else.
+//! sharing it. Limits are per fixed window. Costly checks (a password, a second factor) reserve
+//! their attempt *before* the check, atomically on every counter that guards them, so however
+//! many attempts arrive at once at most the limit is ever checked; an attempt that succeeds
+//! gives its reservation back.
+//!
+//! Who is counted (a username as typed, an address, an id) is never stored: a counter's key is
+//! an HMAC of it under a key derived from the PIN key, so the table cannot be read back into
+//! names even with a dictionary. Refused attempts are counted on the counter's row; only the
+//! first refusal of a window is written to the audit log.
 
-use super::{Ctx, Result, ServiceError};
-use crate::store;
+use super::{audit_now, events, Actor, Ctx, Result, ServiceError};
+use crate::crypto;
+use crate::store::{self, throttle::Counter};
 
 /// A limit: at most `max` hits per `window` seconds.
 #[derive(Debug, Clone, Copy)]
@@ -13,15 +21,29 @@ pub struct Limit {
     pub window: i64,
 }
 
-/// The configurable limits of an installation (`serve --verify-limit`, `--token-limit`).
+const MINUTE: i64 = 60;
+const QUARTER_HOUR: i64 = 15 * 60;
+const HOUR: i64 = 60 * 60;
+
+/// The limits of an installation; `verify_per_agent` and `tokens_per_address` are configurable
+/// (`serve --verify-limit`, `--token-limit`).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Verifications per agent: generous for a person on the phone, tight for a script trying
     /// to lock many members' PINs or to guess across accounts.
     pub verify_per_agent: Limit,
-    /// API token requests per client address, whatever their outcome (failed ones are also
-    /// counted per username and per address by the login throttle).
+    /// API token requests per client address, whatever their outcome.
     pub tokens_per_address: Limit,
+    /// Failed logins per (username, client address): the limit one guesser meets.
+    pub login_per_user_address: Limit,
+    /// Failed logins per client address, across usernames.
+    pub login_per_address: Limit,
+    /// Failed logins per username from anywhere: the ceiling against guessing spread over many
+    /// addresses (NIST SP 800-63B §5.2.2 allows up to 100). Higher than the per-address limit,
+    /// so one address's failures never lock a person out from another address.
+    pub login_per_user: Limit,
+    /// Failed password re-entries ("sudo mode") per person.
+    pub reauth_per_user: Limit,
 }
 
 impl Limits {
@@ -31,12 +53,32 @@ impl Limits {
             verify_per_agent: Limit {
                 name: "verify:agent",
                 max: verify,
-                window: 60,
+                window: MINUTE,
             },
             tokens_per_address: Limit {
                 name: "tokens:addr",
                 max: tokens,
-                window: 60,
+                window: MINUTE,
+            },
+            login_per_user_address: Limit {
+                name: "login:user+addr",
+                max: 10,
+                window: QUARTER_HOUR,
+            },
+            login_per_address: Limit {
+                name: "login:addr",
+                max: 50,
+                window: QUARTER_HOUR,
+            },
+            login_per_user: Limit {
+                name: "login:user",
+                max: 100,
+                window: HOUR,
+            },
+            reauth_per_user: Limit {
+                name: "reauth:user",
+                max: 10,
+                window: QUARTER_HOUR,
             },
         }
     }
@@ -48,15 +90,84 @@ impl Default for Limits {
     }
 }
 
-/// Counts one hit on `limit` for `who`; `Throttled` once the window's hits exceed the limit.
+/// The counter key of `limit` for `who`: the limit's name and an HMAC of who, never who.
+fn key(ctx: &Ctx, limit: Limit, who: &str) -> String {
+    let mac = crypto::hmac_hex(&ctx.settings.throttle_key, who.as_bytes());
+    format!("{}:{}", limit.name, &mac[..32])
+}
+
+fn retry_after(limit: Limit, start: i64, now: i64) -> i64 {
+    (start + limit.window - now).max(1)
+}
+
+/// Counts a refusal; the first of a window is an audit event (with the limit's name, never who).
+async fn refuse(ctx: &Ctx, limit: Limit, key: &str, retry_after: i64) -> Result<ServiceError> {
+    let refusals = store::throttle::refused(&ctx.db.pool, key).await?;
+    tracing::debug!(limit = limit.name, refusals, "throttled");
+    if refusals == 1 {
+        let event = if limit.name.starts_with("login:") {
+            events::LOGIN_THROTTLED
+        } else {
+            events::THROTTLED
+        };
+        audit_now(&ctx.db, event, Actor::System, None, limit.name).await?;
+    }
+    Ok(ServiceError::Throttled { retry_after })
+}
+
+/// Counts one hit on `limit` for `who`; `Throttled` once the window's hits exceed the limit
+/// (for limits on every request, such as verifications, where nothing is given back).
 pub async fn hit(ctx: &Ctx, limit: Limit, who: &str) -> Result<()> {
     let now = store::now();
-    let key = format!("{}:{who}", limit.name);
+    let key = key(ctx, limit, who);
     let (hits, start) = store::throttle::hit(&ctx.db.pool, &key, limit.window, now).await?;
     if hits > limit.max {
-        let retry_after = (start + limit.window - now).max(1);
-        tracing::warn!(limit = limit.name, who, hits, "throttled");
-        return Err(ServiceError::Throttled { retry_after });
+        return Err(refuse(ctx, limit, &key, retry_after(limit, start, now)).await?);
     }
     Ok(())
+}
+
+/// An attempt reserved on every counter that guards it. Dropping it keeps the hits (the
+/// attempt failed); [`Reservation::give_back`] returns them (it succeeded, or was never made).
+#[must_use = "an attempt either fails (keep the reservation) or is given back"]
+pub struct Reservation {
+    keys: Vec<String>,
+}
+
+impl Reservation {
+    /// Returns the reserved hits; with `forget_first`, the first counter (the narrowest, e.g.
+    /// this username from this address) starts again from nothing.
+    pub async fn give_back(self, ctx: &Ctx, forget_first: bool) -> Result<()> {
+        for (i, key) in self.keys.iter().enumerate() {
+            if i == 0 && forget_first {
+                store::throttle::clear(&ctx.db.pool, key).await?;
+            } else {
+                store::throttle::give_back(&ctx.db.pool, key).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reserves one attempt on each `(limit, who)`, all or none, before the costly check it guards:
+/// `Throttled` (counting nothing) when any of them is spent.
+pub async fn reserve(ctx: &Ctx, guards: &[(Limit, &str)]) -> Result<Reservation> {
+    let now = store::now();
+    let keys: Vec<String> = guards.iter().map(|(l, who)| key(ctx, *l, who)).collect();
+    let counters: Vec<Counter<'_>> = guards
+        .iter()
+        .zip(&keys)
+        .map(|((limit, _), key)| Counter {
+            key,
+            max: limit.max,
+            window: limit.window,
+        })
+        .collect();
+    match store::throttle::reserve(&ctx.db.pool, &counters, now).await? {
+        Ok(()) => Ok(Reservation { keys }),
+        Err((i, start)) => {
+            let limit = guards[i].0;
+            Err(refuse(ctx, limit, &keys[i], retry_after(limit, start, now)).await?)
+        }
+    }
 }

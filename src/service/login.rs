@@ -3,17 +3,11 @@
 
 use secrecy::SecretString;
 
-use super::{audit_now, events, password, Actor, Ctx, Result};
+use super::{audit_now, events, limits, password, Actor, Ctx, Result, ServiceError};
 use crate::crypto;
 use crate::domain::{Account, User, Username};
 use crate::store;
 
-/// Failed logins allowed per username in one window (NIST SP 800-63B §5.2.2 allows up to 100).
-pub const FAILURES_PER_USERNAME: i64 = 10;
-/// Failed logins allowed per client address in one window.
-pub const FAILURES_PER_ADDRESS: i64 = 50;
-/// The throttling window, in seconds.
-pub const WINDOW_SECS: i64 = 15 * 60;
 /// How long an API token lives.
 pub const TOKEN_TTL_SECS: i64 = 24 * 60 * 60;
 
@@ -25,55 +19,59 @@ pub enum LoginFailure {
     Throttled { retry_after: i64 },
 }
 
-fn username_key(username: &str) -> String {
-    format!("login:user:{username}")
-}
-
-fn address_key(address: &str) -> String {
-    format!("login:addr:{address}")
-}
-
-/// Checks a username and password. Unknown users cost the same argon2 time as known ones;
-/// disabled users fail like wrong passwords.
+/// Checks a username and password. The attempt is reserved on the login throttles first (per
+/// username and address, per address, per username), so parallel guesses cannot slip past them;
+/// a successful login gives its reservation back. Unknown users cost the same argon2 time as
+/// known ones; disabled users fail like wrong passwords. What was typed as a username is never
+/// stored or logged: the throttles key it by HMAC, the audit log names only real people.
 pub async fn authenticate(
     ctx: &Ctx,
     username: &str,
     password: SecretString,
     address: &str,
 ) -> Result<std::result::Result<User, LoginFailure>> {
-    let pool = &ctx.db.pool;
-    let now = store::now();
-    // A username that cannot exist still counts, under a hash of what was typed: it may hold
-    // control characters (PostgreSQL refuses NUL in text) or be 10 KB long.
-    let name = Username::parse(username)
+    // A username that cannot exist still counts, under what was typed (it may hold control
+    // characters, which PostgreSQL refuses in text, or be 10 KB long: only its HMAC is kept),
+    // and is never looked up.
+    let parsed = Username::parse(username).ok();
+    let name = parsed
+        .as_ref()
         .map(|u| u.as_str().to_owned())
-        .unwrap_or_else(|_| format!("invalid:{}", &crypto::sha256_hex(username.as_bytes())[..16]));
-    let (by_user, user_start) =
-        store::throttle::peek(pool, &username_key(&name), WINDOW_SECS, now).await?;
-    let (by_addr, addr_start) =
-        store::throttle::peek(pool, &address_key(address), WINDOW_SECS, now).await?;
-    if by_user >= FAILURES_PER_USERNAME || by_addr >= FAILURES_PER_ADDRESS {
-        let start = if by_user >= FAILURES_PER_USERNAME {
-            user_start
-        } else {
-            addr_start
-        };
-        let retry_after = (start + WINDOW_SECS - now).max(1);
-        audit_now(
-            &ctx.db,
-            events::LOGIN_THROTTLED,
-            Actor::System,
-            None,
-            &format!("username {name}"),
-        )
-        .await?;
-        return Ok(Err(LoginFailure::Throttled { retry_after }));
-    }
-    let user = store::users::by_username(pool, &name).await?;
-    let ok = password::verify(user.as_ref().map(|u| u.password_hash.clone()), password).await?;
+        .unwrap_or_else(|| format!("invalid:{username}"));
+    let limits = &ctx.limits;
+    let user_and_address = format!("{name}\n{address}");
+    let reservation = match limits::reserve(
+        ctx,
+        &[
+            (limits.login_per_user_address, &user_and_address),
+            (limits.login_per_address, address),
+            (limits.login_per_user, &name),
+        ],
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(ServiceError::Throttled { retry_after }) => {
+            return Ok(Err(LoginFailure::Throttled { retry_after }))
+        }
+        Err(e) => return Err(e),
+    };
+    let user = match &parsed {
+        Some(u) => store::users::by_username(&ctx.db.pool, u.as_str()).await?,
+        None => None,
+    };
+    let ok = match password::verify(user.as_ref().map(|u| u.password_hash.clone()), password).await
+    {
+        Ok(ok) => ok,
+        Err(e) => {
+            // Not checked (the hashing queue is full): the attempt does not count.
+            reservation.give_back(ctx, false).await?;
+            return Err(e.into());
+        }
+    };
     match user {
         Some(user) if ok && !user.disabled => {
-            store::throttle::clear(pool, &username_key(&name)).await?;
+            reservation.give_back(ctx, true).await?;
             audit_now(
                 &ctx.db,
                 events::LOGIN_OK,
@@ -85,23 +83,19 @@ pub async fn authenticate(
             Ok(Ok(user))
         }
         user => {
-            store::throttle::hit(pool, &username_key(&name), WINDOW_SECS, now).await?;
-            store::throttle::hit(pool, &address_key(address), WINDOW_SECS, now).await?;
+            // The reservation stays: it is this failure's count.
             let detail = match &user {
-                Some(u) if u.disabled => "disabled".to_owned(),
-                Some(_) => "wrong password".to_owned(),
-                // Not the text itself: people type passwords into the username field.
-                None => format!(
-                    "unknown username #{}",
-                    &crypto::sha256_hex(name.as_bytes())[..12]
-                ),
+                Some(u) if u.disabled => "disabled",
+                Some(_) => "wrong password",
+                // Not even a hash of it: people type passwords into the username field.
+                None => "unknown username",
             };
             audit_now(
                 &ctx.db,
                 events::LOGIN_FAILED,
                 Actor::System,
                 user.as_ref(),
-                &detail,
+                detail,
             )
             .await?;
             Ok(Err(LoginFailure::BadCredentials))
@@ -109,10 +103,20 @@ pub async fn authenticate(
     }
 }
 
-/// Re-checks the password of someone already logged in ("sudo mode").
+/// Re-checks the password of someone already logged in ("sudo mode"), throttled per person like
+/// logins: `Throttled` once too many re-entries have failed.
 pub async fn reauthenticate(ctx: &Ctx, user: &User, password: SecretString) -> Result<bool> {
-    let ok = password::verify(Some(user.password_hash.clone()), password).await?;
+    let reservation =
+        limits::reserve(ctx, &[(ctx.limits.reauth_per_user, &user.id.to_string())]).await?;
+    let ok = match password::verify(Some(user.password_hash.clone()), password).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            reservation.give_back(ctx, false).await?;
+            return Err(e.into());
+        }
+    };
     let event = if ok {
+        reservation.give_back(ctx, true).await?;
         events::REAUTH_OK
     } else {
         events::REAUTH_FAILED
@@ -163,13 +167,39 @@ pub async fn issue_token(ctx: &Ctx, user: &User) -> Result<IssuedToken> {
     Ok(IssuedToken { token, expires_at })
 }
 
-/// The person a token belongs to, if it is live.
-pub async fn token_user(ctx: &Ctx, token: &str) -> Result<Option<User>> {
-    let hash = crypto::sha256_hex(token.as_bytes());
-    match store::tokens::lookup(&ctx.db.pool, &hash, store::now()).await? {
-        Some((user_id, epoch)) => Ok(current_user(ctx, user_id, epoch).await?.map(|(u, _)| u)),
-        None => Ok(None),
+/// The holder of a live token.
+pub struct TokenHolder {
+    pub user: User,
+    /// When the token was issued: the password entry the re-auth window counts from.
+    pub issued_at: i64,
+}
+
+impl TokenHolder {
+    /// May this token still show or change the holder's PIN (the re-auth window, as in the
+    /// panel)?
+    pub fn recently_authenticated(&self, ctx: &Ctx) -> bool {
+        within_reauth_window(ctx, self.issued_at)
     }
+}
+
+/// Is a password entry at `entered_at` recent enough to show or change a PIN ("sudo mode")?
+/// The one rule for the panel's sessions and the API's tokens.
+pub fn within_reauth_window(ctx: &Ctx, entered_at: i64) -> bool {
+    store::now() - entered_at < ctx.settings.reauth_secs
+}
+
+/// The person a token belongs to, if it is live.
+pub async fn token_user(ctx: &Ctx, token: &str) -> Result<Option<TokenHolder>> {
+    let hash = crypto::sha256_hex(token.as_bytes());
+    let Some(row) = store::tokens::lookup(&ctx.db.pool, &hash, store::now()).await? else {
+        return Ok(None);
+    };
+    Ok(current_user(ctx, row.user_id, row.auth_epoch)
+        .await?
+        .map(|(user, _)| TokenHolder {
+            user,
+            issued_at: row.created_at,
+        }))
 }
 
 /// Revokes a token; `false` when it did not exist.

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod health;
 pub mod limits;
 pub mod login;
+pub mod maintenance;
 pub mod password;
 pub mod pins;
 pub mod policy;
@@ -19,12 +20,45 @@ use crate::store::{self, audit::NewEvent, Db};
 /// Unix seconds now: the one clock every layer reads.
 pub use crate::store::now;
 
-/// What every use case needs: the database and the PIN cipher.
+/// What every use case needs: the database, the PIN cipher, the limits and the settings.
 #[derive(Debug, Clone)]
 pub struct Ctx {
     pub db: Db,
     pub cipher: Arc<PinCipher>,
     pub limits: limits::Limits,
+    pub settings: Arc<Settings>,
+}
+
+/// The use cases' settings, the same for every face.
+#[derive(Clone)]
+pub struct Settings {
+    /// Keys the throttle counters (derived from the PIN key), so they never hold who is counted.
+    pub throttle_key: [u8; 32],
+    /// How long a password entry allows showing and changing the PIN ("sudo mode"), in the
+    /// panel and through the API alike.
+    pub reauth_secs: i64,
+    /// Audit rows older than this many days are purged.
+    pub audit_retention_days: i64,
+}
+
+impl Settings {
+    pub fn new(throttle_key: [u8; 32]) -> Self {
+        Settings {
+            throttle_key,
+            reauth_secs: 15 * 60,
+            audit_retention_days: 400,
+        }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    // Hand-written so the key never prints.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("reauth_secs", &self.reauth_secs)
+            .field("audit_retention_days", &self.audit_retention_days)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a use case did not happen. Each front end turns these into its own answers (a page, a
@@ -64,6 +98,9 @@ pub enum ServiceError {
     /// Too many attempts in the current window; try again after `retry_after` seconds.
     #[error("too many attempts; try again in {retry_after} seconds")]
     Throttled { retry_after: i64 },
+    /// The instance is saturated (too many password checks queued); try again shortly.
+    #[error("busy; try again in {retry_after} seconds")]
+    Busy { retry_after: i64 },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -71,6 +108,15 @@ pub enum ServiceError {
 impl From<sqlx::Error> for ServiceError {
     fn from(e: sqlx::Error) -> Self {
         ServiceError::Internal(anyhow::Error::new(e).context("database error"))
+    }
+}
+
+impl From<password::PasswordError> for ServiceError {
+    fn from(e: password::PasswordError) -> Self {
+        match e {
+            password::PasswordError::Busy => ServiceError::Busy { retry_after: 1 },
+            password::PasswordError::Failed(e) => ServiceError::Internal(e),
+        }
     }
 }
 
@@ -87,6 +133,7 @@ pub mod events {
     pub const LOGIN_OK: &str = "login.ok";
     pub const LOGIN_FAILED: &str = "login.failed";
     pub const LOGIN_THROTTLED: &str = "login.throttled";
+    pub const THROTTLED: &str = "throttled";
     pub const LOGOUT: &str = "logout";
     pub const REAUTH_OK: &str = "reauth.ok";
     pub const REAUTH_FAILED: &str = "reauth.failed";

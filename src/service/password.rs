@@ -1,7 +1,10 @@
 //! Password hashing with argon2id (OWASP's recommended parameters, the crate's defaults),
 //! always on the blocking pool and with bounded concurrency: a storm of logins queues for the
-//! CPU instead of starving the async workers that serve every other page.
+//! CPU instead of starving the async workers that serve every other page. The queue itself is
+//! bounded too: past [`MAX_WAITING`] waiting checks per permit, a check is refused at once
+//! ([`PasswordError::Busy`], a 503 with `Retry-After`) instead of waiting ever longer.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use anyhow::Context;
@@ -14,10 +17,50 @@ use tokio::sync::Semaphore;
 /// Hashes at once: one per core but one, so a login storm leaves a core to the async workers
 /// that serve every other page (the profile p99 in a storm stays within 3× of idle), and at most
 /// that many 19 MiB buffers exist (docs/PERFORMANCE.md).
-static HASHING: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
+static HASHING: LazyLock<Arc<Semaphore>> = LazyLock::new(|| Arc::new(Semaphore::new(permits())));
+
+fn permits() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    Arc::new(Semaphore::new(cores.saturating_sub(1).max(1)))
-});
+    cores.saturating_sub(1).max(1)
+}
+
+/// Checks that may wait for a hashing permit, per permit: 16 × ~35 ms is about half a second of
+/// queue, enough to absorb a burst of real logins, short enough that a flood is refused fast.
+pub const MAX_WAITING: usize = 16;
+
+/// Checks waiting for a permit or holding one right now.
+static IN_LINE: AtomicUsize = AtomicUsize::new(0);
+
+/// Why a hash could not be computed or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    /// Too many checks are queued: try again in a moment.
+    #[error("too many password checks are queued")]
+    Busy,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+/// Counts a check in line for as long as it lives.
+struct InLine;
+
+impl InLine {
+    fn join() -> Result<InLine, PasswordError> {
+        let limit = permits() * (MAX_WAITING + 1);
+        IN_LINE
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .map(|_| InLine)
+            .map_err(|_| PasswordError::Busy)
+    }
+}
+
+impl Drop for InLine {
+    fn drop(&mut self) {
+        IN_LINE.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// A hash of a random password, verified when the username is unknown so that an unknown user
 /// costs the same time as a wrong password.
@@ -83,25 +126,26 @@ fn verify_blocking(hash: &str, password: &str) -> bool {
 
 async fn on_blocking_pool<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
-) -> anyhow::Result<T> {
+) -> Result<T, PasswordError> {
+    let _in_line = InLine::join()?;
     let _permit = HASHING
         .clone()
         .acquire_owned()
         .await
         .context("the hashing semaphore is closed")?;
-    tokio::task::spawn_blocking(f)
+    Ok(tokio::task::spawn_blocking(f)
         .await
-        .context("the hashing task failed")
+        .context("the hashing task failed")?)
 }
 
 /// Hashes a new password.
-pub async fn hash(password: SecretString) -> anyhow::Result<String> {
-    on_blocking_pool(move || hash_blocking(password.expose_secret())).await?
+pub async fn hash(password: SecretString) -> Result<String, PasswordError> {
+    Ok(on_blocking_pool(move || hash_blocking(password.expose_secret())).await??)
 }
 
 /// Checks `password` against `hash`; with no hash (unknown user) checks a dummy hash and
 /// answers `false`, taking the same time.
-pub async fn verify(hash: Option<String>, password: SecretString) -> anyhow::Result<bool> {
+pub async fn verify(hash: Option<String>, password: SecretString) -> Result<bool, PasswordError> {
     on_blocking_pool(move || match hash {
         Some(h) => verify_blocking(&h, password.expose_secret()),
         None => {
@@ -113,7 +157,7 @@ pub async fn verify(hash: Option<String>, password: SecretString) -> anyhow::Res
 }
 
 /// Computes the dummy hash now, so the first unknown-user login is not the one that pays.
-pub async fn warm_up() -> anyhow::Result<()> {
+pub async fn warm_up() -> Result<(), PasswordError> {
     on_blocking_pool(|| LazyLock::force(&DUMMY_HASH).len()).await?;
     Ok(())
 }

@@ -152,6 +152,8 @@ pub enum VerifyOutcome {
     Locked,
     /// The member has no PIN.
     NoPin,
+    /// The member is disabled: never verified, nothing counted.
+    Disabled,
 }
 
 /// An agent checks the PIN a caller recites (normalised by [`domain::recited_pin`], the same for
@@ -169,6 +171,10 @@ pub async fn verify(
     policy::may_name(agent, target)?;
     let candidate = domain::recited_pin(candidate).ok_or(ServiceError::PinRequired)?;
     super::limits::hit(ctx, ctx.limits.verify_per_agent, &agent.id.to_string()).await?;
+    if target.disabled {
+        audit_now_verify(ctx, agent, target, "refused: member disabled").await?;
+        return Ok(VerifyOutcome::Disabled);
+    }
     for _ in 0..VERIFY_RETRIES {
         let r = record(ctx, target.id).await?;
         let blob = match (r.state, r.ciphertext) {

@@ -40,12 +40,18 @@ pub fn may_use_own_pin(actor: &User, target: &User) -> Result<()> {
     }
 }
 
-/// Unlocking: an agent; an administrator of the account; the owner when the account's policy
-/// is `self`.
+/// Unlocking: an administrator of the account; the owner when the account's policy is `self`.
+/// Never an agent: an agent who could unlock could guess any PIN in verify-and-unlock loops
+/// (six guesses, unlock, six more …).
 pub fn may_unlock(actor: &User, target: &User, policy: UnlockPolicy) -> Result<()> {
     may_name(actor, target)?;
     let own = actor.id == target.id;
-    if actor.is_agent() || actor.is_admin() || (own && policy == UnlockPolicy::SelfService) {
+    if actor.is_agent() {
+        return Err(ServiceError::Forbidden(
+            "support agents verify PINs; they never unlock them",
+        ));
+    }
+    if actor.is_admin() || (own && policy == UnlockPolicy::SelfService) {
         Ok(())
     } else {
         Err(ServiceError::Forbidden(
@@ -54,8 +60,8 @@ pub fn may_unlock(actor: &User, target: &User, policy: UnlockPolicy) -> Result<(
     }
 }
 
-/// Resetting (a new generated PIN nobody sees): an agent or an administrator of the account,
-/// never on oneself.
+/// Resetting (a new generated PIN nobody sees): an administrator of the account, never on
+/// oneself, never an agent (a reset is an unlock too).
 pub fn may_reset(actor: &User, target: &User) -> Result<()> {
     may_name(actor, target)?;
     if actor.id == target.id {
@@ -63,7 +69,7 @@ pub fn may_reset(actor: &User, target: &User) -> Result<()> {
             "nobody may reset their own Support PIN; change it instead",
         ));
     }
-    if actor.is_agent() || actor.is_admin() {
+    if actor.is_admin() {
         Ok(())
     } else {
         Err(ServiceError::Forbidden(
@@ -143,14 +149,28 @@ mod tests {
     }
 
     #[test]
-    fn administrators_and_agents_may_unlock_under_either_policy() {
+    fn administrators_may_unlock_under_either_policy() {
         let admin = user(1, Some(10), Role::Admin);
-        let agent = user(3, None, Role::Agent);
         let member = user(2, Some(10), Role::User);
         for policy in UnlockPolicy::ALL {
             assert!(may_unlock(&admin, &member, *policy).is_ok());
-            assert!(may_unlock(&agent, &member, *policy).is_ok());
         }
+    }
+
+    #[test]
+    fn agents_never_unlock_or_reset() {
+        let agent = user(3, None, Role::Agent);
+        let member = user(2, Some(10), Role::User);
+        for policy in UnlockPolicy::ALL {
+            assert!(matches!(
+                may_unlock(&agent, &member, *policy),
+                Err(ServiceError::Forbidden(_))
+            ));
+        }
+        assert!(matches!(
+            may_reset(&agent, &member),
+            Err(ServiceError::Forbidden(_))
+        ));
     }
 
     #[test]

@@ -58,3 +58,12 @@ pub async fn pin_events_of(
     })
     .collect()
 }
+
+/// Purges events recorded before `cutoff` (unix seconds).
+pub async fn delete_older_than(pool: &AnyPool, cutoff: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query("DELETE FROM audit_log WHERE at < $1")
+        .bind(cutoff)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}

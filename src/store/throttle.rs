@@ -1,15 +1,23 @@
-//! Fixed-window counters in the database, so a limit holds across every instance.
+//! Fixed-window counters in the database, so a limit holds across every instance. Keys arrive
+//! already keyed by the service (an HMAC of who is counted), so this table never holds a
+//! username or an address.
 
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool, Row};
 
-/// Counts one hit on `key` in the current window of `window` seconds and returns the hits in
-/// that window including this one, with the window's start. One statement: concurrent hits on
-/// any instance are all counted.
-pub async fn hit(pool: &AnyPool, key: &str, window: i64, now: i64) -> sqlx::Result<(i64, i64)> {
+/// Counts one hit on `key` in the current window of `window` seconds; returns the hits in that
+/// window including this one, and the window's start. One statement: concurrent hits on any
+/// instance are all counted. A new window also starts a new count of refusals.
+async fn hit_on(
+    conn: &mut AnyConnection,
+    key: &str,
+    window: i64,
+    now: i64,
+) -> sqlx::Result<(i64, i64)> {
     let row = sqlx::query(
-        "INSERT INTO throttle (key, window_start, hits) VALUES ($1, $2, 1) \
+        "INSERT INTO throttle (key, window_start, hits, refused) VALUES ($1, $2, 1, 0) \
          ON CONFLICT (key) DO UPDATE SET \
            hits = CASE WHEN throttle.window_start <= $2 - $3 THEN 1 ELSE throttle.hits + 1 END, \
+           refused = CASE WHEN throttle.window_start <= $2 - $3 THEN 0 ELSE throttle.refused END, \
            window_start = CASE WHEN throttle.window_start <= $2 - $3 THEN $2 \
                           ELSE throttle.window_start END \
          RETURNING hits, window_start",
@@ -17,28 +25,65 @@ pub async fn hit(pool: &AnyPool, key: &str, window: i64, now: i64) -> sqlx::Resu
     .bind(key)
     .bind(now)
     .bind(window)
-    .fetch_one(pool)
+    .fetch_one(conn)
     .await?;
     Ok((row.try_get("hits")?, row.try_get("window_start")?))
 }
 
-/// The hits on `key` in the current window, without counting one.
-pub async fn peek(pool: &AnyPool, key: &str, window: i64, now: i64) -> sqlx::Result<(i64, i64)> {
-    let row = sqlx::query("SELECT hits, window_start FROM throttle WHERE key = $1")
-        .bind(key)
-        .fetch_optional(pool)
-        .await?;
-    match row {
-        Some(r) => {
-            let start: i64 = r.try_get("window_start")?;
-            if start <= now - window {
-                Ok((0, now))
-            } else {
-                Ok((r.try_get("hits")?, start))
-            }
+/// [`hit_on`] in a statement of its own.
+pub async fn hit(pool: &AnyPool, key: &str, window: i64, now: i64) -> sqlx::Result<(i64, i64)> {
+    let mut conn = pool.acquire().await?;
+    hit_on(&mut conn, key, window, now).await
+}
+
+/// One counter of a [`reserve`].
+#[derive(Debug, Clone, Copy)]
+pub struct Counter<'a> {
+    pub key: &'a str,
+    pub max: i64,
+    pub window: i64,
+}
+
+/// Counts one hit on every counter, all or none: in one transaction, each counter's row is
+/// incremented (and locked until the end); if any goes over its `max`, the transaction rolls
+/// back and the index of that counter is returned with its window's start. Counters are always
+/// taken in the order given, so concurrent reservations cannot deadlock.
+pub async fn reserve(
+    pool: &AnyPool,
+    counters: &[Counter<'_>],
+    now: i64,
+) -> sqlx::Result<Result<(), (usize, i64)>> {
+    let mut tx = pool.begin().await?;
+    for (i, c) in counters.iter().enumerate() {
+        let (hits, start) = hit_on(&mut tx, c.key, c.window, now).await?;
+        if hits > c.max {
+            tx.rollback().await?;
+            return Ok(Err((i, start)));
         }
-        None => Ok((0, now)),
     }
+    tx.commit().await?;
+    Ok(Ok(()))
+}
+
+/// Gives one hit back (a reserved attempt that turned out not to count).
+pub async fn give_back(pool: &AnyPool, key: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE throttle SET hits = hits - 1 WHERE key = $1 AND hits > 0")
+        .bind(key)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Counts one refused attempt on `key`; returns the refusals in its current window (1 for the
+/// first).
+pub async fn refused(pool: &AnyPool, key: &str) -> sqlx::Result<i64> {
+    let n: Option<i64> = sqlx::query_scalar(
+        "UPDATE throttle SET refused = refused + 1 WHERE key = $1 RETURNING refused",
+    )
+    .bind(key)
+    .fetch_optional(pool)
+    .await?;
+    Ok(n.unwrap_or(1))
 }
 
 pub async fn clear(pool: &AnyPool, key: &str) -> sqlx::Result<()> {

@@ -24,21 +24,30 @@ pub async fn insert(
     Ok(())
 }
 
-/// The user a live token belongs to, with the epoch it was minted under.
-pub async fn lookup(
-    pool: &AnyPool,
-    token_hash: &str,
-    now: i64,
-) -> sqlx::Result<Option<(i64, i64)>> {
+/// A live token: whose it is, the epoch it was minted under, when it was issued.
+pub struct TokenRow {
+    pub user_id: i64,
+    pub auth_epoch: i64,
+    pub created_at: i64,
+}
+
+pub async fn lookup(pool: &AnyPool, token_hash: &str, now: i64) -> sqlx::Result<Option<TokenRow>> {
     let row = sqlx::query(
-        "SELECT user_id, auth_epoch FROM api_tokens WHERE token_hash = $1 AND expires_at > $2",
+        "SELECT user_id, auth_epoch, created_at FROM api_tokens \
+         WHERE token_hash = $1 AND expires_at > $2",
     )
     .bind(token_hash)
     .bind(now)
     .fetch_optional(pool)
     .await?;
-    row.map(|r| Ok((r.try_get("user_id")?, r.try_get("auth_epoch")?)))
-        .transpose()
+    row.map(|r| {
+        Ok(TokenRow {
+            user_id: r.try_get("user_id")?,
+            auth_epoch: r.try_get("auth_epoch")?,
+            created_at: r.try_get("created_at")?,
+        })
+    })
+    .transpose()
 }
 
 pub async fn delete(pool: &AnyPool, token_hash: &str) -> sqlx::Result<bool> {

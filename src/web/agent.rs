@@ -20,7 +20,7 @@ use crate::service::{policy, ServiceError};
 
 /// What the agent sees after an attempt.
 pub struct Outcome {
-    /// `verified`, `failed`, `locked`, `missing` or `invalid`: a CSS hook and a test hook.
+    /// `verified`, `failed`, `locked`, `missing`, `disabled` or `invalid`: a CSS and test hook.
     pub kind: &'static str,
     pub headline: String,
     pub detail: String,
@@ -147,6 +147,14 @@ async fn check(
             headline: "Support PIN Locked".into(),
             detail: format!(
                 "The Support PIN of {who} is locked and cannot be verified until it is unlocked."
+            ),
+        },
+        VerifyOutcome::Disabled => Outcome {
+            kind: "disabled",
+            headline: "Not verified: member disabled".into(),
+            detail: format!(
+                "{who} is disabled in their account, so they cannot be verified. Nothing was \
+                 counted against their Support PIN."
             ),
         },
         VerifyOutcome::NoPin => Outcome {

@@ -28,6 +28,9 @@ pub enum WebError {
     /// Too many attempts; try again later.
     #[error("throttled")]
     Throttled { retry_after: i64 },
+    /// The server is saturated; try again in a moment.
+    #[error("busy")]
+    Busy { retry_after: i64 },
     /// The body is over the limit.
     #[error("request body too large")]
     TooLarge,
@@ -44,6 +47,7 @@ impl From<ServiceError> for WebError {
             ServiceError::Forbidden(why) => WebError::Forbidden(capitalise(why)),
             ServiceError::Internal(e) => WebError::Internal(e),
             ServiceError::Throttled { retry_after } => WebError::Throttled { retry_after },
+            ServiceError::Busy { retry_after } => WebError::Busy { retry_after },
             // The handlers turn the others into messages on their own pages; one that reaches
             // here is a state the page did not expect, such as a double submit.
             other => WebError::Forbidden(capitalise(&other.to_string())),
@@ -84,16 +88,17 @@ impl IntoResponse for WebError {
             ),
             WebError::Throttled { retry_after } => {
                 let message = format!(
-                    "Too many attempts. Wait {} second{} and try again.",
-                    retry_after,
-                    if retry_after == 1 { "" } else { "s" }
+                    "Too many attempts. Wait {} and try again.",
+                    wait_for(retry_after)
                 );
-                let mut res = StatusCode::TOO_MANY_REQUESTS.into_response();
-                if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
-                    res.headers_mut().insert(header::RETRY_AFTER, v);
-                }
-                res.extensions_mut().insert(ErrorMessage(message));
-                return res;
+                return with_retry_after(StatusCode::TOO_MANY_REQUESTS, retry_after, message);
+            }
+            WebError::Busy { retry_after } => {
+                let message = format!(
+                    "The server is busy right now. Wait {} and try again.",
+                    wait_for(retry_after)
+                );
+                return with_retry_after(StatusCode::SERVICE_UNAVAILABLE, retry_after, message);
             }
             WebError::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -127,6 +132,25 @@ struct ErrorPage<'a> {
 struct ErrorFragment<'a> {
     message: &'a str,
     request_id: &'a str,
+}
+
+/// "3 seconds", "2 minutes": how long to wait, for people.
+pub fn wait_for(secs: i64) -> String {
+    if secs < 120 {
+        format!("{secs} second{}", if secs == 1 { "" } else { "s" })
+    } else {
+        format!("{} minutes", (secs + 59) / 60)
+    }
+}
+
+/// An error status with `Retry-After` and a message for the page.
+fn with_retry_after(status: StatusCode, retry_after: i64, message: String) -> Response {
+    let mut res = status.into_response();
+    if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    res.extensions_mut().insert(ErrorMessage(message));
+    res
 }
 
 /// The panel's body for an error response that has none.

@@ -3,15 +3,15 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::error::Result;
+use super::error::{wait_for, Result};
 use super::session::{Auth, WebSession};
-use super::urls;
+use super::{csrf, urls};
 use crate::http::{client::ClientAddr, AppState};
 use crate::service::login::{authenticate, LoginFailure};
 use crate::service::{audit_now, events, Actor};
@@ -46,26 +46,45 @@ pub fn safe_next(next: Option<&str>) -> Option<String> {
     local.then(|| next.to_owned())
 }
 
+/// A page for a visitor who is not logged in, with the anonymous form token (and its cookie
+/// when the visitor has none yet): no session row is written.
+pub fn anonymous_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    page: impl FnOnce(String) -> Response,
+) -> Response {
+    let form = csrf::anonymous_token(&state.settings, headers);
+    let mut res = page(form.token);
+    *res.status_mut() = status;
+    if let Some(cookie) = form.set_cookie {
+        res.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    res
+}
+
 pub async fn login_get(
     State(state): State<AppState>,
-    session: WebSession,
+    headers: HeaderMap,
     auth: Option<Auth>,
     Query(q): Query<LoginQuery>,
 ) -> Result<Response> {
     if auth.is_some() {
         return Ok(Redirect::to(urls::HOME).into_response());
     }
-    Ok(LoginPage {
-        csrf: session.csrf_token(&state.settings.csrf_key).await?,
-        username: String::new(),
-        next: safe_next(q.next.as_deref()).unwrap_or_default(),
-        error: None,
-        notice: q
-            .expired
-            .is_some()
-            .then_some("Your session has ended. Please log in again."),
-    }
-    .into_response())
+    Ok(anonymous_page(&state, &headers, StatusCode::OK, |csrf| {
+        LoginPage {
+            csrf,
+            username: String::new(),
+            next: safe_next(q.next.as_deref()).unwrap_or_default(),
+            error: None,
+            notice: q
+                .expired
+                .is_some()
+                .then_some("Your session has ended. Please log in again."),
+        }
+        .into_response()
+    }))
 }
 
 #[derive(Deserialize)]
@@ -80,6 +99,7 @@ pub struct LoginForm {
 pub async fn login_post(
     State(state): State<AppState>,
     session: WebSession,
+    headers: HeaderMap,
     ClientAddr(addr): ClientAddr,
     Form(form): Form<LoginForm>,
 ) -> Result<Response> {
@@ -105,20 +125,23 @@ pub async fn login_post(
                 LoginFailure::Throttled { retry_after } => (
                     StatusCode::TOO_MANY_REQUESTS,
                     format!(
-                        "Too many failed attempts. Try again in {} minute(s).",
-                        (retry_after + 59) / 60
+                        "Too many failed attempts. Try again in {}.",
+                        wait_for(retry_after)
                     ),
                     Some(retry_after),
                 ),
             };
-            let page = LoginPage {
-                csrf: session.csrf_token(&state.settings.csrf_key).await?,
-                username: form.username.chars().take(64).collect(),
-                next: next.unwrap_or_default(),
-                error: Some(message),
-                notice: None,
-            };
-            let mut res = (status, page).into_response();
+            let username = form.username.chars().take(64).collect();
+            let mut res = anonymous_page(&state, &headers, status, |csrf| {
+                LoginPage {
+                    csrf,
+                    username,
+                    next: next.unwrap_or_default(),
+                    error: Some(message),
+                    notice: None,
+                }
+                .into_response()
+            });
             if let Some(secs) = retry {
                 if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                     res.headers_mut().insert(header::RETRY_AFTER, v);

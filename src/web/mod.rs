@@ -4,6 +4,7 @@
 //! a plain form post and a full page.
 
 pub mod agent;
+pub mod csrf;
 pub mod error;
 pub mod login;
 pub mod profile;
@@ -136,7 +137,11 @@ async fn require_csrf_token(
     let Some(token) = token else {
         return Err(WebError::Csrf);
     };
-    if !session.check_csrf(&state.settings.csrf_key, &token).await? {
+    let valid = match session.check_csrf(&state.settings.csrf_key, &token).await? {
+        Some(valid) => valid,
+        None => csrf::check_anonymous(&state.settings, &parts.headers, &token),
+    };
+    if !valid {
         return Err(WebError::Csrf);
     }
     Ok(next

@@ -16,7 +16,7 @@ use super::error::WebError;
 use crate::crypto;
 use crate::domain::{Account, User};
 use crate::http::AppState;
-use crate::service::{self, login::current_user};
+use crate::service::{self, login::current_user, login::within_reauth_window};
 
 /// The record key holding the logged-in person's id; the session store mirrors it into its
 /// `user_id` column so that one person's sessions can be ended.
@@ -75,13 +75,16 @@ impl WebSession {
         Ok(crypto::hmac_hex(key, secret.as_bytes()))
     }
 
-    /// Does `given` match this session's CSRF token? A session without a secret matches nothing.
-    pub async fn check_csrf(&self, key: &[u8; 32], given: &str) -> Result<bool, WebError> {
+    /// Does `given` match this session's CSRF token? `None` when there is no session secret
+    /// (nobody is logged in): then the anonymous form token applies (`web::csrf`).
+    pub async fn check_csrf(&self, key: &[u8; 32], given: &str) -> Result<Option<bool>, WebError> {
         let Some(secret) = self.get::<String>(CSRF).await? else {
-            return Ok(false);
+            return Ok(None);
         };
         let expected = crypto::hmac_hex(key, secret.as_bytes());
-        Ok(bool::from(expected.as_bytes().ct_eq(given.as_bytes())))
+        Ok(Some(bool::from(
+            expected.as_bytes().ct_eq(given.as_bytes()),
+        )))
     }
 
     /// Starts an authenticated session: a new session id (so a planted id is worthless), a new
@@ -104,8 +107,10 @@ impl WebSession {
         self.0.flush().await.map_err(session_err)
     }
 
-    /// Records a successful password re-entry.
+    /// Records a successful password re-entry, under a new session id: the elevated session
+    /// is not the one whose id may have been seen before.
     pub async fn reauthenticated(&self) -> Result<(), WebError> {
+        self.0.cycle_id().await.map_err(session_err)?;
         self.set(REAUTH_AT, service::now()).await
     }
 }
@@ -119,14 +124,14 @@ pub struct Auth {
     pub account: Option<Account>,
     pub session: WebSession,
     pub csrf: String,
-    reauth_at: i64,
-    reauth_window: i64,
+    /// A password entry is recent enough to show or change the PIN ("sudo mode").
+    recent: bool,
 }
 
 impl Auth {
     /// Is a password entry recent enough to show or change the PIN ("sudo mode")?
     pub fn recently_authenticated(&self) -> bool {
-        service::now() - self.reauth_at < self.reauth_window
+        self.recent
     }
 }
 
@@ -166,8 +171,7 @@ impl FromRequestParts<AppState> for Auth {
             account,
             session,
             csrf,
-            reauth_at,
-            reauth_window: settings.reauth_secs,
+            recent: within_reauth_window(&state.ctx, reauth_at),
         })
     }
 }

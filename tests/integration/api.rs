@@ -347,22 +347,7 @@ async fn agents_verify_and_six_wrong_verifies_lock_the_web_page_too(app: TestApp
         .await;
     assert_eq!(status, 403);
     // A member without a PIN: PP-000.
-    let nopin = pinpanel::service::accounts::create_person(
-        &app.ctx,
-        pinpanel::service::Actor::Cli,
-        pinpanel::service::accounts::NewPerson {
-            account: Some(acct.clone()),
-            username: "nopin".into(),
-            full_name: "No Pin".into(),
-            email: None,
-            role: pinpanel::domain::Role::User,
-            kind: pinpanel::domain::Kind::User,
-            password: secrecy::SecretString::from(PASSWORD),
-            with_pin: false,
-        },
-    )
-    .await
-    .unwrap();
+    let nopin = app.member_without_pin(&acct, "nopin").await;
     let (_, body) = api
         .send(
             "POST",
@@ -380,12 +365,15 @@ async fn agents_verify_and_six_wrong_verifies_lock_the_web_page_too(app: TestApp
 async fn unlock_is_204_then_403_pp005_and_pp002_when_not_permitted(app: TestApp) {
     let acct = app.account("Acme", UnlockPolicy::SelfService).await;
     let alice = app.user(&acct, "alice").await;
+    app.admin(&acct, "ada").await;
     app.agent("sam").await;
     let api = Api::new(&app);
     let t_sam = api.token("sam").await;
+    let t_ada = api.token("ada").await;
     let t_alice = api.token("alice").await;
     let verify = format!("/v2.0/users/{}/RAX-AUTH/phone-pin/verify", alice.id);
     let unlock = format!("/v2.0/users/{}/RAX-AUTH/phone-pin/unlock", alice.id);
+    let right = app.pin_of(&alice).await;
     let wrong = app.wrong_pin_for(&alice).await;
     let lock = || async {
         for _ in 0..6 {
@@ -411,8 +399,20 @@ async fn unlock_is_204_then_403_pp005_and_pp002_when_not_permitted(app: TestApp)
         .unwrap()
         .starts_with("Error code: 'PP-002';"));
     assert_eq!(app.pin_row(&alice).await.0, "LOCKED");
-    // An agent may.
-    assert_eq!(api.send("PUT", &unlock, Some(&t_sam), None).await.0, 204);
+    // An agent may not (verify-and-unlock loops would let an agent guess any PIN); the locked
+    // PIN still refuses the right PIN with PP-004.
+    let (status, body) = api.send("PUT", &unlock, Some(&t_sam), None).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(app.pin_row(&alice).await.0, "LOCKED");
+    let (_, body) = api
+        .send("POST", &verify, Some(&t_sam), Some(pin_body(&right)))
+        .await;
+    assert_eq!(
+        body["RAX-AUTH:verifyPhonePinResult"]["failureCode"],
+        "PP-004"
+    );
+    // An administrator of the account may.
+    assert_eq!(api.send("PUT", &unlock, Some(&t_ada), None).await.0, 204);
     assert_eq!(app.pin_row(&alice).await, ("ACTIVE".to_owned(), 0));
 }
 
@@ -482,25 +482,18 @@ async fn reset_by_an_admin_changes_the_pin_and_respects_its_rules(app: TestApp) 
         body["forbidden"]["message"],
         "Error code: 'PP-004'; User's PIN is locked."
     );
-    // A member without a PIN gets one with only_if_missing=true (by an agent here).
-    sqlx::query("UPDATE support_pins SET state = 'INACTIVE', ciphertext = NULL WHERE user_id = $1")
-        .bind(ada.id)
-        .execute(app.pool())
-        .await
-        .unwrap();
-    let (status, _) = api
-        .send(
-            "POST",
-            &format!(
-                "/v2.0/users/{}/RAX-AUTH/phone-pin/reset?only_if_missing=true",
-                ada.id
-            ),
-            Some(&t_sam),
-            None,
-        )
-        .await;
+    // A member without a PIN gets one with only_if_missing=true, from an administrator; an
+    // agent may not reset at all.
+    let nina = app.member_without_pin(&acct, "nina").await;
+    let first = format!(
+        "/v2.0/users/{}/RAX-AUTH/phone-pin/reset?only_if_missing=true",
+        nina.id
+    );
+    assert_eq!(api.send("POST", &first, Some(&t_sam), None).await.0, 403);
+    assert_eq!(app.pin_row(&nina).await.0, "INACTIVE");
+    let (status, _) = api.send("POST", &first, Some(&t_ada), None).await;
     assert_eq!(status, 204);
-    assert_eq!(app.pin_row(&ada).await.0, "ACTIVE");
+    assert_eq!(app.pin_row(&nina).await.0, "ACTIVE");
 }
 
 async fn members_of_other_accounts_are_404(app: TestApp) {

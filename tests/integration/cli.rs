@@ -301,6 +301,13 @@ async fn the_key_file_is_created_once_and_a_lost_or_wrong_key_is_a_clear_error()
         "{}",
         r.stderr
     );
+    // A key file other users can read is refused, with the remedy.
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let r = pinpanel(&db, None, list, "");
+    assert_ne!(r.code, 0, "a world-readable key file is refused");
+    assert!(r.stderr.contains("chmod 600"), "{}", r.stderr);
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(pinpanel(&db, None, list, "").code, 0);
     // A lost key file is not silently replaced.
     std::fs::remove_file(&key_file).unwrap();
     let r = pinpanel(&db, None, list, "");

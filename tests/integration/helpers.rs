@@ -192,6 +192,16 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     .await
 }
 
+/// Settings of an app behind a TLS proxy on this machine: `X-Forwarded-For` from 127.0.0.1 is
+/// believed.
+pub fn behind_a_proxy() -> ServeSettings {
+    ServeSettings {
+        cookie_secure: false,
+        trusted_proxies: "127.0.0.1".parse().expect("a CIDR"),
+        ..ServeSettings::default()
+    }
+}
+
 pub async fn spawn_app_with(backend: Backend, settings: ServeSettings) -> Option<TestApp> {
     let db = TestDb::new(backend).await?;
     Some(start_on(db, PinKey::generate().to_hex(), settings).await)
@@ -220,7 +230,6 @@ async fn start_on(db: TestDb, key_hex: String, settings: ServeSettings) -> TestA
     let opened = startup::open(&db.url, &keys, &DbOptions::default())
         .await
         .expect("open the store");
-    let ctx = opened.ctx.clone();
     let app = App::build(
         opened.ctx,
         opened.csrf_key,
@@ -229,6 +238,7 @@ async fn start_on(db: TestDb, key_hex: String, settings: ServeSettings) -> TestA
     )
     .await
     .expect("build the app");
+    let ctx = app.ctx().clone();
     let addr = app.local_addr().expect("bound");
     let (tx, rx) = oneshot::channel();
     let server = tokio::spawn(async move {
@@ -275,6 +285,24 @@ impl TestApp {
     }
 
     pub async fn member(&self, account: &Account, username: &str, role: Role, kind: Kind) -> User {
+        self.create_member(account, username, role, kind, true)
+            .await
+    }
+
+    /// A user of `account` created without a PIN (state INACTIVE), as a bulk import does.
+    pub async fn member_without_pin(&self, account: &Account, username: &str) -> User {
+        self.create_member(account, username, Role::User, Kind::User, false)
+            .await
+    }
+
+    async fn create_member(
+        &self,
+        account: &Account,
+        username: &str,
+        role: Role,
+        kind: Kind,
+        with_pin: bool,
+    ) -> User {
         accounts::create_person(
             &self.ctx,
             Actor::Cli,
@@ -286,7 +314,7 @@ impl TestApp {
                 role,
                 kind,
                 password: SecretString::from(PASSWORD),
-                with_pin: true,
+                with_pin,
             },
         )
         .await
@@ -377,7 +405,13 @@ impl TestApp {
 
     /// A browser-like client with no one logged in.
     pub fn client(&self) -> Client {
-        Client::new(self)
+        Client::new(self, None)
+    }
+
+    /// A client whose requests arrive through a proxy that says they came from `address`
+    /// (`X-Forwarded-For`); believed only by an app started [`behind_a_proxy`].
+    pub fn client_from(&self, address: &str) -> Client {
+        Client::new(self, Some(address))
     }
 
     /// A client logged in as `username` (password [`PASSWORD`]).
@@ -394,6 +428,7 @@ pub struct Client {
     pub http: reqwest::Client,
     base: String,
     pub csrf: std::sync::Mutex<String>,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
 }
 
 /// Finds the CSRF token in a page.
@@ -404,10 +439,17 @@ pub fn csrf_in(html: &str) -> Option<String> {
 }
 
 impl Client {
-    pub fn new(app: &TestApp) -> Client {
+    pub fn new(app: &TestApp, forwarded_for: Option<&str>) -> Client {
+        let mut headers = HeaderMap::new();
+        if let Some(addr) = forwarded_for {
+            headers.insert("x-forwarded-for", addr.parse().expect("an address"));
+        }
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         Client {
+            jar: jar.clone(),
             http: reqwest::Client::builder()
-                .cookie_store(true)
+                .default_headers(headers)
+                .cookie_provider(jar)
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(Duration::from_secs(60))
                 .build()
@@ -419,6 +461,20 @@ impl Client {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// The session cookie this client holds now.
+    pub fn session_cookie(&self) -> Option<String> {
+        use reqwest::cookie::CookieStore;
+        let url = self.base.parse().expect("a URL");
+        let cookies = self.jar.cookies(&url)?;
+        cookies
+            .to_str()
+            .ok()?
+            .split(';')
+            .filter_map(|kv| kv.trim().strip_prefix("pinpanel="))
+            .map(str::to_owned)
+            .next()
     }
 
     fn remember_csrf(&self, html: &str) {
@@ -559,19 +615,33 @@ pub fn session_cookie_of(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// The value of cookie `name` that a response sets, if it sets one.
+pub fn cookie_of(headers: &HeaderMap, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&prefix))
+        .and_then(|c| c.split(';').next())
+        .map(|kv| kv[prefix.len()..].to_owned())
+        .filter(|v| !v.is_empty())
+}
+
 /// What a login through the form returned, with the cookies passed by hand (no cookie jar), so
 /// a test sees exactly what the server issues.
 pub struct FormLogin {
-    /// The session cookie the login page set (for its CSRF token).
-    pub page_cookie: String,
+    /// The anonymous form cookie the login page set (its CSRF token is signed against it).
+    pub form_cookie: String,
     /// The login page's CSRF token.
     pub page_csrf: String,
     /// The answer to POST /login.
     pub response: reqwest::Response,
 }
 
-/// GET /login, then POST /login as `username` (password [`PASSWORD`]) at `base` (`http://…`).
-pub async fn form_login(base: &str, username: &str) -> FormLogin {
+/// GET /login, then POST /login as `username` (password [`PASSWORD`]) at `base` (`http://…`),
+/// also sending the session cookie `planted` when given (as an attacker who planted one would).
+pub async fn form_login_with(base: &str, username: &str, planted: Option<&str>) -> FormLogin {
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -581,12 +651,20 @@ pub async fn form_login(base: &str, username: &str) -> FormLogin {
         .send()
         .await
         .expect("GET /login");
-    let page_cookie = session_cookie_of(page.headers())
-        .expect("the login page starts a session for its CSRF token");
+    assert!(
+        session_cookie_of(page.headers()).is_none(),
+        "the login page starts no session"
+    );
+    let form_cookie =
+        cookie_of(page.headers(), "pinpanel-form").expect("the login page sets its form cookie");
     let page_csrf = csrf_in(&page.text().await.expect("body")).expect("a CSRF token");
+    let mut cookies = format!("pinpanel-form={form_cookie}");
+    if let Some(planted) = planted {
+        cookies.push_str(&format!("; pinpanel={planted}"));
+    }
     let response = http
         .post(format!("{base}/login"))
-        .header("cookie", format!("pinpanel={page_cookie}"))
+        .header("cookie", cookies)
         .form(&[
             ("username", username),
             ("password", PASSWORD),
@@ -596,8 +674,13 @@ pub async fn form_login(base: &str, username: &str) -> FormLogin {
         .await
         .expect("POST /login");
     FormLogin {
-        page_cookie,
+        form_cookie,
         page_csrf,
         response,
     }
+}
+
+/// [`form_login_with`] without a planted session cookie.
+pub async fn form_login(base: &str, username: &str) -> FormLogin {
+    form_login_with(base, username, None).await
 }

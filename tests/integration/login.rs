@@ -3,7 +3,7 @@
 use pinpanel::domain::UnlockPolicy;
 
 use crate::dual;
-use crate::helpers::{form_login, session_cookie_of, TestApp, PASSWORD};
+use crate::helpers::{form_login_with, session_cookie_of, TestApp, PASSWORD};
 
 dual!(
     wrong_password_and_unknown_user_look_the_same,
@@ -48,9 +48,10 @@ async fn wrong_password_and_unknown_user_look_the_same(app: TestApp) {
 async fn session_cookie_changes_at_login_and_dies_at_logout(app: TestApp) {
     let acct = app.account("Acme", UnlockPolicy::SelfService).await;
     app.user(&acct, "alice").await;
-    // Raw requests with explicit cookies, so we see exactly what the server issues.
-    let login = form_login(&app.url(""), "alice").await;
-    let before = login.page_cookie;
+    // Raw requests with explicit cookies, so we see exactly what the server issues. An
+    // attacker planted a session id of their choosing before the login.
+    let before = "planted-by-an-attacker-0123456789";
+    let login = form_login_with(&app.url(""), "alice", Some(before)).await;
     let res = login.response;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

@@ -10,6 +10,7 @@ mod api;
 mod architecture;
 mod browser;
 mod cli;
+mod hardening;
 mod lock;
 mod login;
 mod process;

@@ -19,6 +19,16 @@ pub struct Server {
 impl Server {
     /// Starts `pinpanel serve` on a free port and waits until it listens.
     pub async fn start(database_url: &str, key_hex: &str, rust_log: &str) -> Server {
+        Server::start_with(database_url, key_hex, rust_log, &[]).await
+    }
+
+    /// [`Server::start`] with more environment variables.
+    pub async fn start_with(
+        database_url: &str,
+        key_hex: &str,
+        rust_log: &str,
+        env: &[(&str, &str)],
+    ) -> Server {
         let logdir = tempfile::tempdir().unwrap();
         let log = logdir.path().join("server.log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_pinpanel"))
@@ -28,6 +38,7 @@ impl Server {
             .env("PINPANEL_COOKIE_SECURE", "false")
             .env("RUST_LOG", rust_log)
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())

@@ -211,15 +211,43 @@ async fn the_session_cookie_is_host_prefixed_and_secure_when_secure() {
     let app = spawn_app_with(Backend::Sqlite, ServeSettings::default())
         .await
         .unwrap();
-    let res = reqwest::Client::new()
-        .get(app.url("/login"))
+    let app_user = app.account("Acme", UnlockPolicy::SelfService).await;
+    app.user(&app_user, "alice").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = http.get(app.url("/login")).send().await.unwrap();
+    let form_cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        form_cookie.starts_with("__Host-pinpanel-form="),
+        "{form_cookie}"
+    );
+    let csrf = crate::helpers::csrf_in(&res.text().await.unwrap()).unwrap();
+    let res = http
+        .post(app.url("/login"))
+        .header("cookie", form_cookie.split(';').next().unwrap())
+        .form(&[
+            ("username", "alice"),
+            ("password", PASSWORD),
+            ("csrf_token", &csrf),
+        ])
         .send()
         .await
         .unwrap();
-    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("__Host-pinpanel="), "{cookie}");
-    for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
-        assert!(cookie.contains(attr), "{attr} in {cookie}");
+    assert_eq!(res.status(), 303);
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("__Host-pinpanel="))
+        .expect("the session cookie");
+    for c in [&form_cookie, &cookie] {
+        for attr in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(c.contains(attr), "{attr} in {c}");
+        }
+        assert!(!c.contains("Domain"));
     }
     assert!(!cookie.contains("Domain"));
     assert!(res.headers()["strict-transport-security"]
@@ -487,6 +515,7 @@ async fn no_secret_reaches_the_logs_the_audit_table_or_the_sessions_table(app: T
     let server = Server::start(&app.db.url, &app.key_hex, "trace").await;
     let login = form_login(&server.url(""), "alice").await;
     let csrf1 = login.page_csrf;
+    let form_cookie = login.form_cookie;
     let cookie = session_cookie_of(login.response.headers()).expect("a session after login");
     let http = reqwest::Client::new();
     let with_cookie = format!("pinpanel={cookie}");
@@ -585,6 +614,7 @@ async fn no_secret_reaches_the_logs_the_audit_table_or_the_sessions_table(app: T
         ("a wrong password", "a wrong password"),
         ("the session id", cookie.as_str()),
         ("the login CSRF token", csrf1.as_str()),
+        ("the login form's cookie", form_cookie.as_str()),
         ("the CSRF token", csrf2.as_str()),
         ("an API token", api_token.as_str()),
         ("another API token", alice_token.as_str()),

@@ -1,0 +1,28 @@
+//! Housekeeping every instance runs now and then: expired sessions, tokens and throttle windows
+//! go (every lookup already ignores them; this keeps the tables small), and audit rows older
+//! than the retention period are purged.
+
+use super::{Ctx, Result};
+use crate::store;
+
+/// What one run removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Removed {
+    pub sessions: u64,
+    pub tokens: u64,
+    pub throttle_windows: u64,
+    pub audit_rows: u64,
+}
+
+/// One housekeeping run, as of now.
+pub async fn run(ctx: &Ctx) -> Result<Removed> {
+    let now = store::now();
+    let pool = &ctx.db.pool;
+    let retention = ctx.settings.audit_retention_days.max(1) * 24 * 3600;
+    Ok(Removed {
+        sessions: store::sessions::delete_expired(pool, now).await?,
+        tokens: store::tokens::delete_expired(pool, now).await?,
+        throttle_windows: store::throttle::delete_stale(pool, now - 24 * 3600).await?,
+        audit_rows: store::audit::delete_older_than(pool, now - retention).await?,
+    })
+}
