@@ -101,6 +101,8 @@ async fn serve(mut opened: startup::Opened, args: ServeArgs) -> anyhow::Result<(
         absolute_timeout_secs: i64::from(args.absolute_timeout_hours) * 3600,
         audit_retention_days: args.audit_retention_days,
         trusted_proxies: args.trusted_proxies.clone(),
+        public_url: args.public_url.clone(),
+        require_two_step: args.require_two_step.0.clone(),
         ..ServeSettings::default()
     };
     let app = App::build(opened.ctx, opened.csrf_key, args.addr, &settings).await?;

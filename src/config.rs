@@ -130,6 +130,16 @@ pub struct ServeArgs {
     #[arg(long, env = "PINPANEL_TRUSTED_PROXIES", default_value = "", value_parser = parse_proxies)]
     pub trusted_proxies: TrustedProxies,
 
+    /// Where people reach the panel, e.g. `https://panel.example.com`: the origin passkeys are
+    /// bound to and the base of links in mail. `http://localhost:PORT` works for local use.
+    #[arg(long, env = "PINPANEL_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<url::Url>,
+
+    /// The roles that must set up two-step login before they reach any other page: a
+    /// comma-separated list of `agents`, `admins` and `users`, or `none`.
+    #[arg(long, env = "PINPANEL_REQUIRE_TWO_STEP", default_value = "agents,admins", value_parser = parse_required_roles)]
+    pub require_two_step: RequiredRoles,
+
     /// Days the audit log keeps an event before it is purged.
     #[arg(long, env = "PINPANEL_AUDIT_RETENTION_DAYS", default_value_t = 400, value_parser = clap::value_parser!(i64).range(1..=36500))]
     pub audit_retention_days: i64,
@@ -216,6 +226,46 @@ pub enum AgentCommand {
         #[arg(long, required = true)]
         password_stdin: bool,
     },
+}
+
+/// The roles of `PINPANEL_REQUIRE_TWO_STEP`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequiredRoles(pub Vec<Role>);
+
+fn parse_required_roles(s: &str) -> Result<RequiredRoles, String> {
+    let mut roles = Vec::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let role = match item {
+            "none" => continue,
+            "agents" | "agent" => Role::Agent,
+            "admins" | "admin" => Role::Admin,
+            "users" | "user" => Role::User,
+            other => {
+                return Err(format!(
+                    "'{}' is not one of: agents, admins, users, none",
+                    other.chars().take(40).collect::<String>()
+                ))
+            }
+        };
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    Ok(RequiredRoles(roles))
+}
+
+fn parse_public_url(s: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(s.trim()).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("the public URL must be http(s)://host[:port]".into());
+    }
+    if url.path() != "/" || url.query().is_some() {
+        return Err(
+            "the public URL names a site, without a path (such as https://panel.example.com)"
+                .into(),
+        );
+    }
+    Ok(url)
 }
 
 fn parse_proxies(s: &str) -> Result<TrustedProxies, String> {

@@ -207,6 +207,17 @@ fn aad(user_id: i64) -> Vec<u8> {
     format!("pinpanel pin v1 user:{user_id}").into_bytes()
 }
 
+fn secret_aad(purpose: &str, user_id: i64) -> Vec<u8> {
+    format!("pinpanel {purpose} v1 user:{user_id}").into_bytes()
+}
+
+/// 32 fresh random bytes (a key).
+pub fn random_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    OsRng.fill_bytes(&mut key);
+    key
+}
+
 impl PinCipher {
     pub fn new(key: &PinKey) -> Self {
         PinCipher {
@@ -241,6 +252,30 @@ impl PinCipher {
         self.aead
             .decrypt(XNonce::from_slice(nonce), Payload { msg: sealed, aad })
             .map_err(|_| DecryptError)
+    }
+
+    /// Encrypts another secret of a person (`purpose` names it: `totp`), bound to them.
+    pub fn encrypt_secret(&self, purpose: &str, user_id: i64, secret: &[u8]) -> Vec<u8> {
+        self.seal(secret, &secret_aad(purpose, user_id))
+    }
+
+    pub fn decrypt_secret(
+        &self,
+        purpose: &str,
+        user_id: i64,
+        blob: &[u8],
+    ) -> Result<Vec<u8>, DecryptError> {
+        self.open(blob, &secret_aad(purpose, user_id))
+    }
+
+    /// Seals an installation-wide value kept in the database under `name` (the name is the
+    /// associated data, so one cannot stand in for another).
+    pub fn seal_setting(&self, name: &str, value: &[u8]) -> Vec<u8> {
+        self.seal(value, format!("pinpanel setting v1:{name}").as_bytes())
+    }
+
+    pub fn open_setting(&self, name: &str, blob: &[u8]) -> Result<Vec<u8>, DecryptError> {
+        self.open(blob, format!("pinpanel setting v1:{name}").as_bytes())
     }
 
     pub fn encrypt_pin(&self, user_id: i64, pin: &SupportPin) -> Vec<u8> {

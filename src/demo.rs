@@ -107,4 +107,8 @@ pub fn print(demo: &DemoLogins) {
     for l in &demo.logins {
         println!("  {:<8} {:<14} ({})", l.username, l.password, l.what);
     }
+    println!(
+        "the administrator and the agent set up two-step login (an authenticator app) at their \
+         first login, as PINPANEL_REQUIRE_TWO_STEP asks (set it to none to skip that)"
+    );
 }

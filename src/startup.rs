@@ -72,15 +72,34 @@ pub async fn open(
              (check PINPANEL_KEY / PINPANEL_KEY_FILE)"
         );
     }
+    let recovery_key = sealed_key(&db, &cipher, RECOVERY_KEY_NAME).await?;
     Ok(Opened {
         ctx: Ctx {
             db,
             cipher: Arc::new(cipher),
             limits: Default::default(),
-            settings: Arc::new(service::Settings::new(key.derive("throttle"))),
+            settings: Arc::new(service::Settings::new(key.derive("throttle"), recovery_key)),
+            passkeys: None,
         },
         csrf_key: key.derive("csrf"),
     })
+}
+
+/// The settings row of the key that HMACs recovery codes.
+pub const RECOVERY_KEY_NAME: &str = "recovery_key";
+
+/// A random key kept in the settings table sealed with the PIN key, made on first use (two
+/// instances starting at once agree on one).
+async fn sealed_key(db: &Db, cipher: &PinCipher, name: &str) -> anyhow::Result<[u8; 32]> {
+    let sealed = cipher.seal_setting(name, &crate::crypto::random_key());
+    let stored = store::settings::get_or_insert(&db.pool, name, &sealed)
+        .await
+        .with_context(|| format!("cannot read the {name} from the database"))?;
+    let opened = cipher.open_setting(name, &stored).map_err(|_| {
+        anyhow::anyhow!("the {name} in the database does not open with the PIN key")
+    })?;
+    <[u8; 32]>::try_from(opened.as_slice())
+        .map_err(|_| anyhow::anyhow!("the {name} in the database is not 32 bytes"))
 }
 
 /// How `serve` runs: the settings of the faces, the use cases and the connections.
@@ -97,6 +116,14 @@ pub struct ServeSettings {
     pub header_read_timeout: Duration,
     /// A request (its body included) must be answered within this time, or it gets 503.
     pub request_timeout: Duration,
+    /// Where people reach the panel (`PINPANEL_PUBLIC_URL`): the origin of passkeys, the base
+    /// of links in mail.
+    pub public_url: Option<url::Url>,
+    /// The roles that must set up two-step login.
+    pub require_two_step: Vec<crate::domain::Role>,
+    /// Password checks that may wait per hashing permit before a check is refused with 503
+    /// (one bound per process).
+    pub hashing_queue: usize,
 }
 
 impl Default for ServeSettings {
@@ -110,6 +137,9 @@ impl Default for ServeSettings {
             trusted_proxies: TrustedProxies::default(),
             header_read_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(60),
+            public_url: None,
+            require_two_step: vec![crate::domain::Role::Agent, crate::domain::Role::Admin],
+            hashing_queue: service::password::MAX_WAITING,
         }
     }
 }
@@ -135,7 +165,13 @@ impl App {
             let service = Arc::make_mut(&mut ctx.settings);
             service.reauth_secs = settings.reauth_secs;
             service.audit_retention_days = settings.audit_retention_days;
+            service.require_two_step = settings.require_two_step.clone();
         }
+        service::password::set_max_waiting(settings.hashing_queue);
+        ctx.passkeys = match &settings.public_url {
+            Some(url) => Some(service::two_step::relying_party(url)?),
+            None => None,
+        };
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;

@@ -35,6 +35,29 @@
     }
   }, true);
 
+  // Recovery codes: Print and Copy buttons exist only for scripts (without JavaScript the codes
+  // are plain text to copy, and the browser prints the page).
+  document.querySelectorAll("[data-print], [data-copy]").forEach(function (b) { b.hidden = false; });
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-print]")) {
+      window.print();
+      return;
+    }
+    var copy = event.target.closest("[data-copy]");
+    if (!copy) return;
+    var source = document.getElementById(copy.getAttribute("data-copy"));
+    var status = document.getElementById("copy-status");
+    if (!source || !navigator.clipboard) return;
+    var text = Array.prototype.map.call(source.querySelectorAll("li"), function (li) {
+      return li.textContent.trim();
+    }).join("\n");
+    navigator.clipboard.writeText(text).then(function () {
+      if (status) status.textContent = "Copied.";
+    }, function () {
+      if (status) status.textContent = "Copying failed: select the codes and copy them.";
+    });
+  });
+
   // The Support menu: Escape closes the open drop-down and returns focus to its summary; a
   // click elsewhere closes it.
   document.addEventListener("keydown", function (event) {

@@ -127,6 +127,10 @@ impl From<crate::service::ServiceError> for ApiError {
                 codes::INVALID,
                 &format!("Invalid Phone PIN. {} {}", err, crate::domain::PIN_GUIDANCE),
             ),
+            E::WrongCode | E::WrongPassword => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "Unable to authenticate user with credentials provided.",
+            ),
             E::PinRequired => ApiError::pin(
                 StatusCode::BAD_REQUEST,
                 codes::INVALID,

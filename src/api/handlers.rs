@@ -17,7 +17,7 @@ use crate::domain::{PinState, User};
 use crate::http::{client::ClientAddr, time::iso_time, AppState};
 use crate::service::login::{authenticate, issue_token, revoke_token, token_user, LoginFailure};
 use crate::service::pins::{self, VerifyOutcome};
-use crate::service::{accounts, policy, Actor, ServiceError};
+use crate::service::{accounts, policy, two_step, Actor, ServiceError};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -122,6 +122,7 @@ fn user_json(
     user: &User,
     account_number: Option<&str>,
     pin_state: Option<PinState>,
+    two_step: bool,
     with_pin: Option<String>,
 ) -> Value {
     let mut u = Map::new();
@@ -130,6 +131,7 @@ fn user_json(
     u.insert("displayName".into(), json!(user.full_name));
     u.insert("email".into(), json!(user.email));
     u.insert("enabled".into(), json!(!user.disabled));
+    u.insert("RAX-AUTH:multiFactorEnabled".into(), json!(two_step));
     if let Some(number) = account_number {
         u.insert("RAX-AUTH:domainId".into(), json!(number));
     }
@@ -154,8 +156,9 @@ async fn one_user_json(
     user: &User,
     with_pin: Option<String>,
 ) -> ApiResult<Value> {
+    let two_step = two_step::status(&state.ctx, user).await?.enabled();
     if user.is_agent() {
-        return Ok(user_json(user, None, None, None));
+        return Ok(user_json(user, None, None, two_step, None));
     }
     let account = accounts::account_of(&state.ctx, user).await?;
     let pin_state = pins::status(&state.ctx, actor, user).await?.state;
@@ -163,6 +166,7 @@ async fn one_user_json(
         user,
         account.as_ref().map(|a| a.number.as_str()),
         Some(pin_state),
+        two_step,
         with_pin,
     ))
 }
@@ -187,7 +191,9 @@ pub struct TokenRequest {
 #[derive(Deserialize)]
 struct TokenAuth {
     #[serde(rename = "passwordCredentials")]
-    password_credentials: PasswordCredentials,
+    password_credentials: Option<PasswordCredentials>,
+    #[serde(rename = "RAX-AUTH:passcodeCredentials")]
+    passcode_credentials: Option<PasscodeCredentials>,
 }
 
 #[derive(Deserialize)]
@@ -196,14 +202,53 @@ struct PasswordCredentials {
     password: SecretString,
 }
 
-/// `POST /v2.0/tokens`.
+#[derive(Deserialize)]
+struct PasscodeCredentials {
+    passcode: String,
+}
+
+/// The header that carries the multi-factor session id of the provider's flow.
+const SESSION_ID_HEADER: &str = "X-SessionId";
+
+/// `POST /v2.0/tokens`: password credentials, or (the provider's multi-factor flow) a passcode
+/// with the `X-SessionId` a password answer gave.
 pub async fn tokens_post(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
+    headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<TokenRequest>,
 ) -> ApiResult<Response> {
     crate::service::limits::hit(&state.ctx, state.ctx.limits.tokens_per_address, &addr).await?;
-    let creds = req.auth.password_credentials;
+    let creds = match (req.auth.password_credentials, req.auth.passcode_credentials) {
+        (Some(creds), None) => creds,
+        (None, Some(passcode)) => {
+            let session = headers
+                .get(SESSION_ID_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .filter(|s| !s.is_empty() && s.len() <= 256)
+                .ok_or_else(|| {
+                    ApiError::bad_request("Passcode credentials need the X-SessionId header.")
+                })?;
+            let user =
+                match two_step::finish_api_second_step(&state.ctx, session, &passcode.passcode)
+                    .await
+                {
+                    Ok(user) => user,
+                    Err(ServiceError::NotFound) => return Err(ApiError::new(
+                        StatusCode::UNAUTHORIZED,
+                        "The multi-factor session is unknown or has expired: authenticate with \
+                         the password again.",
+                    )),
+                    Err(e) => return Err(e.into()),
+                };
+            return token_answer(&state, &user, true).await;
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "Give either passwordCredentials or RAX-AUTH:passcodeCredentials.",
+            ))
+        }
+    };
     let user = match authenticate(&state.ctx, &creds.username, creds.password, &addr).await? {
         Ok(user) => user,
         Err(LoginFailure::BadCredentials) => {
@@ -221,9 +266,35 @@ pub async fn tokens_post(
             return Err(e);
         }
     };
-    let token = issue_token(&state.ctx, &user).await?;
-    let pin = own_pin(&state, &user).await?;
-    let mut user_value = one_user_json(&state, &user, &user, pin).await?;
+    if two_step::status(&state.ctx, &user).await?.enabled() {
+        // The provider's multi-factor answer: 401 with a one-use session for the passcode.
+        let session = two_step::begin_api_second_step(&state.ctx, &user).await?;
+        let mut res = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Additional authentication credentials required.",
+        )
+        .into_response();
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("OS-MF sessionId='{session}', factor='PASSCODE'"))
+        {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        return Ok(res);
+    }
+    if two_step::required_for(&state.ctx, user.role) {
+        return Err(ApiError::forbidden(
+            "Two-step login is required for this user and is not set up: set it up in the \
+             panel first.",
+        ));
+    }
+    token_answer(&state, &user, false).await
+}
+
+/// Issues a token to `user` and answers with it, as the provider does.
+async fn token_answer(state: &AppState, user: &User, second_factor: bool) -> ApiResult<Response> {
+    let token = issue_token(&state.ctx, user, second_factor).await?;
+    let pin = own_pin(state, user).await?;
+    let mut user_value = one_user_json(state, user, user, pin).await?;
     if let Value::Object(m) = &mut user_value {
         m.insert("name".into(), json!(user.username));
     }
@@ -265,7 +336,7 @@ pub async fn users_get(
     let number = account.as_ref().map(|a| a.number.as_str());
     let users: Vec<Value> = members
         .iter()
-        .map(|m| user_json(&m.user, number, Some(m.pin_state), None))
+        .map(|m| user_json(&m.user, number, Some(m.pin_state), m.two_step, None))
         .collect();
     Ok(no_store(Json(json!({ "users": users })).into_response()))
 }

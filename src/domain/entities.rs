@@ -55,6 +55,8 @@ pub struct MemberSummary {
     pub pin_state: PinState,
     /// When something last happened to the member's PIN (unix seconds).
     pub last_pin_activity: Option<i64>,
+    /// Two-step login is on.
+    pub two_step: bool,
 }
 
 /// A recorded audit event as the activity lists show it.
@@ -65,4 +67,24 @@ pub struct AuditEvent {
     pub actor_id: Option<i64>,
     pub actor_name: String,
     pub detail: String,
+}
+
+/// What a person has set up for two-step login.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TwoStepStatus {
+    /// A confirmed authenticator app.
+    pub authenticator_app: bool,
+    pub passkeys: i64,
+    pub recovery_codes_left: i64,
+}
+
+impl TwoStepStatus {
+    /// A password alone opens nothing: the login asks for a second factor.
+    pub fn enabled(&self) -> bool {
+        self.authenticator_app || self.has_passkeys()
+    }
+
+    pub fn has_passkeys(&self) -> bool {
+        self.passkeys > 0
+    }
 }

@@ -3,11 +3,12 @@
 
 mod entities;
 mod pin;
+pub mod second_factor;
 
 use std::fmt;
 use std::str::FromStr;
 
-pub use entities::{Account, AuditEvent, MemberSummary, User};
+pub use entities::{Account, AuditEvent, MemberSummary, TwoStepStatus, User};
 pub use pin::{PinError, PinRule, SupportPin, PIN_GUIDANCE, PIN_LEN};
 
 /// Six consecutive failed verifications lock a PIN (SPEC).

@@ -44,6 +44,8 @@ pub struct Limits {
     pub login_per_user: Limit,
     /// Failed password re-entries ("sudo mode") per person.
     pub reauth_per_user: Limit,
+    /// Wrong second-factor codes (and passkey assertions) per person.
+    pub second_step_per_user: Limit,
 }
 
 impl Limits {
@@ -77,6 +79,11 @@ impl Limits {
             },
             reauth_per_user: Limit {
                 name: "reauth:user",
+                max: 10,
+                window: QUARTER_HOUR,
+            },
+            second_step_per_user: Limit {
+                name: "second-step:user",
                 max: 10,
                 window: QUARTER_HOUR,
             },

@@ -140,20 +140,28 @@ pub async fn current_user(
 /// An issued API token: the secret goes to the client once and is stored only as a hash.
 pub struct IssuedToken {
     pub token: String,
+    pub issued_at: i64,
     pub expires_at: i64,
+    /// A second factor was given too.
+    pub second_factor: bool,
 }
 
-pub async fn issue_token(ctx: &Ctx, user: &User) -> Result<IssuedToken> {
+/// Issues a token to someone who has just authenticated (with a second factor when
+/// `second_factor`).
+pub async fn issue_token(ctx: &Ctx, user: &User, second_factor: bool) -> Result<IssuedToken> {
     let token = crypto::random_token();
     let now = store::now();
     let expires_at = now + TOKEN_TTL_SECS;
     store::tokens::insert(
         &ctx.db.pool,
-        &crypto::sha256_hex(token.as_bytes()),
-        user.id,
-        user.auth_epoch,
-        now,
-        expires_at,
+        &store::tokens::NewToken {
+            token_hash: &crypto::sha256_hex(token.as_bytes()),
+            user_id: user.id,
+            auth_epoch: user.auth_epoch,
+            created_at: now,
+            expires_at,
+            second_factor,
+        },
     )
     .await?;
     audit_now(
@@ -164,7 +172,12 @@ pub async fn issue_token(ctx: &Ctx, user: &User) -> Result<IssuedToken> {
         "",
     )
     .await?;
-    Ok(IssuedToken { token, expires_at })
+    Ok(IssuedToken {
+        token,
+        issued_at: now,
+        expires_at,
+        second_factor,
+    })
 }
 
 /// The holder of a live token.
@@ -172,6 +185,9 @@ pub struct TokenHolder {
     pub user: User,
     /// When the token was issued: the password entry the re-auth window counts from.
     pub issued_at: i64,
+    pub expires_at: i64,
+    /// A second factor was given when it was issued.
+    pub second_factor: bool,
 }
 
 impl TokenHolder {
@@ -199,6 +215,8 @@ pub async fn token_user(ctx: &Ctx, token: &str) -> Result<Option<TokenHolder>> {
         .map(|(user, _)| TokenHolder {
             user,
             issued_at: row.created_at,
+            expires_at: row.expires_at,
+            second_factor: row.second_factor,
         }))
 }
 

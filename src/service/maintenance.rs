@@ -12,6 +12,7 @@ pub struct Removed {
     pub tokens: u64,
     pub throttle_windows: u64,
     pub audit_rows: u64,
+    pub mfa_sessions: u64,
 }
 
 /// One housekeeping run, as of now.
@@ -24,5 +25,6 @@ pub async fn run(ctx: &Ctx) -> Result<Removed> {
         tokens: store::tokens::delete_expired(pool, now).await?,
         throttle_windows: store::throttle::delete_stale(pool, now - 24 * 3600).await?,
         audit_rows: store::audit::delete_older_than(pool, now - retention).await?,
+        mfa_sessions: store::two_step::delete_expired_mfa_sessions(pool, now).await?,
     })
 }

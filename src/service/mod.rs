@@ -9,6 +9,7 @@ pub mod maintenance;
 pub mod password;
 pub mod pins;
 pub mod policy;
+pub mod two_step;
 
 use std::sync::Arc;
 
@@ -21,12 +22,24 @@ use crate::store::{self, audit::NewEvent, Db};
 pub use crate::store::now;
 
 /// What every use case needs: the database, the PIN cipher, the limits and the settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Ctx {
     pub db: Db,
     pub cipher: Arc<PinCipher>,
     pub limits: limits::Limits,
     pub settings: Arc<Settings>,
+    /// The passkey relying party, when `PINPANEL_PUBLIC_URL` gives passkeys an origin.
+    pub passkeys: Option<Arc<webauthn_rs::prelude::Webauthn>>,
+}
+
+impl std::fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("db", &self.db)
+            .field("settings", &self.settings)
+            .field("passkeys", &self.passkeys.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The use cases' settings, the same for every face.
@@ -34,6 +47,11 @@ pub struct Ctx {
 pub struct Settings {
     /// Keys the throttle counters (derived from the PIN key), so they never hold who is counted.
     pub throttle_key: [u8; 32],
+    /// Keys the recovery codes' HMACs: random, kept in the database sealed with the PIN key (so
+    /// a key rotation re-seals it and the codes keep working).
+    pub recovery_key: [u8; 32],
+    /// The roles that must set up two-step login (`PINPANEL_REQUIRE_TWO_STEP`).
+    pub require_two_step: Vec<crate::domain::Role>,
     /// How long a password entry allows showing and changing the PIN ("sudo mode"), in the
     /// panel and through the API alike.
     pub reauth_secs: i64,
@@ -42,9 +60,11 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn new(throttle_key: [u8; 32]) -> Self {
+    pub fn new(throttle_key: [u8; 32], recovery_key: [u8; 32]) -> Self {
         Settings {
             throttle_key,
+            recovery_key,
+            require_two_step: vec![crate::domain::Role::Agent, crate::domain::Role::Admin],
             reauth_secs: 15 * 60,
             audit_retention_days: 400,
         }
@@ -57,6 +77,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("reauth_secs", &self.reauth_secs)
             .field("audit_retention_days", &self.audit_retention_days)
+            .field("require_two_step", &self.require_two_step)
             .finish_non_exhaustive()
     }
 }
@@ -86,6 +107,12 @@ pub enum ServiceError {
     /// A candidate PIN broke the rules.
     #[error("{0}")]
     InvalidPin(PinError),
+    /// A second-factor code (or passkey) that does not open anything.
+    #[error("that code is not correct")]
+    WrongCode,
+    /// A password given again (to confirm a change) was wrong.
+    #[error("that password is not correct")]
+    WrongPassword,
     /// A verification was asked for without a PIN.
     #[error("no Support PIN was given")]
     PinRequired,
@@ -154,6 +181,14 @@ pub mod events {
     pub const PASSWORD_CHANGED: &str = "password.changed";
     pub const TOKEN_ISSUED: &str = "token.issued";
     pub const TOKEN_REVOKED: &str = "token.revoked";
+    pub const TWO_STEP_ENABLED: &str = "two_step.enabled";
+    pub const TWO_STEP_DISABLED: &str = "two_step.disabled";
+    pub const PASSKEY_ADDED: &str = "two_step.passkey_added";
+    pub const PASSKEY_REMOVED: &str = "two_step.passkey_removed";
+    pub const RECOVERY_CODES_REGENERATED: &str = "two_step.recovery_codes_regenerated";
+    pub const RECOVERY_CODE_USED: &str = "two_step.recovery_code_used";
+    pub const SECOND_STEP_OK: &str = "login.second_step";
+    pub const SECOND_STEP_FAILED: &str = "login.second_step_failed";
 }
 
 /// Who did something, for the audit log.

@@ -28,6 +28,16 @@ fn permits() -> usize {
 /// queue, enough to absorb a burst of real logins, short enough that a flood is refused fast.
 pub const MAX_WAITING: usize = 16;
 
+/// The bound in force (one per process, like the permits): [`MAX_WAITING`] unless
+/// [`set_max_waiting`] changed it.
+static WAITING_BOUND: AtomicUsize = AtomicUsize::new(MAX_WAITING);
+
+/// Sets how many checks may wait per permit (the test suite, whose many servers share one
+/// process, raises it; the flood test runs a server process of its own).
+pub fn set_max_waiting(per_permit: usize) {
+    WAITING_BOUND.store(per_permit, Ordering::Relaxed);
+}
+
 /// Checks waiting for a permit or holding one right now.
 static IN_LINE: AtomicUsize = AtomicUsize::new(0);
 
@@ -46,7 +56,7 @@ struct InLine;
 
 impl InLine {
     fn join() -> Result<InLine, PasswordError> {
-        let limit = permits() * (MAX_WAITING + 1);
+        let limit = permits() * (WAITING_BOUND.load(Ordering::Relaxed) + 1);
         IN_LINE
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < limit).then_some(n + 1)

@@ -12,6 +12,7 @@ pub mod sessions;
 pub mod settings;
 pub mod throttle;
 pub mod tokens;
+pub mod two_step;
 pub mod users;
 
 use std::str::FromStr;

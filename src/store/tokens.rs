@@ -2,23 +2,27 @@
 
 use sqlx::{AnyConnection, AnyPool, Row};
 
-pub async fn insert(
-    pool: &AnyPool,
-    token_hash: &str,
-    user_id: i64,
-    auth_epoch: i64,
-    now: i64,
-    expires_at: i64,
-) -> sqlx::Result<()> {
+/// A token to store.
+pub struct NewToken<'a> {
+    pub token_hash: &'a str,
+    pub user_id: i64,
+    pub auth_epoch: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub second_factor: bool,
+}
+
+pub async fn insert(pool: &AnyPool, t: &NewToken<'_>) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO api_tokens (token_hash, user_id, auth_epoch, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO api_tokens (token_hash, user_id, auth_epoch, created_at, expires_at, \
+         second_factor) VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(token_hash)
-    .bind(user_id)
-    .bind(auth_epoch)
-    .bind(now)
-    .bind(expires_at)
+    .bind(t.token_hash)
+    .bind(t.user_id)
+    .bind(t.auth_epoch)
+    .bind(t.created_at)
+    .bind(t.expires_at)
+    .bind(i64::from(t.second_factor))
     .execute(pool)
     .await?;
     Ok(())
@@ -29,11 +33,13 @@ pub struct TokenRow {
     pub user_id: i64,
     pub auth_epoch: i64,
     pub created_at: i64,
+    pub expires_at: i64,
+    pub second_factor: bool,
 }
 
 pub async fn lookup(pool: &AnyPool, token_hash: &str, now: i64) -> sqlx::Result<Option<TokenRow>> {
     let row = sqlx::query(
-        "SELECT user_id, auth_epoch, created_at FROM api_tokens \
+        "SELECT user_id, auth_epoch, created_at, expires_at, second_factor FROM api_tokens \
          WHERE token_hash = $1 AND expires_at > $2",
     )
     .bind(token_hash)
@@ -45,6 +51,8 @@ pub async fn lookup(pool: &AnyPool, token_hash: &str, now: i64) -> sqlx::Result<
             user_id: r.try_get("user_id")?,
             auth_epoch: r.try_get("auth_epoch")?,
             created_at: r.try_get("created_at")?,
+            expires_at: r.try_get("expires_at")?,
+            second_factor: r.try_get::<i64, _>("second_factor")? != 0,
         })
     })
     .transpose()

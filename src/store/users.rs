@@ -136,7 +136,9 @@ pub async fn members_of(pool: &AnyPool, account_id: i64) -> sqlx::Result<Vec<Mem
     sqlx::query(&format!(
         "SELECT {COLUMNS}, COALESCE(p.state, 'INACTIVE') AS pin_state, \
          (SELECT MAX(a.at) FROM audit_log a WHERE a.subject_id = u.id AND a.event LIKE 'pin.%') \
-           AS last_pin_activity \
+           AS last_pin_activity, \
+         CAST((SELECT COUNT(*) FROM totp_secrets t WHERE t.user_id = u.id AND t.confirmed = 1) \
+           + (SELECT COUNT(*) FROM passkeys k WHERE k.user_id = u.id) AS BIGINT) AS factors \
          FROM users u LEFT JOIN support_pins p ON p.user_id = u.id \
          WHERE u.account_id = $1 ORDER BY u.full_name, u.username"
     ))
@@ -149,6 +151,7 @@ pub async fn members_of(pool: &AnyPool, account_id: i64) -> sqlx::Result<Vec<Mem
             user: from_row(row)?,
             pin_state: text_col(row, "pin_state")?,
             last_pin_activity: row.try_get("last_pin_activity")?,
+            two_step: row.try_get::<i64, _>("factors")? > 0,
         })
     })
     .collect()

@@ -18,6 +18,9 @@ pub enum WebError {
     /// No session, or it expired: go to the login page.
     #[error("login required")]
     LoginRequired { expired: bool },
+    /// The person's role requires two-step login and they have not set it up: go there.
+    #[error("two-step login must be set up first")]
+    TwoStepSetUpRequired,
     #[error("forbidden: {0}")]
     Forbidden(String),
     #[error("not found")]
@@ -77,6 +80,12 @@ impl IntoResponse for WebError {
                 // into a fragment.
                 res.headers_mut()
                     .insert("HX-Redirect", HeaderValue::from_static(to));
+                return res;
+            }
+            WebError::TwoStepSetUpRequired => {
+                let mut res = Redirect::to(urls::TWO_STEP).into_response();
+                res.headers_mut()
+                    .insert("HX-Redirect", HeaderValue::from_static(urls::TWO_STEP));
                 return res;
             }
             WebError::Forbidden(msg) => (StatusCode::FORBIDDEN, msg),

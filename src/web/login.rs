@@ -12,8 +12,10 @@ use serde::Deserialize;
 use super::error::{wait_for, Result};
 use super::session::{Auth, WebSession};
 use super::{csrf, urls};
+use crate::domain::User;
 use crate::http::{client::ClientAddr, AppState};
 use crate::service::login::{authenticate, LoginFailure};
+use crate::service::two_step;
 use crate::service::{audit_now, events, Actor};
 
 #[derive(Template, WebTemplate)]
@@ -106,14 +108,17 @@ pub async fn login_post(
     let next = safe_next(form.next.as_deref());
     match authenticate(&state.ctx, &form.username, form.password, &addr).await? {
         Ok(user) => {
-            session.login(&user).await?;
+            if two_step::status(&state.ctx, &user).await?.enabled() {
+                session.begin_second_step(&user, next.as_deref()).await?;
+                return Ok(Redirect::to(urls::SECOND_STEP).into_response());
+            }
+            let must_set_up = two_step::required_for(&state.ctx, user.role);
+            session.login(&user, must_set_up).await?;
             tracing::info!(user = %user.username, "logged in");
-            let home = if user.is_agent() {
-                urls::AGENT
-            } else {
-                urls::PROFILE
-            };
-            Ok(Redirect::to(next.as_deref().unwrap_or(home)).into_response())
+            if must_set_up {
+                return Ok(Redirect::to(urls::TWO_STEP).into_response());
+            }
+            Ok(Redirect::to(next.as_deref().unwrap_or(home_of(&user))).into_response())
         }
         Err(failure) => {
             let (status, message, retry) = match failure {
@@ -149,6 +154,15 @@ pub async fn login_post(
             }
             Ok(res)
         }
+    }
+}
+
+/// Where a person lands after logging in.
+pub fn home_of(user: &User) -> &'static str {
+    if user.is_agent() {
+        urls::AGENT
+    } else {
+        urls::PROFILE
     }
 }
 

@@ -9,6 +9,7 @@ pub mod error;
 pub mod login;
 pub mod profile;
 pub mod session;
+pub mod two_step;
 pub mod urls;
 pub mod users;
 
@@ -69,6 +70,34 @@ pub fn router<S: SessionStore + Clone>(
             get(users::reset_get).post(users::reset_post),
         )
         .route(urls::AGENT, get(agent::agent_get).post(agent::agent_post))
+        .route(
+            urls::SECOND_STEP,
+            get(two_step::second_step_get).post(two_step::second_step_post),
+        )
+        .route(
+            urls::SECOND_STEP_PASSKEY_OPTIONS,
+            post(two_step::second_step_passkey_options_post),
+        )
+        .route(
+            urls::SECOND_STEP_PASSKEY,
+            post(two_step::second_step_passkey_post),
+        )
+        .route(urls::TWO_STEP, get(two_step::two_step_get))
+        .route(
+            urls::TWO_STEP_CONFIRM_PASSWORD,
+            post(two_step::confirm_password_post),
+        )
+        .route(urls::TWO_STEP_APP, post(two_step::app_post))
+        .route(urls::TWO_STEP_APP_CONFIRM, post(two_step::app_confirm_post))
+        .route(
+            urls::TWO_STEP_RECOVERY_CODES,
+            post(two_step::recovery_codes_post),
+        )
+        .route(urls::TWO_STEP_OFF, post(two_step::off_post))
+        .route(urls::PASSKEY_OPTIONS, post(two_step::passkey_options_post))
+        .route(urls::PASSKEYS, post(two_step::passkeys_post))
+        .route(urls::PASSKEY_NAME, post(two_step::passkey_name_post))
+        .route(urls::PASSKEY_REMOVE, post(two_step::passkey_remove_post))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_csrf_token,
@@ -84,11 +113,7 @@ pub fn router<S: SessionStore + Clone>(
 
 /// `/`: people land where their work is.
 async fn home_get(auth: Auth) -> Response {
-    if auth.user.is_agent() {
-        Redirect::to(urls::AGENT).into_response()
-    } else {
-        Redirect::to(urls::PROFILE).into_response()
-    }
+    Redirect::to(login::home_of(&auth.user)).into_response()
 }
 
 /// Is this an htmx request (so the answer is a fragment, not a page)?
@@ -158,6 +183,8 @@ pub struct Chrome {
     pub is_admin: bool,
     pub is_agent: bool,
     pub csrf: String,
+    /// Two-step login must be set up before anything else: the menus stay hidden.
+    pub setting_up: bool,
 }
 
 impl Chrome {
@@ -169,6 +196,7 @@ impl Chrome {
             is_admin: auth.user.is_admin(),
             is_agent: auth.user.is_agent(),
             csrf: auth.csrf.clone(),
+            setting_up: auth.setting_up,
         }
     }
 }

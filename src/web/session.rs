@@ -13,6 +13,7 @@ use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
 use super::error::WebError;
+use super::urls;
 use crate::crypto;
 use crate::domain::{Account, User};
 use crate::http::AppState;
@@ -27,6 +28,13 @@ const AUTH_AT: &str = "auth_at";
 const REAUTH_AT: &str = "reauth_at";
 const SEEN_AT: &str = "seen_at";
 const CSRF: &str = "csrf";
+/// Set while a person whose role requires two-step login has not set it up yet.
+const MUST_SET_UP: &str = "must_set_up";
+/// A half-done login: the password was right, the second step is still to come.
+const PENDING_UID: &str = "pending_uid";
+const PENDING_EPOCH: &str = "pending_epoch";
+const PENDING_AT: &str = "pending_at";
+const PENDING_NEXT: &str = "pending_next";
 
 /// `seen_at` is written at most this often, so reading pages does not write the database on
 /// every request; the idle timeout is therefore exact to within this many seconds.
@@ -88,8 +96,9 @@ impl WebSession {
     }
 
     /// Starts an authenticated session: a new session id (so a planted id is worthless), a new
-    /// CSRF secret, and the login counts as a fresh password entry for sudo mode.
-    pub async fn login(&self, user: &User) -> Result<(), WebError> {
+    /// CSRF secret, and the login counts as a fresh password entry for sudo mode. With
+    /// `must_set_up`, only the two-step set-up pages answer until it is done.
+    pub async fn login(&self, user: &User, must_set_up: bool) -> Result<(), WebError> {
         self.0.cycle_id().await.map_err(session_err)?;
         self.0.clear().await;
         let now = service::now();
@@ -99,7 +108,69 @@ impl WebSession {
         self.set(REAUTH_AT, now).await?;
         self.set(SEEN_AT, now).await?;
         self.set(CSRF, crypto::random_token()).await?;
+        if must_set_up {
+            self.set(MUST_SET_UP, true).await?;
+        }
         Ok(())
+    }
+
+    /// The password was right and a second step is due: a session of its own (new id, new
+    /// CSRF secret) that holds who is logging in but logs nobody in, so nothing else answers.
+    pub async fn begin_second_step(&self, user: &User, next: Option<&str>) -> Result<(), WebError> {
+        self.0.cycle_id().await.map_err(session_err)?;
+        self.0.clear().await;
+        self.set(PENDING_UID, user.id).await?;
+        self.set(PENDING_EPOCH, user.auth_epoch).await?;
+        self.set(PENDING_AT, service::now()).await?;
+        if let Some(next) = next {
+            self.set(PENDING_NEXT, next).await?;
+        }
+        self.set(CSRF, crypto::random_token()).await?;
+        Ok(())
+    }
+
+    /// Who is half-way through logging in (id, auth epoch, where to go next), while the
+    /// half-done login has not expired.
+    pub async fn pending_second_step(
+        &self,
+    ) -> Result<Option<(i64, i64, Option<String>)>, WebError> {
+        let (Some(uid), Some(epoch), Some(at)) = (
+            self.get::<i64>(PENDING_UID).await?,
+            self.get::<i64>(PENDING_EPOCH).await?,
+            self.get::<i64>(PENDING_AT).await?,
+        ) else {
+            return Ok(None);
+        };
+        if service::now() - at > service::two_step::PENDING_SECS {
+            self.logout().await?;
+            return Ok(None);
+        }
+        Ok(Some((uid, epoch, self.get::<String>(PENDING_NEXT).await?)))
+    }
+
+    /// Two-step login is set up: the rest of the panel answers again.
+    pub async fn set_up_done(&self) -> Result<(), WebError> {
+        self.0
+            .remove::<bool>(MUST_SET_UP)
+            .await
+            .map_err(session_err)?;
+        Ok(())
+    }
+
+    /// Keeps a passkey ceremony's state (a challenge, not a secret) until its answer comes.
+    pub async fn put_ceremony<T: Serialize>(&self, name: &str, state: &T) -> Result<(), WebError> {
+        self.set(name, (state, service::now())).await
+    }
+
+    /// Takes a passkey ceremony's state out (each serves one answer), if it has not expired.
+    pub async fn take_ceremony<T: DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<Option<T>, WebError> {
+        let state = self.0.remove::<(T, i64)>(name).await.map_err(session_err)?;
+        Ok(state
+            .filter(|(_, at)| service::now() - at <= service::two_step::PENDING_SECS)
+            .map(|(s, _)| s))
     }
 
     /// Ends the session: its row is deleted, so the cookie is dead on every instance.
@@ -126,6 +197,15 @@ pub struct Auth {
     pub csrf: String,
     /// A password entry is recent enough to show or change the PIN ("sudo mode").
     recent: bool,
+    /// The person must set up two-step login before anything else.
+    pub setting_up: bool,
+}
+
+/// While two-step login must be set up, only its pages (and logging out) answer.
+fn may_visit_while_setting_up(path: &str) -> bool {
+    path == urls::LOGOUT
+        || path == urls::TWO_STEP
+        || path.starts_with(&format!("{}/", urls::TWO_STEP))
 }
 
 impl Auth {
@@ -165,6 +245,10 @@ impl FromRequestParts<AppState> for Auth {
         if now - seen_at >= SEEN_RESOLUTION_SECS {
             session.set(SEEN_AT, now).await?;
         }
+        let setting_up = session.get::<bool>(MUST_SET_UP).await?.unwrap_or(false);
+        if setting_up && !may_visit_while_setting_up(parts.uri.path()) {
+            return Err(WebError::TwoStepSetUpRequired);
+        }
         let csrf = session.csrf_token(&settings.csrf_key).await?;
         Ok(Auth {
             user,
@@ -172,6 +256,7 @@ impl FromRequestParts<AppState> for Auth {
             session,
             csrf,
             recent: within_reauth_window(&state.ctx, reauth_at),
+            setting_up,
         })
     }
 }

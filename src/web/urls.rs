@@ -32,6 +32,24 @@ pub const USER_RESET: &str = "/users/{id}/reset";
 
 pub const AGENT: &str = "/agent";
 
+/// The second step of a login (code or passkey).
+pub const SECOND_STEP: &str = "/login/second-step";
+pub const SECOND_STEP_PASSKEY_OPTIONS: &str = "/login/second-step/passkey/options";
+pub const SECOND_STEP_PASSKEY: &str = "/login/second-step/passkey";
+
+/// Two-step login set-up (every person, agents too).
+pub const TWO_STEP: &str = "/profile/two-step";
+pub const TWO_STEP_CONFIRM_PASSWORD: &str = "/profile/two-step/password";
+pub const TWO_STEP_APP: &str = "/profile/two-step/app";
+pub const TWO_STEP_APP_CONFIRM: &str = "/profile/two-step/app/confirm";
+pub const TWO_STEP_RECOVERY_CODES: &str = "/profile/two-step/recovery-codes";
+pub const TWO_STEP_OFF: &str = "/profile/two-step/off";
+pub const PASSKEY_OPTIONS: &str = "/profile/two-step/passkeys/options";
+pub const PASSKEYS: &str = "/profile/two-step/passkeys";
+pub const PASSKEY_NAME: &str = "/profile/two-step/passkeys/{id}/name";
+pub const PASSKEY_REMOVE: &str = "/profile/two-step/passkeys/{id}/remove";
+pub const PASSKEY_JS: &str = "/static/passkey.js";
+
 /// A route with an `{id}` segment, filled in: `with_id(USER_UNLOCK, 7)` is `/users/7/unlock`.
 pub fn with_id(route: &str, id: i64) -> String {
     route.replace("{id}", &id.to_string())

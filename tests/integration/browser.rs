@@ -115,7 +115,11 @@ impl Browser {
         Some(Browser {
             c,
             driver,
-            base: format!("http://{}", app.addr),
+            // A public app is browsed at its public URL (passkeys need a host name).
+            base: app
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", app.addr)),
             _profile: profile,
         })
     }
@@ -230,11 +234,49 @@ impl Browser {
     }
 
     pub async fn login(&self, username: &str) {
+        self.password_step(username).await;
+        self.wait_text("Log out").await;
+    }
+
+    /// The first step of a login: the password.
+    pub async fn password_step(&self, username: &str) {
         self.goto("/login").await;
         self.fill("#username", username).await;
         self.fill("#password", PASSWORD).await;
         self.click_named("Log in").await;
-        self.wait_text("Log out").await;
+    }
+
+    /// The text of the element `css`.
+    pub async fn text_of(&self, css: &str) -> String {
+        self.c
+            .wait()
+            .for_element(Locator::Css(css))
+            .await
+            .expect(css)
+            .text()
+            .await
+            .expect("text")
+    }
+
+    /// Gives this browser tab Chromium's virtual authenticator (a platform authenticator that
+    /// verifies its user and consents at once), through WebDriver's WebAuthn extension.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let id = self
+            .c
+            .issue_cmd(Authenticator::Add)
+            .await
+            .expect("add a virtual authenticator");
+        id.as_str().expect("an authenticator id").to_owned()
+    }
+
+    /// The credentials the virtual authenticator holds.
+    pub async fn authenticator_credentials(&self, id: &str) -> Vec<Value> {
+        let creds = self
+            .c
+            .issue_cmd(Authenticator::Credentials(id.to_owned()))
+            .await
+            .expect("list credentials");
+        creds.as_array().cloned().unwrap_or_default()
     }
 
     /// The six digits shown in the Support PIN section, if any.
@@ -470,6 +512,47 @@ impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
     }
 }
 
+/// chromedriver's virtual WebAuthn authenticator (W3C WebAuthn, "Automation").
+#[derive(Debug)]
+enum Authenticator {
+    Add,
+    Credentials(String),
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Authenticator {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let root = format!(
+            "session/{}/webauthn/authenticator",
+            session.unwrap_or_default()
+        );
+        base.join(&match self {
+            Authenticator::Add => root,
+            Authenticator::Credentials(id) => format!("{root}/{id}/credentials"),
+        })
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        match self {
+            Authenticator::Add => (
+                axum::http::Method::POST,
+                Some(
+                    json!({
+                        "protocol": "ctap2", "transport": "internal", "hasResidentKey": true,
+                        "hasUserVerification": true, "isUserConsenting": true,
+                        "isUserVerified": true,
+                    })
+                    .to_string(),
+                ),
+            ),
+            Authenticator::Credentials(_) => (axum::http::Method::GET, None),
+        }
+    }
+}
+
 impl Browser {
     /// Runs axe-core on the page as it is now and returns its WCAG 2.2 A/AA violations.
     pub async fn axe_violations(&self) -> Vec<String> {
@@ -616,6 +699,8 @@ dual!(
     lock_and_unlock_journey_without_javascript,
     every_state_is_accessible,
     keyboard_only_journey,
+    two_step_with_passkeys_and_an_app,
+    two_step_without_javascript,
 );
 
 async fn member_journey_with_javascript(backend: Backend) {
@@ -852,4 +937,108 @@ async fn the_accessibility_and_csp_checks_catch_violations() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Issue 13 with JavaScript: a passkey added through Chromium's virtual authenticator (first
+/// factor: the recovery codes are shown), renamed, used at the second step; then an
+/// authenticator app added beside it with a code computed from the secret the page shows.
+async fn two_step_with_passkeys_and_an_app(backend: Backend) {
+    let Some(app) =
+        crate::helpers::spawn_public_app(backend, crate::helpers::test_settings()).await
+    else {
+        return;
+    };
+    let Some(b) = Browser::start(&app, true).await else {
+        return;
+    };
+    let acct = app.account("Demo Hosting", UnlockPolicy::SelfService).await;
+    app.user(&acct, "alice").await;
+    let authenticator = b.add_virtual_authenticator().await;
+    b.login("alice").await;
+    b.goto("/profile").await;
+    b.click_named("Two-step login").await;
+    b.wait_text("A passkey lets your device").await;
+    b.check_state("two-step").await;
+    b.click_named("Add a passkey").await;
+    b.wait_text("save your recovery codes").await;
+    assert_eq!(b.authenticator_credentials(&authenticator).await.len(), 1);
+    let codes = b.text_of("#passkey-recovery-list").await;
+    assert_eq!(
+        codes.lines().filter(|l| l.len() == 11).count(),
+        10,
+        "{codes}"
+    );
+    b.check_state("passkey-recovery-codes").await;
+    b.click_named("I have saved them").await;
+    b.wait_text("Passkey added.").await;
+    b.fill("input[name=name]", "Work laptop").await;
+    b.click_named("Rename").await;
+    b.wait_text("Passkey renamed.").await;
+    b.wait_text("Work laptop").await;
+    b.click_named("Log out").await;
+    b.wait_text("Log in").await;
+
+    b.password_step("alice").await;
+    b.wait_text("Your password was right.").await;
+    b.check_state("second-step").await;
+    b.click_named("Use a passkey").await;
+    b.wait_text("Your Support PIN is hidden.").await;
+
+    // An authenticator app beside the passkey.
+    b.goto("/profile/two-step").await;
+    b.click_named("Add an authenticator app").await;
+    b.wait_text("Scan this QR code").await;
+    b.check_state("two-step-setup").await;
+    let secret = b.text_of("#totp-secret").await;
+    let code = crate::two_step::totp_code(&secret, crate::two_step::now());
+    b.fill("#code", &code).await;
+    b.click_named("Turn on").await;
+    b.wait_text("Authenticator app added.").await;
+    b.wait_text("10 unused recovery codes left").await;
+    b.fill("#codes-password", PASSWORD).await;
+    b.click_named("Make new recovery codes").await;
+    b.wait_text("They will not be shown again.").await;
+    assert!(
+        b.has_control("Print").await && b.has_control("Copy").await,
+        "print and copy, with JavaScript"
+    );
+    b.check_state("recovery-codes").await;
+}
+
+/// Issue 13 without JavaScript: an authenticator app and recovery codes as plain form posts;
+/// without a public URL passkeys are not offered, and the page says why.
+async fn two_step_without_javascript(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let Some(b) = Browser::start(&app, false).await else {
+        return;
+    };
+    let acct = app.account("Demo Hosting", UnlockPolicy::SelfService).await;
+    app.user(&acct, "alice").await;
+    b.login("alice").await;
+    b.goto("/profile").await;
+    b.click_named("Two-step login").await;
+    b.wait_text("Passkeys are not offered here").await;
+    b.click_named("Add an authenticator app").await;
+    b.wait_text("Scan this QR code").await;
+    let secret = b.text_of("#totp-secret").await;
+    b.fill("#code", "000000").await;
+    b.click_named("Turn on").await;
+    b.wait_text("That code is not correct.").await;
+    let code = crate::two_step::totp_code(&secret, crate::two_step::now());
+    b.fill("#code", &code).await;
+    b.click_named("Turn on").await;
+    b.wait_text("They will not be shown again.").await;
+    let codes = b.text_of("#recovery-codes").await;
+    let recovery = codes.lines().next().expect("a code").trim().to_owned();
+    b.click_named("I have saved them").await;
+    b.wait_text("A password alone opens nothing").await;
+    b.click_named("Log out").await;
+    b.wait_text("Log in").await;
+    b.password_step("alice").await;
+    b.wait_text("Your password was right.").await;
+    b.fill("#code", &recovery).await;
+    b.click_named("Continue").await;
+    b.wait_text("Your Support PIN is hidden.").await;
 }

@@ -175,15 +175,7 @@ async fn behind_a_proxy_one_address_never_locks_out_another(backend: Backend) {
     );
 
     // Without trusted proxies the header is ignored: the same claims share the peer's count.
-    let Some(plain) = spawn_app_with(
-        backend,
-        ServeSettings {
-            cookie_secure: false,
-            ..ServeSettings::default()
-        },
-    )
-    .await
-    else {
+    let Some(plain) = spawn_app_with(backend, crate::helpers::test_settings()).await else {
         return;
     };
     let acct = plain.account("Acme", UnlockPolicy::SelfService).await;
@@ -553,10 +545,9 @@ async fn slow_and_half_sent_requests_are_cut_off() {
     let app = spawn_app_with(
         Backend::Sqlite,
         ServeSettings {
-            cookie_secure: false,
             header_read_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(2),
-            ..ServeSettings::default()
+            ..crate::helpers::test_settings()
         },
     )
     .await

@@ -177,34 +177,67 @@ pub struct TestApp {
     pub db: TestDb,
     /// The PIN key, for starting more instances on the same database.
     pub key_hex: String,
+    /// `http://localhost:PORT` for an app started with [`spawn_public_app`].
+    pub public_url: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// The settings tests run with: plain http cookies, no role required to set up two-step login
+/// (the two-step tests turn that on themselves), and a hashing queue long enough for every
+/// test of this process at once (its bound is per process; the flood test has a server
+/// process of its own).
+pub fn test_settings() -> ServeSettings {
+    ServeSettings {
+        cookie_secure: false,
+        require_two_step: Vec::new(),
+        hashing_queue: 10_000,
+        ..ServeSettings::default()
+    }
+}
+
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
-    spawn_app_with(
-        backend,
-        ServeSettings {
-            cookie_secure: false,
-            ..ServeSettings::default()
-        },
-    )
-    .await
+    spawn_app_with(backend, test_settings()).await
 }
 
 /// Settings of an app behind a TLS proxy on this machine: `X-Forwarded-For` from 127.0.0.1 is
 /// believed.
 pub fn behind_a_proxy() -> ServeSettings {
     ServeSettings {
-        cookie_secure: false,
         trusted_proxies: "127.0.0.1".parse().expect("a CIDR"),
-        ..ServeSettings::default()
+        ..test_settings()
     }
 }
 
 pub async fn spawn_app_with(backend: Backend, settings: ServeSettings) -> Option<TestApp> {
     let db = TestDb::new(backend).await?;
     Some(start_on(db, PinKey::generate().to_hex(), settings).await)
+}
+
+/// An app that knows where people reach it, `http://localhost:PORT` (`PINPANEL_PUBLIC_URL`):
+/// passkeys are offered (browsers allow WebAuthn on localhost over http, never on an IP
+/// address) and mail links point at it.
+pub async fn spawn_public_app(backend: Backend, settings: ServeSettings) -> Option<TestApp> {
+    let db = TestDb::new(backend).await?;
+    // A free port, known before the app binds it, so the public URL can name it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let public = format!("http://localhost:{port}");
+    let settings = ServeSettings {
+        public_url: Some(public.parse().expect("a URL")),
+        ..settings
+    };
+    let mut app = start_on_addr(
+        db,
+        PinKey::generate().to_hex(),
+        settings,
+        format!("127.0.0.1:{port}").parse().expect("addr"),
+    )
+    .await;
+    app.public_url = Some(public);
+    Some(app)
 }
 
 /// Another instance on the same database and key (it does not own the database).
@@ -215,14 +248,19 @@ pub async fn spawn_second_instance(app: &TestApp) -> TestApp {
         _dir: None,
         pg: None,
     };
-    let settings = ServeSettings {
-        cookie_secure: false,
-        ..ServeSettings::default()
-    };
-    start_on(db, app.key_hex.clone(), settings).await
+    start_on(db, app.key_hex.clone(), test_settings()).await
 }
 
 async fn start_on(db: TestDb, key_hex: String, settings: ServeSettings) -> TestApp {
+    start_on_addr(db, key_hex, settings, "127.0.0.1:0".parse().expect("addr")).await
+}
+
+async fn start_on_addr(
+    db: TestDb,
+    key_hex: String,
+    settings: ServeSettings,
+    addr: SocketAddr,
+) -> TestApp {
     let keys = KeySource {
         key: Some(key_hex.clone()),
         key_file: None,
@@ -230,14 +268,9 @@ async fn start_on(db: TestDb, key_hex: String, settings: ServeSettings) -> TestA
     let opened = startup::open(&db.url, &keys, &DbOptions::default())
         .await
         .expect("open the store");
-    let app = App::build(
-        opened.ctx,
-        opened.csrf_key,
-        "127.0.0.1:0".parse().expect("addr"),
-        &settings,
-    )
-    .await
-    .expect("build the app");
+    let app = App::build(opened.ctx, opened.csrf_key, addr, &settings)
+        .await
+        .expect("build the app");
     let ctx = app.ctx().clone();
     let addr = app.local_addr().expect("bound");
     let (tx, rx) = oneshot::channel();
@@ -253,6 +286,7 @@ async fn start_on(db: TestDb, key_hex: String, settings: ServeSettings) -> TestA
         ctx,
         db,
         key_hex,
+        public_url: None,
         shutdown: Some(tx),
         server: Some(server),
     }
@@ -390,6 +424,43 @@ impl TestApp {
         accounts::set_unlock_policy(&self.ctx, Actor::Cli, account.id, policy)
             .await
             .expect("set the unlock policy");
+    }
+
+    /// Moves the time `key` of every session that holds it `seconds_ago` into the past, as
+    /// time passing would.
+    pub async fn age_sessions(&self, key: &str, seconds_ago: i64) {
+        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT id_hash, data FROM sessions")
+            .fetch_all(self.pool())
+            .await
+            .expect("sessions");
+        let mut aged = 0;
+        for (id, data) in rows {
+            let mut v: serde_json::Value = serde_json::from_slice(&data).expect("JSON");
+            if v.get(key).is_none() {
+                continue;
+            }
+            v[key] = serde_json::json!(pinpanel::store::now() - seconds_ago);
+            sqlx::query("UPDATE sessions SET data = $2 WHERE id_hash = $1")
+                .bind(id)
+                .bind(serde_json::to_vec(&v).expect("JSON"))
+                .execute(self.pool())
+                .await
+                .expect("update a session");
+            aged += 1;
+        }
+        assert!(aged > 0, "no session holds {key}");
+    }
+
+    /// A client logged in as `username` through both steps, with `code` at the second.
+    pub async fn logged_in_two_step(&self, username: &str, code: &str) -> Client {
+        let c = self.client();
+        let res = c.login(username, PASSWORD).await;
+        assert_eq!(res.headers()["location"], "/login/second-step");
+        let (status, headers, _) = c.post("/login/second-step", &[("code", code)]).await;
+        assert_eq!(status, 303, "the second step of {username}");
+        // Land where the login sends us and pick up the new session's token.
+        c.get(headers["location"].to_str().expect("location")).await;
+        c
     }
 
     /// (state, failures) straight from the table.

@@ -16,4 +16,5 @@ mod login;
 mod process;
 mod security;
 mod support_pin;
+mod two_step;
 mod users;

@@ -38,6 +38,7 @@ impl Server {
             .env("PINPANEL_COOKIE_SECURE", "false")
             .env("RUST_LOG", rust_log)
             .env("NO_COLOR", "1")
+            .env("PINPANEL_REQUIRE_TWO_STEP", "none")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -31,33 +31,13 @@ dual!(
 
 dual!(backend: kill_9_during_a_verification_storm);
 
-/// Rewrites a value inside every logged-in session's JSON record, as time passing would.
-async fn age_sessions(app: &TestApp, key: &str, seconds_ago: i64) {
-    let rows: Vec<(String, Vec<u8>)> =
-        sqlx::query_as("SELECT id_hash, data FROM sessions WHERE user_id IS NOT NULL")
-            .fetch_all(app.pool())
-            .await
-            .unwrap();
-    assert!(!rows.is_empty());
-    for (id, data) in rows {
-        let mut v: Value = serde_json::from_slice(&data).unwrap();
-        v[key] = json!(pinpanel::store::now() - seconds_ago);
-        sqlx::query("UPDATE sessions SET data = $2 WHERE id_hash = $1")
-            .bind(id)
-            .bind(serde_json::to_vec(&v).unwrap())
-            .execute(app.pool())
-            .await
-            .unwrap();
-    }
-}
-
 async fn idle_sessions_end_even_when_requests_only_read(app: TestApp) {
     let acct = app.account("Acme", UnlockPolicy::SelfService).await;
     app.user(&acct, "alice").await;
     let c = app.logged_in("alice").await;
-    age_sessions(&app, "seen_at", 29 * 60).await;
+    app.age_sessions("seen_at", 29 * 60).await;
     assert_eq!(c.get("/profile").await.0, 200, "29 idle minutes are fine");
-    age_sessions(&app, "seen_at", 31 * 60).await;
+    app.age_sessions("seen_at", 31 * 60).await;
     let (status, headers, _) = c.get("/profile").await;
     assert_eq!(status, 303);
     assert_eq!(headers["location"], "/login?expired=1");
@@ -77,9 +57,9 @@ async fn sessions_end_at_the_absolute_timeout(app: TestApp) {
     let acct = app.account("Acme", UnlockPolicy::SelfService).await;
     app.user(&acct, "alice").await;
     let c = app.logged_in("alice").await;
-    age_sessions(&app, "auth_at", 11 * 3600 + 59 * 60).await;
+    app.age_sessions("auth_at", 11 * 3600 + 59 * 60).await;
     assert_eq!(c.get("/profile").await.0, 200);
-    age_sessions(&app, "auth_at", 12 * 3600 + 60).await;
+    app.age_sessions("auth_at", 12 * 3600 + 60).await;
     assert_eq!(
         c.get("/profile").await.0,
         303,
@@ -182,7 +162,7 @@ async fn a_deleted_session_is_never_written_back(app: TestApp) {
 
     // Over HTTP: a request that finishes after a logout does not revive the session.
     let c = app.logged_in("alice").await;
-    age_sessions(&app, "seen_at", 120).await; // the next read will write seen_at
+    app.age_sessions("seen_at", 120).await; // the next read will write seen_at
     let http = c.http.clone();
     let url = c.url("/profile");
     let token = c.csrf();
@@ -208,9 +188,11 @@ async fn a_deleted_session_is_never_written_back(app: TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_session_cookie_is_host_prefixed_and_secure_when_secure() {
-    let app = spawn_app_with(Backend::Sqlite, ServeSettings::default())
-        .await
-        .unwrap();
+    let secure = ServeSettings {
+        cookie_secure: true,
+        ..crate::helpers::test_settings()
+    };
+    let app = spawn_app_with(Backend::Sqlite, secure).await.unwrap();
     let app_user = app.account("Acme", UnlockPolicy::SelfService).await;
     app.user(&app_user, "alice").await;
     let http = reqwest::Client::builder()

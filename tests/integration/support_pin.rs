@@ -287,9 +287,8 @@ async fn two_members_never_see_each_others_pin(app: TestApp) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_expired_reauthentication_window_asks_for_the_password_then_continues() {
     let settings = ServeSettings {
-        cookie_secure: false,
         reauth_secs: 0,
-        ..ServeSettings::default()
+        ..crate::helpers::test_settings()
     };
     let app = spawn_app_with(Backend::Sqlite, settings).await.unwrap();
     let acct = app.account("Acme", UnlockPolicy::SelfService).await;
