@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use secrecy::SecretString;
 
 use crate::config::{
-    AccountCommand, AgentCommand, BenchCommand, Cli, Command, MemberCommand, ServeArgs,
+    AccountCommand, AgentCommand, BenchCommand, Cli, Command, MailCommand, MemberCommand, ServeArgs,
 };
 use crate::domain::{Kind, Role};
 use crate::service::{accounts, Actor, Ctx, ServiceError};
@@ -26,7 +26,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Serve(args) => {
             let opened = startup::open(&cli.database_url, &keys, &DbOptions::default()).await?;
-            serve(opened, args).await
+            let mail = MailArgs {
+                smtp_url: cli.smtp_url.clone(),
+                mail_from: cli.mail_from.clone(),
+            };
+            serve(opened, args, mail).await
+        }
+        Command::Mail(MailCommand::Test { to }) => {
+            let mut opened = startup::open(
+                &cli.database_url,
+                &keys,
+                &DbOptions {
+                    max_connections: Some(2),
+                },
+            )
+            .await?;
+            std::sync::Arc::make_mut(&mut opened.ctx.settings).mail_from = cli.mail_from.clone();
+            let delivery = match &cli.smtp_url {
+                Some(url) => crate::service::mail::Delivery::smtp(url)?,
+                None => crate::service::mail::Delivery::None,
+            };
+            let answer = crate::service::mail::send_test(&opened.ctx, &delivery, &to)
+                .await
+                .map_err(|e| match e {
+                    ServiceError::Internal(e) => e,
+                    other => anyhow::anyhow!("{other}"),
+                })?;
+            println!("the SMTP server answered: {answer}");
+            Ok(())
         }
         Command::Bench(BenchCommand::Argon2 { runs }) => {
             println!("{:.2}", crate::seed::argon2_median_ms(runs.max(1)).await?);
@@ -74,7 +101,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(mut opened: startup::Opened, args: ServeArgs) -> anyhow::Result<()> {
+/// The mail settings of the command line.
+struct MailArgs {
+    smtp_url: Option<String>,
+    mail_from: String,
+}
+
+async fn serve(
+    mut opened: startup::Opened,
+    args: ServeArgs,
+    cli_mail: MailArgs,
+) -> anyhow::Result<()> {
     opened.ctx.limits =
         crate::service::limits::Limits::per_minute(args.verify_limit, args.token_limit);
     let loopback = args.addr.ip().is_loopback();
@@ -102,6 +139,12 @@ async fn serve(mut opened: startup::Opened, args: ServeArgs) -> anyhow::Result<(
         audit_retention_days: args.audit_retention_days,
         trusted_proxies: args.trusted_proxies.clone(),
         public_url: args.public_url.clone(),
+        delivery: match &cli_mail.smtp_url {
+            Some(url) => crate::service::mail::Delivery::smtp(url)?,
+            None if args.demo => crate::service::mail::Delivery::Log,
+            None => crate::service::mail::Delivery::None,
+        },
+        mail_from: cli_mail.mail_from.clone(),
         require_two_step: args.require_two_step.0.clone(),
         ..ServeSettings::default()
     };
@@ -114,7 +157,7 @@ async fn serve(mut opened: startup::Opened, args: ServeArgs) -> anyhow::Result<(
     };
     if args.demo {
         match demo_logins {
-            Some(logins) => crate::demo::print(&logins),
+            Some(logins) => crate::demo::print(&logins, !args.require_two_step.0.is_empty()),
             None => println!(
                 "demo: the database already has accounts, so no demo data was added (the demo \
                  logins were printed when it was created; `pinpanel member set-password` sets \
@@ -265,7 +308,7 @@ async fn admin(ctx: &Ctx, command: Command) -> Result<(), ServiceError> {
             println!("created support agent '{}'", user.username);
             println!("{}", user.id);
         }
-        Command::Serve(_) | Command::Migrate | Command::Bench(_) => {}
+        Command::Serve(_) | Command::Migrate | Command::Bench(_) | Command::Mail(_) => {}
     }
     Ok(())
 }

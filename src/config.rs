@@ -38,6 +38,21 @@ pub struct Cli {
     #[arg(long, env = "PINPANEL_KEY_FILE", global = true)]
     pub key_file: Option<PathBuf>,
 
+    /// The SMTP server mail goes through: `smtp://host:port` (plain; `?tls=required` for
+    /// STARTTLS), `smtps://host:port` (TLS), with an optional `user:password@`. Without it mail
+    /// stays in the outbox.
+    #[arg(long, env = "PINPANEL_SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of mail, e.g. `Support PINs <pins@example.com>`.
+    #[arg(
+        long,
+        env = "PINPANEL_MAIL_FROM",
+        default_value = "pinpanel <pinpanel@localhost>",
+        global = true
+    )]
+    pub mail_from: String,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -66,6 +81,9 @@ pub enum Command {
     /// Manage support agents.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Mail: check that it goes out.
+    #[command(subcommand)]
+    Mail(MailCommand),
     /// Load-testing helpers for bench/run.sh (not for production databases).
     #[command(subcommand, hide = true)]
     Bench(BenchCommand),
@@ -212,6 +230,15 @@ pub enum MemberCommand {
     Disable {
         #[arg(long)]
         username: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Send one test message over PINPANEL_SMTP_URL and print the SMTP server's answer.
+    Test {
+        #[arg(long)]
+        to: String,
     },
 }
 

@@ -98,7 +98,7 @@ pub async fn seed(ctx: &Ctx) -> anyhow::Result<Option<DemoLogins>> {
     }))
 }
 
-pub fn print(demo: &DemoLogins) {
+pub fn print(demo: &DemoLogins, two_step_required: bool) {
     println!(
         "demo account 'Demo Hosting', number {}",
         demo.account_number
@@ -107,8 +107,10 @@ pub fn print(demo: &DemoLogins) {
     for l in &demo.logins {
         println!("  {:<8} {:<14} ({})", l.username, l.password, l.what);
     }
-    println!(
-        "the administrator and the agent set up two-step login (an authenticator app) at their \
-         first login, as PINPANEL_REQUIRE_TWO_STEP asks (set it to none to skip that)"
-    );
+    if two_step_required {
+        println!(
+            "the administrator and the agent set up two-step login (an authenticator app) at \
+             their first login, as PINPANEL_REQUIRE_TWO_STEP asks (set it to none to skip that)"
+        );
+    }
 }

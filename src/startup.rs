@@ -124,6 +124,10 @@ pub struct ServeSettings {
     /// Password checks that may wait per hashing permit before a check is refused with 503
     /// (one bound per process).
     pub hashing_queue: usize,
+    /// How mail goes out (the worker of this process delivers the outbox).
+    pub delivery: service::mail::Delivery,
+    /// The sender of mail.
+    pub mail_from: String,
 }
 
 impl Default for ServeSettings {
@@ -140,6 +144,8 @@ impl Default for ServeSettings {
             public_url: None,
             require_two_step: vec![crate::domain::Role::Agent, crate::domain::Role::Admin],
             hashing_queue: service::password::MAX_WAITING,
+            delivery: service::mail::Delivery::None,
+            mail_from: "pinpanel <pinpanel@localhost>".into(),
         }
     }
 }
@@ -150,6 +156,7 @@ pub struct App {
     router: Router,
     ctx: Ctx,
     header_read_timeout: Duration,
+    delivery: service::mail::Delivery,
 }
 
 impl App {
@@ -166,6 +173,9 @@ impl App {
             service.reauth_secs = settings.reauth_secs;
             service.audit_retention_days = settings.audit_retention_days;
             service.require_two_step = settings.require_two_step.clone();
+            service.public_url = settings.public_url.clone();
+            service.mail_from = settings.mail_from.clone();
+            service.mail_sends = settings.delivery.sends();
         }
         service::password::set_max_waiting(settings.hashing_queue);
         ctx.passkeys = match &settings.public_url {
@@ -198,6 +208,7 @@ impl App {
             router: app(state),
             ctx,
             header_read_timeout: settings.header_read_timeout,
+            delivery: settings.delivery.clone(),
         })
     }
 
@@ -216,6 +227,7 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let cleanup = tokio::spawn(cleanup_loop(self.ctx.clone()));
+        let mail = tokio::spawn(service::mail::worker(self.ctx.clone(), self.delivery));
         serve_connections(
             self.listener,
             self.router,
@@ -224,6 +236,7 @@ impl App {
         )
         .await;
         cleanup.abort();
+        mail.abort();
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 mod entities;
 mod pin;
 pub mod second_factor;
+pub mod time;
 
 use std::fmt;
 use std::str::FromStr;

@@ -13,7 +13,12 @@ pub struct Removed {
     pub throttle_windows: u64,
     pub audit_rows: u64,
     pub mfa_sessions: u64,
+    pub sent_mail: u64,
 }
+
+/// Sent messages stay in the outbox a week (for an operator looking into a complaint); the audit
+/// log keeps that they were sent for as long as it keeps anything.
+const SENT_MAIL_KEPT_SECS: i64 = 7 * 24 * 3600;
 
 /// One housekeeping run, as of now.
 pub async fn run(ctx: &Ctx) -> Result<Removed> {
@@ -26,5 +31,6 @@ pub async fn run(ctx: &Ctx) -> Result<Removed> {
         throttle_windows: store::throttle::delete_stale(pool, now - 24 * 3600).await?,
         audit_rows: store::audit::delete_older_than(pool, now - retention).await?,
         mfa_sessions: store::two_step::delete_expired_mfa_sessions(pool, now).await?,
+        sent_mail: store::outbox::delete_sent_before(pool, now - SENT_MAIL_KEPT_SECS).await?,
     })
 }

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod health;
 pub mod limits;
 pub mod login;
+pub mod mail;
 pub mod maintenance;
 pub mod password;
 pub mod pins;
@@ -57,6 +58,13 @@ pub struct Settings {
     pub reauth_secs: i64,
     /// Audit rows older than this many days are purged.
     pub audit_retention_days: i64,
+    /// Where people reach the panel (`PINPANEL_PUBLIC_URL`): the base of links in mail, the
+    /// origin of passkeys.
+    pub public_url: Option<url::Url>,
+    /// The sender of mail (`PINPANEL_MAIL_FROM`).
+    pub mail_from: String,
+    /// Mail reaches people (SMTP is configured), rather than staying in the outbox or the log.
+    pub mail_sends: bool,
 }
 
 impl Settings {
@@ -67,6 +75,9 @@ impl Settings {
             require_two_step: vec![crate::domain::Role::Agent, crate::domain::Role::Admin],
             reauth_secs: 15 * 60,
             audit_retention_days: 400,
+            public_url: None,
+            mail_from: "pinpanel <pinpanel@localhost>".into(),
+            mail_sends: false,
         }
     }
 }
@@ -189,6 +200,9 @@ pub mod events {
     pub const RECOVERY_CODE_USED: &str = "two_step.recovery_code_used";
     pub const SECOND_STEP_OK: &str = "login.second_step";
     pub const SECOND_STEP_FAILED: &str = "login.second_step_failed";
+    pub const MAIL_QUEUED: &str = "mail.queued";
+    pub const MAIL_SENT: &str = "mail.sent";
+    pub const MAIL_FAILED: &str = "mail.failed";
 }
 
 /// Who did something, for the audit log.

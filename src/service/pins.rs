@@ -2,7 +2,7 @@
 //! `policy`, changes state with one guarded statement in `store::pins`, and writes its audit
 //! event in the same transaction.
 
-use super::{audit, events, policy, Actor, Ctx, Result, ServiceError};
+use super::{audit, events, mail, policy, Actor, Ctx, Result, ServiceError};
 use crate::domain::{self, PinState, SupportPin, UnlockPolicy, MAX_PIN_FAILURES};
 use crate::domain::{AuditEvent, User};
 use crate::store::{self, pins::ReplaceWhen};
@@ -136,6 +136,15 @@ pub async fn change(ctx: &Ctx, actor: &User, target: &User, candidate: &str) -> 
         "",
     )
     .await?;
+    mail::pin::changed_state(
+        ctx,
+        &mut tx,
+        "pin.changed",
+        Actor::User(actor),
+        target,
+        store::now(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -224,6 +233,14 @@ pub async fn verify(
                     "",
                 )
                 .await?;
+                // Read on the transaction's own connection (see store::users::admins_of).
+                let account_id = target.account_id.ok_or(ServiceError::NotFound)?;
+                let policy = store::accounts::by_id(&mut *tx, account_id)
+                    .await?
+                    .ok_or(ServiceError::NotFound)?
+                    .unlock_policy;
+                let admins = store::users::admins_of(&mut *tx, account_id).await?;
+                mail::pin::locked(ctx, &mut tx, target, policy, &admins, store::now()).await?;
             }
             tx.commit().await?;
             return Ok(VerifyOutcome::Incorrect {
@@ -286,6 +303,15 @@ pub async fn unlock(ctx: &Ctx, actor: &User, target: &User) -> Result<()> {
         "",
     )
     .await?;
+    mail::pin::changed_state(
+        ctx,
+        &mut tx,
+        "pin.unlocked",
+        Actor::User(actor),
+        target,
+        store::now(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -334,6 +360,7 @@ pub async fn reset(
         ""
     };
     audit(&mut tx, events::PIN_RESET, actor, Some(target), detail).await?;
+    mail::pin::changed_state(ctx, &mut tx, "pin.reset", actor, target, store::now()).await?;
     tx.commit().await?;
     Ok(())
 }

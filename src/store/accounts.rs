@@ -46,10 +46,14 @@ pub async fn by_number(pool: &AnyPool, number: &str) -> sqlx::Result<Option<Acco
         .transpose()
 }
 
-pub async fn by_id(pool: &AnyPool, id: i64) -> sqlx::Result<Option<Account>> {
+/// An account by id, on the pool or inside a transaction.
+pub async fn by_id<'e, E>(db: E, id: i64) -> sqlx::Result<Option<Account>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     sqlx::query(&format!("SELECT {COLUMNS} FROM accounts WHERE id = $1"))
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(db)
         .await?
         .map(|r| from_row(&r))
         .transpose()

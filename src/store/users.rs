@@ -118,14 +118,19 @@ pub async fn in_account_by_username(
     .transpose()
 }
 
-/// The enabled administrators of an account, by name.
-pub async fn admins_of(pool: &AnyPool, account_id: i64) -> sqlx::Result<Vec<User>> {
+/// The enabled administrators of an account, by name; on the pool or inside a transaction (a
+/// lock reads them while it holds its write transaction: a second connection there could wait
+/// for ever behind the writer it is waiting for).
+pub async fn admins_of<'e, E>(db: E, account_id: i64) -> sqlx::Result<Vec<User>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     sqlx::query(&format!(
         "SELECT {COLUMNS} FROM users u WHERE u.account_id = $1 AND u.role = 'admin' \
          AND u.disabled = 0 ORDER BY u.full_name, u.username"
     ))
     .bind(account_id)
-    .fetch_all(pool)
+    .fetch_all(db)
     .await?
     .iter()
     .map(from_row)

@@ -28,6 +28,8 @@ pub struct MemberRow {
     pub state_label: &'static str,
     pub last_activity: String,
     pub disabled: bool,
+    /// Has no e-mail address, so gets no mail.
+    pub no_email: bool,
     pub is_me: bool,
     pub unlock_url: String,
     pub reset_url: String,
@@ -87,6 +89,7 @@ async fn page(
             state_label: m.pin_state.label(),
             last_activity: m.last_pin_activity.map(format_time).unwrap_or_default(),
             disabled: m.user.disabled,
+            no_email: m.user.email.is_none(),
         })
         .collect();
     let (flash, flash_is_error) = match flash {

@@ -329,6 +329,12 @@ impl TestApp {
             .await
     }
 
+    /// A user of `account` without an e-mail address (who gets no mail).
+    pub async fn member_without_email(&self, account: &Account, username: &str) -> User {
+        self.new_member(account, username, Role::User, Kind::User, true, None)
+            .await
+    }
+
     async fn create_member(
         &self,
         account: &Account,
@@ -337,6 +343,20 @@ impl TestApp {
         kind: Kind,
         with_pin: bool,
     ) -> User {
+        let email = format!("{username}@example.com");
+        self.new_member(account, username, role, kind, with_pin, Some(email))
+            .await
+    }
+
+    async fn new_member(
+        &self,
+        account: &Account,
+        username: &str,
+        role: Role,
+        kind: Kind,
+        with_pin: bool,
+        email: Option<String>,
+    ) -> User {
         accounts::create_person(
             &self.ctx,
             Actor::Cli,
@@ -344,7 +364,7 @@ impl TestApp {
                 account: Some(account.clone()),
                 username: username.into(),
                 full_name: format!("Full {username}"),
-                email: Some(format!("{username}@example.com")),
+                email,
                 role,
                 kind,
                 password: SecretString::from(PASSWORD),

@@ -13,6 +13,8 @@ mod cli;
 mod hardening;
 mod lock;
 mod login;
+mod mail;
+mod mail_server;
 mod process;
 mod security;
 mod support_pin;
