@@ -150,6 +150,18 @@ async fn serve(
     };
     let app = App::build(opened.ctx, opened.csrf_key, args.addr, &settings).await?;
     let addr = app.local_addr()?;
+    if !args.demo {
+        // The first start: a one-time link that creates the first account and its
+        // administrator.
+        if let Some(token) = crate::service::links::setup_token(app.ctx()).await? {
+            let link =
+                crate::service::mail::one_time_link(app.ctx(), crate::web::urls::SETUP, &token);
+            println!(
+                "pinpanel has no account yet: open {link} to create the first account and its \
+                 administrator (the link works once)"
+            );
+        }
+    }
     let scheme = if cookie_secure {
         "https (behind your TLS proxy)"
     } else {

@@ -168,6 +168,9 @@ impl App {
         addr: SocketAddr,
         settings: &ServeSettings,
     ) -> anyhow::Result<App> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
         {
             let service = Arc::make_mut(&mut ctx.settings);
             service.reauth_secs = settings.reauth_secs;
@@ -176,15 +179,17 @@ impl App {
             service.public_url = settings.public_url.clone();
             service.mail_from = settings.mail_from.clone();
             service.mail_sends = settings.delivery.sends();
+            let bound = listener.local_addr()?;
+            service.link_base = match &settings.public_url {
+                Some(url) => url.clone(),
+                None => url::Url::parse(&format!("http://{bound}/"))?,
+            };
         }
         service::password::set_max_waiting(settings.hashing_queue);
         ctx.passkeys = match &settings.public_url {
             Some(url) => Some(service::two_step::relying_party(url)?),
             None => None,
         };
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
         // The dummy hash for unknown usernames costs one argon2 run: compute it in the
         // background so the server answers at once (a login that needs it first just waits).
         tokio::spawn(async {
@@ -446,16 +451,25 @@ fn with_security_headers(mut router: Router) -> Router {
     router
 }
 
-/// The request path as it may be logged: `DELETE /v2.0/tokens/{token}` carries a token in its
-/// path (the provider's API does it that way), which must not reach a log line.
+/// The request path as it may be logged: some paths carry a secret (`/v2.0/tokens/{token}`, as
+/// the provider's API has it; the one-time links of invitations, password links and the first
+/// start), which must not reach a log line.
 pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
-    match path
-        .strip_prefix(API_PREFIX)
-        .and_then(|p| p.strip_prefix("/tokens/"))
-    {
-        Some(rest) if !rest.is_empty() => format!("{API_PREFIX}/tokens/<redacted>").into(),
-        _ => path.into(),
+    let tokens = format!("{API_PREFIX}/tokens/");
+    let secret_routes = [
+        tokens.as_str(),
+        web::urls::INVITATION.trim_end_matches("{token}"),
+        web::urls::RESET_PASSWORD.trim_end_matches("{token}"),
+        web::urls::SETUP.trim_end_matches("{token}"),
+    ];
+    for prefix in secret_routes {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            if !rest.is_empty() {
+                return format!("{prefix}<redacted>").into();
+            }
+        }
     }
+    path.into()
 }
 
 async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
@@ -503,4 +517,22 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn paths_with_a_secret_are_logged_without_it() {
+        assert_eq!(loggable_path("/v2.0/tokens/abc"), "/v2.0/tokens/<redacted>");
+        assert_eq!(loggable_path("/invitation/abc"), "/invitation/<redacted>");
+        assert_eq!(
+            loggable_path("/password/reset/abc"),
+            "/password/reset/<redacted>"
+        );
+        assert_eq!(loggable_path("/setup/abc"), "/setup/<redacted>");
+        assert_eq!(loggable_path("/v2.0/tokens"), "/v2.0/tokens");
+        assert_eq!(loggable_path("/profile"), "/profile");
+    }
 }

@@ -88,3 +88,27 @@ impl TwoStepStatus {
         self.passkeys > 0
     }
 }
+
+/// An event of an account's activity page: who did what to whom, when.
+#[derive(Debug, Clone)]
+pub struct AccountEvent {
+    pub id: i64,
+    pub at: i64,
+    pub event: String,
+    pub actor_name: String,
+    /// The member it was about, if any.
+    pub subject_name: Option<String>,
+    pub detail: String,
+}
+
+/// A web session of a person, as their sessions page lists it.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    /// A handle for ending it (a hash of the session id; never the id).
+    pub handle: String,
+    pub started_at: i64,
+    pub last_seen_at: i64,
+    pub client_address: String,
+    pub browser: String,
+    pub current: bool,
+}

@@ -82,50 +82,70 @@ pub struct NewPerson {
     pub with_pin: bool,
 }
 
-/// Creates a member (with a generated Support PIN unless told otherwise) or an agent.
-pub async fn create_person(ctx: &Ctx, actor: Actor<'_>, new: NewPerson) -> Result<User> {
-    let username = Username::parse(&new.username).map_err(ServiceError::Invalid)?;
-    let full_name = domain::parse_full_name(&new.full_name).map_err(ServiceError::Invalid)?;
-    let email = new
-        .email
-        .as_deref()
+/// A person checked against the rules, ready to be written.
+pub(super) struct PersonRow<'a> {
+    pub account: Option<&'a Account>,
+    pub username: Username,
+    pub full_name: String,
+    pub email: Option<String>,
+    pub role: Role,
+    pub kind: Kind,
+    pub password_hash: String,
+    pub with_pin: bool,
+}
+
+/// Checks who may create whom and the fields of a new person (everything but the password).
+pub(super) fn check_person(
+    actor: Actor<'_>,
+    account: Option<&Account>,
+    username: &str,
+    full_name: &str,
+    email: Option<&str>,
+    role: Role,
+) -> Result<(Username, String, Option<String>)> {
+    let username = Username::parse(username).map_err(ServiceError::Invalid)?;
+    let full_name = domain::parse_full_name(full_name).map_err(ServiceError::Invalid)?;
+    let email = email
         .filter(|e| !e.trim().is_empty())
         .map(domain::parse_email)
         .transpose()
         .map_err(ServiceError::Invalid)?;
-    domain::check_password(new.password.expose_secret()).map_err(ServiceError::Invalid)?;
     if let Actor::User(u) = actor {
-        let account_id = new
-            .account
-            .as_ref()
-            .map(|a| a.id)
-            .ok_or(ServiceError::NotFound)?;
-        policy::may_administer(u, account_id)?;
+        policy::may_administer(u, account.map(|a| a.id).ok_or(ServiceError::NotFound)?)?;
     }
-    let is_agent = new.account.is_none();
-    if is_agent != (new.role == Role::Agent) {
+    if account.is_none() != (role == Role::Agent) {
         return Err(ServiceError::Invalid(
             "Agents belong to no account; account members are users or administrators.".into(),
         ));
     }
-    let hash = password::hash(new.password).await?;
+    Ok((username, full_name, email))
+}
 
-    let mut tx = ctx.db.pool.begin().await?;
+/// Writes a checked person inside the caller's transaction: the row, a generated PIN for a
+/// member (unless told otherwise), the audit events.
+pub(super) async fn insert_person(
+    ctx: &Ctx,
+    conn: &mut sqlx::AnyConnection,
+    actor: Actor<'_>,
+    p: PersonRow<'_>,
+) -> Result<User> {
+    let is_agent = p.account.is_none();
+    let now = store::now();
     let row = NewUser {
-        account_id: new.account.as_ref().map(|a| a.id),
-        username: username.as_str(),
-        full_name: &full_name,
-        email: email.as_deref(),
-        kind: (!is_agent).then_some(new.kind),
-        role: new.role,
-        password_hash: &hash,
+        account_id: p.account.map(|a| a.id),
+        username: p.username.as_str(),
+        full_name: &p.full_name,
+        email: p.email.as_deref(),
+        kind: (!is_agent).then_some(p.kind),
+        role: p.role,
+        password_hash: &p.password_hash,
     };
-    let id = match store::users::insert(&mut tx, &row, store::now()).await {
+    let id = match store::users::insert(&mut *conn, &row, now).await {
         Ok(id) => id,
         Err(e) if store::is_unique_violation(&e) => {
             return Err(ServiceError::Conflict(format!(
                 "The username '{}' is taken.",
-                username.as_str()
+                p.username.as_str()
             )))
         }
         Err(e) => return Err(e.into()),
@@ -133,30 +153,37 @@ pub async fn create_person(ctx: &Ctx, actor: Actor<'_>, new: NewPerson) -> Resul
     let user = User {
         id,
         account_id: row.account_id,
-        username: username.as_str().to_owned(),
-        full_name: full_name.clone(),
-        email: email.clone(),
+        username: p.username.as_str().to_owned(),
+        full_name: p.full_name.clone(),
+        email: p.email.clone(),
         kind: row.kind,
-        role: new.role,
+        role: p.role,
         disabled: false,
         auth_epoch: 0,
-        password_hash: hash.clone(),
+        password_hash: p.password_hash.clone(),
     };
     let detail = format!(
         "{} ({})",
-        new.role,
-        if is_agent { "agent" } else { new.kind.as_str() }
+        p.role,
+        if is_agent { "agent" } else { p.kind.as_str() }
     );
-    audit(&mut tx, events::MEMBER_CREATED, actor, Some(&user), &detail).await?;
+    audit(
+        &mut *conn,
+        events::MEMBER_CREATED,
+        actor,
+        Some(&user),
+        &detail,
+    )
+    .await?;
     if !is_agent {
-        let blob = new
+        let blob = p
             .with_pin
             .then(|| ctx.cipher.encrypt_pin(id, &SupportPin::generate()));
         let created = blob.is_some();
-        store::pins::insert(&mut tx, id, blob, store::now()).await?;
+        store::pins::insert(&mut *conn, id, blob, now).await?;
         if created {
             audit(
-                &mut tx,
+                &mut *conn,
                 events::PIN_CREATED,
                 Actor::System,
                 Some(&user),
@@ -165,6 +192,38 @@ pub async fn create_person(ctx: &Ctx, actor: Actor<'_>, new: NewPerson) -> Resul
             .await?;
         }
     }
+    Ok(user)
+}
+
+/// Creates a member (with a generated Support PIN unless told otherwise) or an agent.
+pub async fn create_person(ctx: &Ctx, actor: Actor<'_>, new: NewPerson) -> Result<User> {
+    let (username, full_name, email) = check_person(
+        actor,
+        new.account.as_ref(),
+        &new.username,
+        &new.full_name,
+        new.email.as_deref(),
+        new.role,
+    )?;
+    domain::check_password(new.password.expose_secret()).map_err(ServiceError::Invalid)?;
+    let password_hash = password::hash(new.password).await?;
+    let mut tx = ctx.db.pool.begin().await?;
+    let user = insert_person(
+        ctx,
+        &mut tx,
+        actor,
+        PersonRow {
+            account: new.account.as_ref(),
+            username,
+            full_name,
+            email,
+            role: new.role,
+            kind: new.kind,
+            password_hash,
+            with_pin: new.with_pin,
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(user)
 }
@@ -204,16 +263,51 @@ pub async fn set_password(
 
 /// Disables a person: they cannot log in, and their sessions and tokens end.
 pub async fn disable(ctx: &Ctx, actor: Actor<'_>, user: &User) -> Result<()> {
+    set_enabled(ctx, actor, user, false).await
+}
+
+/// Refuses a change that would leave `user`'s account without an enabled administrator: runs
+/// inside the change's transaction, with the account's row taken, so concurrent changes are
+/// checked one after the other.
+async fn keep_an_administrator(conn: &mut sqlx::AnyConnection, user: &User) -> Result<()> {
+    let Some(account_id) = user.account_id else {
+        return Ok(());
+    };
+    store::users::lock_account(conn, account_id).await?;
+    // Read now, under the lock: `user` may be a copy from before another change.
+    let all = store::users::enabled_admins_except(conn, account_id, 0).await?;
+    let others = store::users::enabled_admins_except(conn, account_id, user.id).await?;
+    if all > others && others == 0 {
+        return Err(ServiceError::Forbidden(
+            "an account always keeps an enabled administrator: this is the last one",
+        ));
+    }
+    Ok(())
+}
+
+/// Disables or enables a member (or agent). Nobody changes themselves, and the last enabled
+/// administrator of an account stays. Either way the person's sessions and tokens end.
+pub async fn set_enabled(ctx: &Ctx, actor: Actor<'_>, user: &User, enabled: bool) -> Result<()> {
     if let Actor::User(u) = actor {
         policy::may_administer(u, user.account_id.ok_or(ServiceError::NotFound)?)?;
         if u.id == user.id {
-            return Err(ServiceError::Forbidden("nobody may disable themselves"));
+            return Err(ServiceError::Forbidden(
+                "nobody may disable or enable themselves",
+            ));
         }
     }
     let mut tx = ctx.db.pool.begin().await?;
-    store::users::set_disabled(&mut tx, user.id, true).await?;
+    if !enabled {
+        keep_an_administrator(&mut tx, user).await?;
+    }
+    store::users::set_disabled(&mut tx, user.id, !enabled).await?;
     end_sessions(&mut tx, user.id).await?;
-    audit(&mut tx, events::MEMBER_DISABLED, actor, Some(user), "").await?;
+    let event = if enabled {
+        events::MEMBER_ENABLED
+    } else {
+        events::MEMBER_DISABLED
+    };
+    audit(&mut tx, event, actor, Some(user), "").await?;
     tx.commit().await?;
     Ok(())
 }
@@ -228,8 +322,14 @@ pub async fn set_role(ctx: &Ctx, actor: Actor<'_>, user: &User, role: Role) -> R
     }
     if let Actor::User(u) = actor {
         policy::may_administer(u, user.account_id.ok_or(ServiceError::NotFound)?)?;
+        if u.id == user.id {
+            return Err(ServiceError::Forbidden("nobody may change their own role"));
+        }
     }
     let mut tx = ctx.db.pool.begin().await?;
+    if role != Role::Admin {
+        keep_an_administrator(&mut tx, user).await?;
+    }
     store::users::set_role(&mut tx, user.id, role).await?;
     end_sessions(&mut tx, user.id).await?;
     audit(
@@ -268,8 +368,48 @@ pub async fn set_unlock_policy(
     Ok(())
 }
 
-async fn end_sessions(conn: &mut sqlx::AnyConnection, user_id: i64) -> sqlx::Result<()> {
+/// Ends every session and API token of `user_id` (inside the caller's transaction).
+pub(super) async fn end_sessions(conn: &mut sqlx::AnyConnection, user_id: i64) -> sqlx::Result<()> {
     store::sessions::delete_for_user(conn, user_id).await?;
     store::tokens::delete_for_user(conn, user_id).await?;
     Ok(())
+}
+
+/// A person changes their own password: the current one (checked and throttled like a re-entry),
+/// the new one twice. Every session and API token of theirs ends (the face starts a new session
+/// for the one in use), and they get a mail. Returns the person as they are now.
+pub async fn change_own_password(
+    ctx: &Ctx,
+    user: &User,
+    current: SecretString,
+    new: SecretString,
+    again: SecretString,
+) -> Result<User> {
+    if new.expose_secret() != again.expose_secret() {
+        return Err(ServiceError::Invalid(
+            "The two new passwords are not the same.".into(),
+        ));
+    }
+    domain::check_password(new.expose_secret()).map_err(ServiceError::Invalid)?;
+    if !super::login::reauthenticate(ctx, user, current).await? {
+        return Err(ServiceError::WrongPassword);
+    }
+    let hash = password::hash(new).await?;
+    let mut tx = ctx.db.pool.begin().await?;
+    store::users::set_password(&mut tx, user.id, &hash).await?;
+    end_sessions(&mut tx, user.id).await?;
+    audit(
+        &mut tx,
+        events::PASSWORD_CHANGED,
+        Actor::User(user),
+        Some(user),
+        "",
+    )
+    .await?;
+    super::mail::access::changed(ctx, &mut tx, events::PASSWORD_CHANGED, user, store::now())
+        .await?;
+    tx.commit().await?;
+    store::users::by_id(&ctx.db.pool, user.id)
+        .await?
+        .ok_or(ServiceError::NotFound)
 }

@@ -46,6 +46,10 @@ pub struct Limits {
     pub reauth_per_user: Limit,
     /// Wrong second-factor codes (and passkey assertions) per person.
     pub second_step_per_user: Limit,
+    /// "Forgot password?" requests per client address.
+    pub password_links_per_address: Limit,
+    /// Password links mailed per member (more requests are answered alike, and send nothing).
+    pub password_links_per_member: Limit,
 }
 
 impl Limits {
@@ -86,6 +90,16 @@ impl Limits {
                 name: "second-step:user",
                 max: 10,
                 window: QUARTER_HOUR,
+            },
+            password_links_per_address: Limit {
+                name: "password-link:addr",
+                max: 10,
+                window: QUARTER_HOUR,
+            },
+            password_links_per_member: Limit {
+                name: "password-link:user",
+                max: 3,
+                window: HOUR,
             },
         }
     }

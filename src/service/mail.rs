@@ -89,13 +89,21 @@ fn render(letter: &Letter) -> Result<(String, String)> {
     Ok((text, html))
 }
 
-/// The panel's address for links, when `PINPANEL_PUBLIC_URL` is set.
-pub fn panel_url(ctx: &Ctx, path: &str) -> Option<String> {
-    ctx.settings
-        .public_url
-        .as_ref()
-        .and_then(|base| base.join(path).ok())
-        .map(|u| u.to_string())
+/// The panel's address for links, when `PINPANEL_PUBLIC_URL` is set. Mail links to the panel's
+/// start, which leads each person to their page after login (the panel's own URLs belong to
+/// `web`).
+pub fn panel_url(ctx: &Ctx) -> Option<String> {
+    ctx.settings.public_url.as_ref().map(|u| u.to_string())
+}
+
+/// An absolute link to `route` (a panel route with a `{token}` segment) for a one-time token:
+/// under `PINPANEL_PUBLIC_URL`, or the address this instance listens on.
+pub fn one_time_link(ctx: &Ctx, route: &str, token: &str) -> String {
+    let path = route.replace("{token}", token);
+    match ctx.settings.link_base.join(&path) {
+        Ok(url) => url.to_string(),
+        Err(_) => path,
+    }
 }
 
 fn greeting(to: &User) -> String {
@@ -211,7 +219,7 @@ pub mod pin {
                  account's administrator."
                     .into(),
             ],
-            action: panel_url(ctx, "/profile").map(|u| ("Open your Support PIN".into(), u)),
+            action: panel_url(ctx).map(|u| ("Open your Support PIN".into(), u)),
             panel_url: None,
         };
         queue(ctx, conn, "pin.locked", member, &letter, false).await?;
@@ -231,7 +239,7 @@ pub mod pin {
                      If the member did not call Support, someone may have tried to pass as them."
                         .into(),
                 ],
-                action: panel_url(ctx, "/users").map(|u| ("Open the Users page".into(), u)),
+                action: panel_url(ctx).map(|u| ("Open the panel".into(), u)),
                 panel_url: None,
             };
             queue(ctx, conn, "pin.locked", admin, &letter, false).await?;
@@ -273,11 +281,107 @@ pub mod pin {
                  administrator."
                     .into(),
             ],
-            action: panel_url(ctx, "/profile").map(|u| ("Open your Support PIN".into(), u)),
+            action: panel_url(ctx).map(|u| ("Open your Support PIN".into(), u)),
             panel_url: None,
         };
         queue(ctx, conn, kind, member, &letter, false).await?;
         Ok(())
+    }
+}
+
+/// The messages about a person's access: invitations and password links (one-time links,
+/// sealed in the outbox), a changed password, two-step login turned on or off.
+pub mod access {
+    use super::*;
+
+    pub async fn invitation(
+        ctx: &Ctx,
+        conn: &mut sqlx::AnyConnection,
+        member: &User,
+        account_name: &str,
+        by: &User,
+        link: &str,
+    ) -> Result<bool> {
+        let letter = Letter {
+            subject: format!("You are invited to {account_name}'s Support PIN panel"),
+            greeting: greeting(member),
+            paragraphs: vec![
+                format!(
+                    "{} ({}) added you to the Support PIN panel of {account_name}, with the \
+                     username {}. You already have a Support PIN: Support asks for it before \
+                     it helps you.",
+                    by.full_name, by.username, member.username
+                ),
+                "Choose your password with the link below. It works once, within 72 hours; \
+                 after that, ask for a new invitation."
+                    .into(),
+            ],
+            action: Some(("Choose your password".into(), link.to_owned())),
+            panel_url: None,
+        };
+        queue(ctx, conn, "member.invited", member, &letter, true).await
+    }
+
+    pub async fn password_link(
+        ctx: &Ctx,
+        conn: &mut sqlx::AnyConnection,
+        member: &User,
+        link: &str,
+    ) -> Result<bool> {
+        let letter = Letter {
+            subject: "Choose a new password".into(),
+            greeting: greeting(member),
+            paragraphs: vec![
+                format!(
+                    "Someone asked for a new password for your login {} on the Support PIN \
+                     panel. If it was you, choose one with the link below: it works once, \
+                     within an hour, and logs you out everywhere.",
+                    member.username
+                ),
+                "If it was not you, ignore this message: your password stays as it is.".into(),
+            ],
+            action: Some(("Choose a new password".into(), link.to_owned())),
+            panel_url: None,
+        };
+        queue(ctx, conn, "password.link", member, &letter, true).await
+    }
+
+    /// Something about the person's login changed: their password, two-step login.
+    pub async fn changed(
+        ctx: &Ctx,
+        conn: &mut sqlx::AnyConnection,
+        kind: &str,
+        member: &User,
+        at: i64,
+    ) -> Result<bool> {
+        let when = format_time(at);
+        let (subject, what) = match kind {
+            "password.changed" => (
+                "Your password was changed",
+                format!("The password of your login {} was changed at {when}. Your other sessions and API tokens have ended.", member.username),
+            ),
+            "two_step.enabled" => (
+                "Two-step login is on",
+                format!("Two-step login was turned on for your login {} at {when}: after your password, the login now asks for a code or a passkey.", member.username),
+            ),
+            _ => (
+                "Two-step login is off",
+                format!("Two-step login was turned off for your login {} at {when}: your password alone now logs you in.", member.username),
+            ),
+        };
+        let letter = Letter {
+            subject: subject.into(),
+            greeting: greeting(member),
+            paragraphs: vec![
+                what,
+                "If this was not you, choose a new password with \"Forgot password?\" on the \
+                 login page at once, and tell your account's administrator."
+                    .into(),
+            ],
+            action: panel_url(ctx).map(|u| ("Log in".into(), u)),
+            panel_url: None,
+        };
+        queue(ctx, conn, kind, member, &letter, false).await
     }
 }
 
@@ -491,7 +595,7 @@ pub async fn send_test(ctx: &Ctx, delivery: &Delivery, to: &str) -> Result<Strin
             "This is a test message from pinpanel: mail from this panel reaches you.".into(),
         ],
         action: None,
-        panel_url: panel_url(ctx, "/"),
+        panel_url: panel_url(ctx),
     };
     let (text, html) = render(&letter)?;
     let claimed = outbox::Claimed {

@@ -2,14 +2,17 @@
 //! all call these and nothing below them, so a rule exists once.
 
 pub mod accounts;
+pub mod activity;
 pub mod health;
 pub mod limits;
+pub mod links;
 pub mod login;
 pub mod mail;
 pub mod maintenance;
 pub mod password;
 pub mod pins;
 pub mod policy;
+pub mod sessions;
 pub mod two_step;
 
 use std::sync::Arc;
@@ -65,6 +68,8 @@ pub struct Settings {
     pub mail_from: String,
     /// Mail reaches people (SMTP is configured), rather than staying in the outbox or the log.
     pub mail_sends: bool,
+    /// The base of one-time links: the public URL, or the address this instance listens on.
+    pub link_base: url::Url,
 }
 
 impl Settings {
@@ -78,6 +83,7 @@ impl Settings {
             public_url: None,
             mail_from: "pinpanel <pinpanel@localhost>".into(),
             mail_sends: false,
+            link_base: url::Url::parse("http://localhost/").unwrap_or_else(|_| unreachable!()),
         }
     }
 }
@@ -189,6 +195,12 @@ pub mod events {
     pub const POLICY_CHANGED: &str = "account.policy_changed";
     pub const MEMBER_CREATED: &str = "member.created";
     pub const MEMBER_DISABLED: &str = "member.disabled";
+    pub const MEMBER_ENABLED: &str = "member.enabled";
+    pub const MEMBER_INVITED: &str = "member.invited";
+    pub const INVITATION_ACCEPTED: &str = "invitation.accepted";
+    pub const PASSWORD_LINK_SENT: &str = "password.link_sent";
+    pub const PASSWORD_RESET: &str = "password.reset";
+    pub const SESSION_ENDED: &str = "login.session_ended";
     pub const PASSWORD_CHANGED: &str = "password.changed";
     pub const TOKEN_ISSUED: &str = "token.issued";
     pub const TOKEN_REVOKED: &str = "token.revoked";

@@ -16,7 +16,7 @@ use webauthn_rs::prelude::{
     PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Uuid, Webauthn,
 };
 
-use super::{audit, audit_now, events, limits, login, Actor, Ctx, Result, ServiceError};
+use super::{audit, audit_now, events, limits, login, mail, Actor, Ctx, Result, ServiceError};
 use crate::crypto;
 use crate::domain::second_factor::{self, SecondFactorCode, RECOVERY_CODES};
 use crate::domain::{Role, TwoStepStatus, User};
@@ -209,6 +209,9 @@ pub async fn confirm_totp(ctx: &Ctx, user: &User, code: &str) -> Result<Option<V
         "authenticator app",
     )
     .await?;
+    if !before.enabled() {
+        mail::access::changed(ctx, &mut tx, events::TWO_STEP_ENABLED, user, store::now()).await?;
+    }
     tx.commit().await?;
     reservation.give_back(ctx, true).await?;
     Ok(codes)
@@ -332,6 +335,7 @@ pub async fn turn_off(ctx: &Ctx, user: &User, password: SecretString) -> Result<
         "",
     )
     .await?;
+    mail::access::changed(ctx, &mut tx, events::TWO_STEP_DISABLED, user, store::now()).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -441,6 +445,9 @@ pub async fn finish_passkey_registration(
         events::TWO_STEP_ENABLED
     };
     audit(&mut tx, event, Actor::User(user), Some(user), "passkey").await?;
+    if !before.enabled() {
+        mail::access::changed(ctx, &mut tx, events::TWO_STEP_ENABLED, user, store::now()).await?;
+    }
     tx.commit().await?;
     Ok((id, codes))
 }
@@ -483,6 +490,9 @@ pub async fn remove_passkey(ctx: &Ctx, user: &User, id: i64, password: SecretStr
         events::PASSKEY_REMOVED
     };
     audit(&mut tx, event, Actor::User(user), Some(user), "passkey").await?;
+    if last {
+        mail::access::changed(ctx, &mut tx, events::TWO_STEP_DISABLED, user, store::now()).await?;
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use sqlx::{AnyConnection, AnyPool, Row};
 
-use crate::domain::AuditEvent;
+use crate::domain::{AccountEvent, AuditEvent};
 
 /// One event to record. `detail` is free text for people and must never hold a secret.
 #[derive(Debug, Clone)]
@@ -66,4 +66,72 @@ pub async fn delete_older_than(pool: &AnyPool, cutoff: i64) -> sqlx::Result<u64>
         .execute(pool)
         .await?;
     Ok(done.rows_affected())
+}
+
+/// Which of an account's events to read.
+pub struct ActivityFilter<'a> {
+    pub account_id: i64,
+    /// Only events about this member.
+    pub subject_id: Option<i64>,
+    /// Only events whose name starts with one of these.
+    pub prefixes: &'a [&'a str],
+    /// Only events older than this id (the next page).
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+/// An account's events, newest first.
+pub async fn account_activity(
+    pool: &AnyPool,
+    f: &ActivityFilter<'_>,
+) -> sqlx::Result<Vec<AccountEvent>> {
+    let mut sql = String::from(
+        "SELECT a.id, a.at, a.event, a.actor_name, u.username AS subject_name, a.detail \
+         FROM audit_log a LEFT JOIN users u ON u.id = a.subject_id WHERE a.account_id = $1",
+    );
+    let mut n = 1;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    if f.subject_id.is_some() {
+        sql.push_str(&format!(" AND a.subject_id = {}", next()));
+    }
+    if !f.prefixes.is_empty() {
+        let likes: Vec<String> = f
+            .prefixes
+            .iter()
+            .map(|_| format!("a.event LIKE {}", next()))
+            .collect();
+        sql.push_str(&format!(" AND ({})", likes.join(" OR ")));
+    }
+    if f.before.is_some() {
+        sql.push_str(&format!(" AND a.id < {}", next()));
+    }
+    sql.push_str(&format!(" ORDER BY a.id DESC LIMIT {}", next()));
+    let mut q = sqlx::query(&sql).bind(f.account_id);
+    if let Some(s) = f.subject_id {
+        q = q.bind(s);
+    }
+    for p in f.prefixes {
+        q = q.bind(format!("{p}%"));
+    }
+    if let Some(b) = f.before {
+        q = q.bind(b);
+    }
+    q.bind(f.limit)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(AccountEvent {
+                id: r.try_get("id")?,
+                at: r.try_get("at")?,
+                event: r.try_get("event")?,
+                actor_name: r.try_get("actor_name")?,
+                subject_name: r.try_get("subject_name")?,
+                detail: r.try_get("detail")?,
+            })
+        })
+        .collect()
 }

@@ -30,7 +30,12 @@ impl DbSessionStore {
 
 /// What the `id_hash` column holds for a session id.
 pub fn id_hash(id: &Id) -> String {
-    hex::encode(Sha256::digest(id.to_string().as_bytes()))
+    hash_of(&id.to_string())
+}
+
+/// [`id_hash`] of a session id as text.
+pub fn hash_of(id: &str) -> String {
+    hex::encode(Sha256::digest(id.as_bytes()))
 }
 
 fn backend(e: impl std::fmt::Display) -> session_store::Error {
@@ -129,6 +134,41 @@ pub async fn delete_for_user(conn: &mut AnyConnection, user_id: i64) -> sqlx::Re
 pub async fn delete_expired(pool: &AnyPool, now: i64) -> sqlx::Result<u64> {
     let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
         .bind(now)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// The sessions of `user_id` that have not expired: (id hash, record data).
+pub async fn for_user(
+    pool: &AnyPool,
+    user_id: i64,
+    now: i64,
+) -> sqlx::Result<Vec<(String, Vec<u8>)>> {
+    sqlx::query_as(
+        "SELECT id_hash, data FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY id_hash",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(pool)
+    .await
+}
+
+/// Ends one session of `user_id` (by its id hash); `false` when it was not theirs or is gone.
+pub async fn delete_one(pool: &AnyPool, user_id: i64, hash: &str) -> sqlx::Result<bool> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash = $2")
+        .bind(user_id)
+        .bind(hash)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends every session of `user_id` but the one with `keep` as its id hash.
+pub async fn delete_others(pool: &AnyPool, user_id: i64, keep: &str) -> sqlx::Result<u64> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+        .bind(user_id)
+        .bind(keep)
         .execute(pool)
         .await?;
     Ok(done.rows_affected())

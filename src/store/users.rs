@@ -196,3 +196,44 @@ pub async fn set_role(conn: &mut AnyConnection, id: i64, role: Role) -> sqlx::Re
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Takes the account's row for the rest of the transaction (a row lock on PostgreSQL, the write
+/// lock on SQLite), so that checks of its administrators and changes to them happen one at a
+/// time: two administrators disabling each other cannot both succeed.
+pub async fn lock_account(conn: &mut AnyConnection, account_id: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE accounts SET id = id WHERE id = $1")
+        .bind(account_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The enabled administrators of an account other than `except`.
+pub async fn enabled_admins_except(
+    conn: &mut AnyConnection,
+    account_id: i64,
+    except: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE account_id = $1 AND role = 'admin' AND disabled = 0 \
+         AND id <> $2",
+    )
+    .bind(account_id)
+    .bind(except)
+    .fetch_one(conn)
+    .await
+}
+
+/// Enabled people whose address is `email` (compared without case).
+pub async fn by_email(pool: &AnyPool, email: &str) -> sqlx::Result<Vec<User>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM users u WHERE LOWER(u.email) = LOWER($1) AND u.disabled = 0 \
+         ORDER BY u.id"
+    ))
+    .bind(email)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}

@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::error::{wait_for, Result};
-use super::session::{Auth, WebSession};
+use super::session::{Auth, Client, WebSession};
 use super::{csrf, urls};
 use crate::domain::User;
 use crate::http::{client::ClientAddr, AppState};
@@ -34,6 +34,8 @@ pub struct LoginQuery {
     expired: Option<String>,
     #[serde(default)]
     next: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
 }
 
 /// Only a path on this site may follow a login: `/users`, never `//evil.example` or
@@ -80,10 +82,13 @@ pub async fn login_get(
             username: String::new(),
             next: safe_next(q.next.as_deref()).unwrap_or_default(),
             error: None,
-            notice: q
-                .expired
-                .is_some()
-                .then_some("Your session has ended. Please log in again."),
+            notice: if q.expired.is_some() {
+                Some("Your session has ended. Please log in again.")
+            } else if q.password.is_some() {
+                Some("Your password is set: log in with it.")
+            } else {
+                None
+            },
         }
         .into_response()
     }))
@@ -113,7 +118,9 @@ pub async fn login_post(
                 return Ok(Redirect::to(urls::SECOND_STEP).into_response());
             }
             let must_set_up = two_step::required_for(&state.ctx, user.role);
-            session.login(&user, must_set_up).await?;
+            session
+                .login(&user, must_set_up, &Client::of(&addr, &headers))
+                .await?;
             tracing::info!(user = %user.username, "logged in");
             if must_set_up {
                 return Ok(Redirect::to(urls::TWO_STEP).into_response());

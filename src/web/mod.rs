@@ -3,10 +3,12 @@
 //! the request carries `HX-Request`, the fragment htmx swaps in; without JavaScript every step is
 //! a plain form post and a full page.
 
+pub mod account;
 pub mod agent;
 pub mod csrf;
 pub mod error;
 pub mod login;
+pub mod members;
 pub mod profile;
 pub mod session;
 pub mod two_step;
@@ -98,6 +100,51 @@ pub fn router<S: SessionStore + Clone>(
         .route(urls::PASSKEYS, post(two_step::passkeys_post))
         .route(urls::PASSKEY_NAME, post(two_step::passkey_name_post))
         .route(urls::PASSKEY_REMOVE, post(two_step::passkey_remove_post))
+        .route(urls::USERS_ADD, post(members::add_post))
+        .route(
+            urls::USER_DISABLE,
+            get(members::disable_get).post(members::disable_post),
+        )
+        .route(
+            urls::USER_ENABLE,
+            get(members::enable_get).post(members::enable_post),
+        )
+        .route(
+            urls::USER_MAKE_ADMIN,
+            get(members::make_admin_get).post(members::make_admin_post),
+        )
+        .route(
+            urls::USER_MAKE_USER,
+            get(members::make_user_get).post(members::make_user_post),
+        )
+        .route(urls::ACTIVITY, get(members::activity_get))
+        .route(urls::ACTIVITY_CSV, get(members::activity_csv_get))
+        .route(
+            urls::PASSWORD,
+            get(account::password_get).post(account::password_post),
+        )
+        .route(urls::SESSIONS, get(account::sessions_get))
+        .route(urls::SESSION_END, post(account::session_end_post))
+        .route(
+            urls::SESSIONS_END_OTHERS,
+            post(account::sessions_end_others_post),
+        )
+        .route(
+            urls::FORGOT_PASSWORD,
+            get(account::forgot_get).post(account::forgot_post),
+        )
+        .route(
+            urls::RESET_PASSWORD,
+            get(account::reset_get).post(account::reset_post),
+        )
+        .route(
+            urls::INVITATION,
+            get(account::invitation_get).post(account::invitation_post),
+        )
+        .route(
+            urls::SETUP,
+            get(account::setup_get).post(account::setup_post),
+        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_csrf_token,

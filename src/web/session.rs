@@ -24,9 +24,11 @@ use crate::service::{self, login::current_user, login::within_reauth_window};
 pub const USER_ID_KEY: &str = "uid";
 const UID: &str = USER_ID_KEY;
 const EPOCH: &str = "epoch";
-const AUTH_AT: &str = "auth_at";
+const AUTH_AT: &str = service::sessions::keys::STARTED;
 const REAUTH_AT: &str = "reauth_at";
-const SEEN_AT: &str = "seen_at";
+const SEEN_AT: &str = service::sessions::keys::SEEN;
+const ADDRESS: &str = service::sessions::keys::ADDRESS;
+const BROWSER: &str = service::sessions::keys::BROWSER;
 const CSRF: &str = "csrf";
 /// Set while a person whose role requires two-step login has not set it up yet.
 const MUST_SET_UP: &str = "must_set_up";
@@ -39,6 +41,24 @@ const PENDING_NEXT: &str = "pending_next";
 /// `seen_at` is written at most this often, so reading pages does not write the database on
 /// every request; the idle timeout is therefore exact to within this many seconds.
 const SEEN_RESOLUTION_SECS: i64 = 60;
+
+/// Who logged in from where, for the sessions page.
+pub struct Client<'a> {
+    pub address: &'a str,
+    pub user_agent: &'a str,
+}
+
+impl<'a> Client<'a> {
+    pub fn of(address: &'a str, headers: &'a axum::http::HeaderMap) -> Client<'a> {
+        Client {
+            address,
+            user_agent: headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        }
+    }
+}
 
 /// The session of the current request.
 #[derive(Clone)]
@@ -98,10 +118,22 @@ impl WebSession {
     /// Starts an authenticated session: a new session id (so a planted id is worthless), a new
     /// CSRF secret, and the login counts as a fresh password entry for sudo mode. With
     /// `must_set_up`, only the two-step set-up pages answer until it is done.
-    pub async fn login(&self, user: &User, must_set_up: bool) -> Result<(), WebError> {
+    pub async fn login(
+        &self,
+        user: &User,
+        must_set_up: bool,
+        client: &Client<'_>,
+    ) -> Result<(), WebError> {
         self.0.cycle_id().await.map_err(session_err)?;
         self.0.clear().await;
         let now = service::now();
+        // For the person's sessions page: where and in what they logged in (no secret).
+        self.set(ADDRESS, client.address).await?;
+        self.set(
+            BROWSER,
+            client.user_agent.chars().take(300).collect::<String>(),
+        )
+        .await?;
         self.set(UID, user.id).await?;
         self.set(EPOCH, user.auth_epoch).await?;
         self.set(AUTH_AT, now).await?;
@@ -171,6 +203,13 @@ impl WebSession {
         Ok(state
             .filter(|(_, at)| service::now() - at <= service::two_step::PENDING_SECS)
             .map(|(s, _)| s))
+    }
+
+    /// The handle of this session on the sessions page (a hash of its id).
+    pub fn handle(&self) -> Option<String> {
+        self.0
+            .id()
+            .map(|id| service::sessions::handle_of(&id.to_string()))
     }
 
     /// Ends the session: its row is deleted, so the cookie is dead on every instance.

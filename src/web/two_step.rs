@@ -6,7 +6,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
 use secrecy::SecretString;
@@ -18,11 +18,11 @@ use webauthn_rs::prelude::{
 
 use super::error::{Result, WebError};
 use super::login::home_of;
-use super::session::{Auth, WebSession};
+use super::session::{Auth, Client, WebSession};
 use super::{urls, Chrome};
 use crate::domain::TwoStepStatus;
 use crate::http::time::format_time;
-use crate::http::AppState;
+use crate::http::{client::ClientAddr, AppState};
 use crate::service::two_step::{self, PasskeyInfo, TotpSetup, Used};
 use crate::service::{login::current_user, ServiceError};
 
@@ -90,8 +90,9 @@ async fn complete_login(
     session: &WebSession,
     user: &crate::domain::User,
     next: Option<String>,
+    client: &Client<'_>,
 ) -> Result<String> {
-    session.login(user, false).await?;
+    session.login(user, false, client).await?;
     tracing::info!(user = %user.username, "logged in with two steps");
     Ok(next.unwrap_or_else(|| home_of(user).to_owned()))
 }
@@ -99,11 +100,16 @@ async fn complete_login(
 pub async fn second_step_post(
     State(state): State<AppState>,
     session: WebSession,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Result<Response> {
     let (user, next) = pending(&state, &session).await?;
     match two_step::check_code(&state.ctx, &user, &form.code).await {
-        Ok(_) => Ok(Redirect::to(&complete_login(&session, &user, next).await?).into_response()),
+        Ok(_) => {
+            let to = complete_login(&session, &user, next, &Client::of(&addr, &headers)).await?;
+            Ok(Redirect::to(&to).into_response())
+        }
         Err(ServiceError::WrongCode) => {
             let error = "That code is not correct. Enter the six digits your app shows now, or \
                          one of your recovery codes."
@@ -136,6 +142,8 @@ pub async fn second_step_passkey_options_post(
 pub async fn second_step_passkey_post(
     State(state): State<AppState>,
     session: WebSession,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
     Json(credential): Json<PublicKeyCredential>,
 ) -> Result<Response> {
     let (user, next) = pending(&state, &session).await?;
@@ -150,7 +158,7 @@ pub async fn second_step_passkey_post(
     };
     match two_step::finish_passkey_login(&state.ctx, &user, &credential, &ceremony).await {
         Ok(Used::Passkey) | Ok(_) => {
-            let to = complete_login(&session, &user, next).await?;
+            let to = complete_login(&session, &user, next, &Client::of(&addr, &headers)).await?;
             Ok(Json(json!({ "redirect": to })).into_response())
         }
         Err(ServiceError::WrongCode) => Ok(json_error(

@@ -5,6 +5,8 @@ pub const HOME: &str = "/";
 pub const LOGIN: &str = "/login";
 /// The login page saying that the session ended.
 pub const LOGIN_EXPIRED: &str = "/login?expired=1";
+/// The login page saying that a password was set.
+pub const LOGIN_PASSWORD_SET: &str = "/login?password=set";
 pub const LOGOUT: &str = "/logout";
 pub const HEALTHZ: &str = "/healthz";
 
@@ -29,6 +31,26 @@ pub const USERS: &str = "/users";
 pub const USERS_POLICY: &str = "/users/policy";
 pub const USER_UNLOCK: &str = "/users/{id}/unlock";
 pub const USER_RESET: &str = "/users/{id}/reset";
+pub const USERS_ADD: &str = "/users/add";
+pub const USER_DISABLE: &str = "/users/{id}/disable";
+pub const USER_ENABLE: &str = "/users/{id}/enable";
+pub const USER_MAKE_ADMIN: &str = "/users/{id}/make-admin";
+pub const USER_MAKE_USER: &str = "/users/{id}/make-user";
+/// The account's activity, and the same as CSV.
+pub const ACTIVITY: &str = "/users/activity";
+pub const ACTIVITY_CSV: &str = "/users/activity.csv";
+
+/// A person's own password and sessions.
+pub const PASSWORD: &str = "/profile/password";
+pub const SESSIONS: &str = "/profile/sessions";
+pub const SESSION_END: &str = "/profile/sessions/{id}/end";
+pub const SESSIONS_END_OTHERS: &str = "/profile/sessions/end-others";
+
+/// One-time links and the pages of people who are not logged in.
+pub const FORGOT_PASSWORD: &str = "/password/forgot";
+pub const RESET_PASSWORD: &str = "/password/reset/{token}";
+pub const INVITATION: &str = "/invitation/{token}";
+pub const SETUP: &str = "/setup/{token}";
 
 pub const AGENT: &str = "/agent";
 

@@ -33,6 +33,53 @@ pub struct MemberRow {
     pub is_me: bool,
     pub unlock_url: String,
     pub reset_url: String,
+    /// Disable or enable, make administrator or user: each a confirmed POST.
+    pub actions: Vec<MemberAction>,
+}
+
+/// A confirmed action on a member row: a link to its confirmation page, which JavaScript opens
+/// as a dialog instead.
+pub struct MemberAction {
+    pub label: &'static str,
+    pub url: String,
+    pub dialog: String,
+    pub question: String,
+    pub danger: bool,
+}
+
+/// The add-member form as it was sent (to show it again with what was wrong).
+#[derive(Default, Deserialize)]
+pub struct AddForm {
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub role: String,
+}
+
+impl AddForm {
+    fn is_contact(&self) -> bool {
+        self.kind == "contact"
+    }
+    fn is_admin(&self) -> bool {
+        self.role == "admin"
+    }
+}
+
+/// What the Users page says above the list.
+#[derive(Default)]
+pub struct Notice {
+    pub flash: Option<(String, bool)>,
+    /// An invitation link to pass on by hand (mail is not configured), shown once.
+    pub invitation: Option<(String, String)>,
+    /// The add-member form, with the reason it was refused.
+    pub add: AddForm,
+    pub add_error: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -45,21 +92,25 @@ pub struct UsersPage {
     members: Vec<MemberRow>,
     flash: Option<String>,
     flash_is_error: bool,
+    invitation: Option<(String, String)>,
+    add: AddForm,
+    add_error: Option<String>,
+    mail_sends: bool,
 }
 
 #[derive(Template, WebTemplate)]
 #[template(path = "users/confirm.html")]
 pub struct ConfirmPage {
-    chrome: Chrome,
-    action: &'static str,
-    title: String,
-    question: String,
-    button: &'static str,
-    url: String,
+    pub chrome: Chrome,
+    pub action: &'static str,
+    pub title: String,
+    pub question: String,
+    pub button: &'static str,
+    pub url: String,
 }
 
 /// The administrator's account, or 403 for anyone else.
-fn admin_account(auth: &Auth) -> Result<Account> {
+pub(super) fn admin_account(auth: &Auth) -> Result<Account> {
     let refused =
         || WebError::Forbidden("Only administrators of an account may manage its users.".into());
     let account = auth.account.as_ref().ok_or_else(refused)?;
@@ -67,11 +118,64 @@ fn admin_account(auth: &Auth) -> Result<Account> {
     Ok(account.clone())
 }
 
-async fn page(
+fn actions_of(m: &crate::domain::MemberSummary, me: i64) -> Vec<MemberAction> {
+    let u = &m.user;
+    if u.id == me {
+        return Vec::new();
+    }
+    let who = format!("{} ({})", u.full_name, u.username);
+    let mut actions = Vec::new();
+    if u.disabled {
+        actions.push(MemberAction {
+            label: "Enable",
+            url: urls::with_id(urls::USER_ENABLE, u.id),
+            dialog: format!("enable-{}", u.id),
+            question: format!("Enable {who}? They can log in again with their password."),
+            danger: false,
+        });
+    } else {
+        actions.push(MemberAction {
+            label: "Disable",
+            url: urls::with_id(urls::USER_DISABLE, u.id),
+            dialog: format!("disable-{}", u.id),
+            question: format!(
+                "Disable {who}? Their sessions and API tokens end at once, they cannot log in, \
+                 and Support cannot verify them."
+            ),
+            danger: true,
+        });
+    }
+    if u.is_admin() {
+        actions.push(MemberAction {
+            label: "Make user",
+            url: urls::with_id(urls::USER_MAKE_USER, u.id),
+            dialog: format!("make-user-{}", u.id),
+            question: format!(
+                "Make {who} a user? They can no longer manage this account's members; their \
+                 sessions end."
+            ),
+            danger: false,
+        });
+    } else {
+        actions.push(MemberAction {
+            label: "Make administrator",
+            url: urls::with_id(urls::USER_MAKE_ADMIN, u.id),
+            dialog: format!("make-admin-{}", u.id),
+            question: format!(
+                "Make {who} an administrator? They can then manage this account's members, \
+                 unlock and reset their Support PINs; their sessions end."
+            ),
+            danger: false,
+        });
+    }
+    actions
+}
+
+pub(super) async fn page(
     state: &AppState,
     auth: &Auth,
     account: Account,
-    flash: Option<(String, bool)>,
+    notice: Notice,
 ) -> Result<UsersPage> {
     let members = accounts::members(&state.ctx, Actor::User(&auth.user), account.id)
         .await?
@@ -81,6 +185,7 @@ async fn page(
             unlock_url: urls::with_id(urls::USER_UNLOCK, m.user.id),
             reset_url: urls::with_id(urls::USER_RESET, m.user.id),
             is_me: m.user.id == auth.user.id,
+            actions: actions_of(&m, auth.user.id),
             full_name: m.user.full_name,
             username: m.user.username,
             kind: m.user.kind.map_or("", |k| k.label()),
@@ -92,7 +197,7 @@ async fn page(
             no_email: m.user.email.is_none(),
         })
         .collect();
-    let (flash, flash_is_error) = match flash {
+    let (flash, flash_is_error) = match notice.flash {
         Some((f, e)) => (Some(f), e),
         None => (None, false),
     };
@@ -104,11 +209,34 @@ async fn page(
         members,
         flash,
         flash_is_error,
+        invitation: notice.invitation,
+        add: notice.add,
+        add_error: notice.add_error,
+        mail_sends: state.ctx.settings.mail_sends,
     })
 }
 
+/// [`page`] with only a message.
+pub(super) async fn page_with(
+    state: &AppState,
+    auth: &Auth,
+    account: Account,
+    flash: Option<(String, bool)>,
+) -> Result<UsersPage> {
+    page(
+        state,
+        auth,
+        account,
+        Notice {
+            flash,
+            ..Notice::default()
+        },
+    )
+    .await
+}
+
 pub async fn users_get(State(state): State<AppState>, auth: Auth) -> Result<UsersPage> {
-    page(&state, &auth, admin_account(&auth)?, None).await
+    page_with(&state, &auth, admin_account(&auth)?, None).await
 }
 
 #[derive(Deserialize)]
@@ -125,7 +253,7 @@ pub async fn policy_post(
     let mut account = admin_account(&auth)?;
     let Ok(policy) = form.unlock_policy.parse::<UnlockPolicy>() else {
         let flash = Some(("Choose who may unlock PINs.".into(), true));
-        let p = page(&state, &auth, account, flash).await?;
+        let p = page_with(&state, &auth, account, flash).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, p).into_response());
     };
     accounts::set_unlock_policy(&state.ctx, Actor::User(&auth.user), account.id, policy).await?;
@@ -134,13 +262,15 @@ pub async fn policy_post(
         UnlockPolicy::SelfService => "Members may now unlock their own Support PIN.",
         UnlockPolicy::Admins => "Only administrators may now unlock Support PINs.",
     };
-    Ok(page(&state, &auth, account, Some((message.into(), false)))
-        .await?
-        .into_response())
+    Ok(
+        page_with(&state, &auth, account, Some((message.into(), false)))
+            .await?
+            .into_response(),
+    )
 }
 
 /// The member `id` if the administrator may name them (same account), else 404.
-async fn target(state: &AppState, auth: &Auth, id: i64) -> Result<User> {
+pub(super) async fn target(state: &AppState, auth: &Auth, id: i64) -> Result<User> {
     admin_account(auth)?;
     Ok(pins::member(&state.ctx, &auth.user, id).await?)
 }
@@ -189,7 +319,11 @@ pub async fn unlock_post(
         Err(e) => return Err(e.into()),
     };
     let account = admin_account(&auth)?;
-    Ok((status, page(&state, &auth, account, Some(flash)).await?).into_response())
+    Ok((
+        status,
+        page_with(&state, &auth, account, Some(flash)).await?,
+    )
+        .into_response())
 }
 
 pub async fn reset_get(
@@ -241,5 +375,9 @@ pub async fn reset_post(
             Err(e) => return Err(e.into()),
         };
     let account = admin_account(&auth)?;
-    Ok((status, page(&state, &auth, account, Some(flash)).await?).into_response())
+    Ok((
+        status,
+        page_with(&state, &auth, account, Some(flash)).await?,
+    )
+        .into_response())
 }

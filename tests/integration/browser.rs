@@ -701,6 +701,7 @@ dual!(
     keyboard_only_journey,
     two_step_with_passkeys_and_an_app,
     two_step_without_javascript,
+    running_an_account_from_the_browser,
 );
 
 async fn member_journey_with_javascript(backend: Backend) {
@@ -1041,4 +1042,155 @@ async fn two_step_without_javascript(backend: Backend) {
     b.fill("#code", &recovery).await;
     b.click_named("Continue").await;
     b.wait_text("Your Support PIN is hidden.").await;
+}
+
+/// The link in a received mail's text that leads into the panel.
+fn panel_link(mail: &crate::mail_server::Mail) -> String {
+    let at = mail.text.find("http://localhost:").expect("a link");
+    let url: String = mail.text[at..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    url::Url::parse(&url).unwrap().path().to_owned()
+}
+
+/// Issue 15's journey: an administrator adds a member, who follows the mailed invitation (a
+/// real SMTP server) and logs in; the member is disabled and enabled again; a forgotten password
+/// is reset from the mail; the administrator ends another session, exports the activity and
+/// changes their password; and a fresh installation is set up from its first-start link.
+async fn running_an_account_from_the_browser(backend: Backend) {
+    let Some(smtp) = crate::mail_server::MailServer::start().await else {
+        return;
+    };
+    let settings = pinpanel::startup::ServeSettings {
+        delivery: pinpanel::service::mail::Delivery::smtp(&smtp.url()).unwrap(),
+        ..crate::helpers::test_settings()
+    };
+    let Some(app) = crate::helpers::spawn_public_app(backend, settings).await else {
+        return;
+    };
+    let Some(b) = Browser::start(&app, true).await else {
+        return;
+    };
+    let acct = app.account("Demo Hosting", UnlockPolicy::SelfService).await;
+    app.admin(&acct, "ada").await;
+
+    // Add a member; the invitation arrives by mail.
+    b.login("ada").await;
+    b.goto("/users").await;
+    b.wait_text("Add a member").await;
+    b.fill("#add-username", "bob").await;
+    b.fill("#add-name", "Bob Builder").await;
+    b.fill("#add-email", "bob@example.com").await;
+    b.click_named("Add member").await;
+    b.wait_text("was sent an invitation").await;
+    b.check_state("users-add").await;
+    b.click_named("Log out").await;
+    b.wait_text("Log in").await;
+    let invitation = smtp.wait_for(1).await;
+    b.goto(&panel_link(&invitation[0])).await;
+    b.wait_text("Welcome, Bob Builder").await;
+    b.check_state("invitation").await;
+    b.fill("#new", PASSWORD).await;
+    b.fill("#again", PASSWORD).await;
+    b.click_named("Save password").await;
+    b.wait_text("Your password is set").await;
+    b.login("bob").await;
+    b.wait_text("Your Support PIN is hidden.").await;
+    b.click_named("Log out").await;
+    b.wait_text("Log in").await;
+
+    // Disabled and enabled again, through the confirmation dialog.
+    b.login("ada").await;
+    b.goto("/users").await;
+    b.click_named("Disable Bob Builder").await;
+    b.wait_text("Their sessions and API tokens end at once")
+        .await;
+    b.click_css("dialog[open] button[type=submit]").await;
+    b.wait_text("is disabled").await;
+    assert_eq!(app.client().login("bob", PASSWORD).await.status(), 401);
+    b.click_named("Enable Bob Builder").await;
+    b.click_css("dialog[open] button[type=submit]").await;
+    b.wait_text("is enabled again").await;
+
+    // Another session of ada's, ended from her sessions page.
+    let elsewhere = app.client_with_agent("Mozilla/5.0 (Windows NT 10.0) Firefox/133.0");
+    assert_eq!(elsewhere.login("ada", PASSWORD).await.status(), 303);
+    b.goto("/profile").await;
+    b.click_named("Sessions").await;
+    b.wait_text("Firefox 133 on Windows").await;
+    b.check_state("sessions").await;
+    b.click_css("form[action$='/end'] button").await;
+    b.wait_text("That session has ended.").await;
+    assert_eq!(elsewhere.get("/profile").await.0, 303);
+
+    // The account's activity, with its export.
+    b.goto("/users").await;
+    b.click_named("Activity").await;
+    b.wait_text("Events, newest first").await;
+    b.wait_text("member.invited").await;
+    assert!(b.has_control("Export CSV").await);
+    b.check_state("activity").await;
+
+    // A new password for ada.
+    b.goto("/profile").await;
+    b.click_named("Change password").await;
+    b.fill("#current", PASSWORD).await;
+    b.fill("#new", "an even longer passphrase").await;
+    b.fill("#again", "an even longer passphrase").await;
+    b.check_state("password").await;
+    b.click_named("Change password").await;
+    b.wait_text("Your password has been changed.").await;
+    b.click_named("Log out").await;
+    b.wait_text("Log in").await;
+
+    // Bob forgot his password.
+    b.click_named("Forgot password?").await;
+    b.wait_text("Enter your username or e-mail address.").await;
+    b.check_state("forgot").await;
+    b.fill("#who", "bob@example.com").await;
+    b.click_named("Send the link").await;
+    b.wait_text("a link to choose a new password is on its way")
+        .await;
+    let reset = smtp.wait_for_subject("Choose a new password").await;
+    b.goto(&panel_link(&reset)).await;
+    b.fill("#new", "bob has a new passphrase").await;
+    b.fill("#again", "bob has a new passphrase").await;
+    b.click_named("Save password").await;
+    b.wait_text("Your password is set").await;
+    b.fill("#username", "bob").await;
+    b.fill("#password", "bob has a new passphrase").await;
+    b.click_named("Log in").await;
+    b.wait_text("Log out").await;
+    b.click_named("Log out").await;
+    b.wait_text("Log in").await;
+
+    // The first start of another installation.
+    let Some(fresh) =
+        crate::helpers::spawn_public_app(backend, crate::helpers::test_settings()).await
+    else {
+        return;
+    };
+    let token = pinpanel::service::links::setup_token(&fresh.ctx)
+        .await
+        .unwrap()
+        .expect("an empty database gets a set-up link");
+    drop(b);
+    let Some(b) = Browser::start(&fresh, true).await else {
+        return;
+    };
+    b.goto(&format!("/setup/{token}")).await;
+    b.wait_text("Create the first account").await;
+    b.check_state("setup").await;
+    b.fill("#account", "First Hosting").await;
+    b.fill("#username", "first").await;
+    b.fill("#name", "First Admin").await;
+    b.fill("#email", "first@example.com").await;
+    b.fill("#new", PASSWORD).await;
+    b.fill("#again", PASSWORD).await;
+    b.click_named("Create the account").await;
+    b.wait_text("Your password is set").await;
+    b.login("first").await;
+    b.wait_text("First Hosting").await;
 }

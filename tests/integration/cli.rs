@@ -168,7 +168,7 @@ async fn every_command_works_and_bad_input_writes_nothing(backend: Backend) {
         (
             format!("{bob} --password-stdin"),
             "short\n",
-            "at least 8 characters",
+            "at least 12 characters",
         ),
         (
             format!("{member} --username 'bad name' --name Bob --password-stdin"),

@@ -496,13 +496,22 @@ impl TestApp {
 
     /// A browser-like client with no one logged in.
     pub fn client(&self) -> Client {
-        Client::new(self, None)
+        Client::new(self, HeaderMap::new())
     }
 
     /// A client whose requests arrive through a proxy that says they came from `address`
     /// (`X-Forwarded-For`); believed only by an app started [`behind_a_proxy`].
     pub fn client_from(&self, address: &str) -> Client {
-        Client::new(self, Some(address))
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", address.parse().expect("an address"));
+        Client::new(self, headers)
+    }
+
+    /// A client that says it is the browser `user_agent`.
+    pub fn client_with_agent(&self, user_agent: &str) -> Client {
+        let mut headers = HeaderMap::new();
+        headers.insert("user-agent", user_agent.parse().expect("a header value"));
+        Client::new(self, headers)
     }
 
     /// A client logged in as `username` (password [`PASSWORD`]).
@@ -530,11 +539,8 @@ pub fn csrf_in(html: &str) -> Option<String> {
 }
 
 impl Client {
-    pub fn new(app: &TestApp, forwarded_for: Option<&str>) -> Client {
-        let mut headers = HeaderMap::new();
-        if let Some(addr) = forwarded_for {
-            headers.insert("x-forwarded-for", addr.parse().expect("an address"));
-        }
+    /// A client sending `headers` with every request.
+    pub fn new(app: &TestApp, headers: HeaderMap) -> Client {
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         Client {
             jar: jar.clone(),

@@ -114,6 +114,21 @@ impl MailServer {
             .collect()
     }
 
+    /// Waits (with a deadline) for a message with `subject`.
+    pub async fn wait_for_subject(&self, subject: &str) -> Mail {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(m) = self.messages().into_iter().find(|m| m.subject() == subject) {
+                return m;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no message {subject:?} arrived"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits (with a deadline) until at least `n` messages have arrived; returns them all.
     pub async fn wait_for(&self, n: usize) -> Vec<Mail> {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);

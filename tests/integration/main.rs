@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod accounts;
 mod api;
 mod architecture;
 mod browser;

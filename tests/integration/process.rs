@@ -12,6 +12,8 @@ use tokio::process::{Child, Command};
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
+    /// What the server printed before it listened.
+    pub banner: Vec<String>,
     pub log: PathBuf,
     _logdir: tempfile::TempDir,
 }
@@ -47,6 +49,7 @@ impl Server {
             .spawn()
             .expect("start pinpanel serve");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut banner = Vec::new();
         let addr = tokio::time::timeout(Duration::from_secs(60), async {
             while let Some(line) = lines.next_line().await.unwrap() {
                 if let Some(rest) = line.split("listening on http://").nth(1) {
@@ -57,6 +60,7 @@ impl Server {
                         .parse::<SocketAddr>()
                         .unwrap();
                 }
+                banner.push(line);
             }
             panic!(
                 "pinpanel serve exited before listening: {}",
@@ -70,6 +74,7 @@ impl Server {
         Server {
             child,
             addr,
+            banner,
             log,
             _logdir: logdir,
         }

@@ -70,6 +70,8 @@ async fn sessions_end_at_the_absolute_timeout(app: TestApp) {
 async fn password_role_and_disable_changes_end_sessions_and_tokens(app: TestApp) {
     let acct = app.account("Acme", UnlockPolicy::SelfService).await;
     let alice = app.admin(&acct, "alice").await;
+    // The account keeps an enabled administrator when alice is demoted and disabled.
+    app.admin(&acct, "bob").await;
     let api = reqwest::Client::new();
     let me = app.url(&format!("/v2.0/users/{}", alice.id));
     for what in ["password", "role", "disable"] {

@@ -1,0 +1,357 @@
+//! One-time links: invitations (an administrator adds a member, who chooses a password), the
+//! forgotten-password link, and the first start's set-up link. A token is shown or mailed once
+//! and stored only as a hash; each link works once, until it expires.
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{accounts, audit, audit_now, events, limits, mail, password, policy, Actor, Ctx};
+use super::{Result, ServiceError};
+use crate::crypto;
+use crate::domain::{self, Account, Kind, Role, UnlockPolicy, User, Username};
+use crate::store;
+
+const INVITATION: &str = "invitation";
+const PASSWORD: &str = "password";
+const SETUP: &str = "setup";
+/// How long links live.
+pub const INVITATION_SECS: i64 = 72 * 3600;
+pub const PASSWORD_LINK_SECS: i64 = 3600;
+const SETUP_SECS: i64 = 7 * 24 * 3600;
+
+/// What never verifies as a password: an invited member has none until they choose one.
+const NO_PASSWORD: &str = "!not set: invited";
+
+fn new_token() -> (String, String) {
+    let token = crypto::random_token();
+    let hash = crypto::sha256_hex(token.as_bytes());
+    (token, hash)
+}
+
+fn hash_of(token: &str) -> String {
+    crypto::sha256_hex(token.as_bytes())
+}
+
+/// A member to add from the Users page.
+pub struct NewMember {
+    pub username: String,
+    pub full_name: String,
+    pub email: String,
+    pub kind: Kind,
+    pub role: Role,
+}
+
+/// An added member and how they get their invitation.
+pub struct Invited {
+    pub member: User,
+    /// The link, when it could not be mailed (mail is not configured): for the administrator
+    /// to pass on, shown once.
+    pub link_to_pass_on: Option<String>,
+}
+
+/// An administrator adds a member: a generated PIN, no password yet, and an invitation (a
+/// one-time link for 72 hours, to `route` with its `{token}`) mailed to them, in one
+/// transaction.
+pub async fn invite(
+    ctx: &Ctx,
+    admin: &User,
+    account: &Account,
+    new: NewMember,
+    route: &str,
+) -> Result<Invited> {
+    policy::may_administer(admin, account.id)?;
+    if new.role == Role::Agent {
+        return Err(ServiceError::Invalid(
+            "Members are users or administrators.".into(),
+        ));
+    }
+    if new.email.trim().is_empty() {
+        return Err(ServiceError::Invalid(
+            "An e-mail address is needed for the invitation.".into(),
+        ));
+    }
+    let (username, full_name, email) = accounts::check_person(
+        Actor::User(admin),
+        Some(account),
+        &new.username,
+        &new.full_name,
+        Some(&new.email),
+        new.role,
+    )?;
+    let (token, hash) = new_token();
+    let link = mail::one_time_link(ctx, route, &token);
+    let now = store::now();
+    let mut tx = ctx.db.pool.begin().await?;
+    let member = accounts::insert_person(
+        ctx,
+        &mut tx,
+        Actor::User(admin),
+        accounts::PersonRow {
+            account: Some(account),
+            username,
+            full_name,
+            email,
+            role: new.role,
+            kind: new.kind,
+            password_hash: NO_PASSWORD.to_owned(),
+            with_pin: true,
+        },
+    )
+    .await?;
+    store::links::insert(
+        &mut *tx,
+        &hash,
+        INVITATION,
+        Some(member.id),
+        now,
+        now + INVITATION_SECS,
+    )
+    .await?;
+    audit(
+        &mut tx,
+        events::MEMBER_INVITED,
+        Actor::User(admin),
+        Some(&member),
+        "",
+    )
+    .await?;
+    let mailed = ctx.settings.mail_sends
+        && mail::access::invitation(ctx, &mut tx, &member, &account.name, admin, &link).await?;
+    tx.commit().await?;
+    Ok(Invited {
+        member,
+        link_to_pass_on: (!mailed).then_some(link),
+    })
+}
+
+/// The person an unused, live link of `purpose` belongs to (for the page that asks for the new
+/// password); `NotFound` for any other token.
+async fn holder(ctx: &Ctx, token: &str, purpose: &str) -> Result<User> {
+    let user_id = store::links::peek(&ctx.db.pool, &hash_of(token), purpose, store::now())
+        .await?
+        .flatten()
+        .ok_or(ServiceError::NotFound)?;
+    let user = store::users::by_id(&ctx.db.pool, user_id)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    if user.disabled {
+        return Err(ServiceError::NotFound);
+    }
+    Ok(user)
+}
+
+/// Who an invitation is for.
+pub async fn invitation_holder(ctx: &Ctx, token: &str) -> Result<User> {
+    holder(ctx, token, INVITATION).await
+}
+
+/// Who a password link is for.
+pub async fn password_link_holder(ctx: &Ctx, token: &str) -> Result<User> {
+    holder(ctx, token, PASSWORD).await
+}
+
+/// The new password twice, checked against the rules.
+fn new_password(new: &SecretString, again: &SecretString) -> Result<()> {
+    if new.expose_secret() != again.expose_secret() {
+        return Err(ServiceError::Invalid(
+            "The two new passwords are not the same.".into(),
+        ));
+    }
+    domain::check_password(new.expose_secret()).map_err(ServiceError::Invalid)
+}
+
+/// Uses a link of `purpose` to set its holder's password: the link works once, and every
+/// session and token of the holder ends (a new auth epoch). Returns the holder.
+async fn set_password_with(
+    ctx: &Ctx,
+    token: &str,
+    purpose: &str,
+    new: SecretString,
+    again: SecretString,
+    event: &str,
+) -> Result<User> {
+    let user = holder(ctx, token, purpose).await?;
+    new_password(&new, &again)?;
+    let hash = password::hash(new).await?;
+    let mut tx = ctx.db.pool.begin().await?;
+    if !store::links::use_once(&mut tx, &hash_of(token), purpose, store::now()).await? {
+        return Err(ServiceError::NotFound);
+    }
+    store::users::set_password(&mut tx, user.id, &hash).await?;
+    accounts::end_sessions(&mut tx, user.id).await?;
+    audit(&mut tx, event, Actor::User(&user), Some(&user), "").await?;
+    if purpose == PASSWORD {
+        mail::access::changed(ctx, &mut tx, events::PASSWORD_CHANGED, &user, store::now()).await?;
+    }
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// An invited member chooses their password.
+pub async fn accept_invitation(
+    ctx: &Ctx,
+    token: &str,
+    new: SecretString,
+    again: SecretString,
+) -> Result<User> {
+    set_password_with(
+        ctx,
+        token,
+        INVITATION,
+        new,
+        again,
+        events::INVITATION_ACCEPTED,
+    )
+    .await
+}
+
+/// A member who forgot their password chooses a new one with the mailed link.
+pub async fn reset_password(
+    ctx: &Ctx,
+    token: &str,
+    new: SecretString,
+    again: SecretString,
+) -> Result<User> {
+    set_password_with(ctx, token, PASSWORD, new, again, events::PASSWORD_RESET).await
+}
+
+/// "Forgot password?": mails a one-time link (one hour, to `route`) to each enabled member whose
+/// username or address `who` is. The answer is the same whether or not anyone matched; it is
+/// throttled per client address (`Throttled`) and, silently, per member.
+pub async fn request_password_link(ctx: &Ctx, who: &str, address: &str, route: &str) -> Result<()> {
+    limits::hit(ctx, ctx.limits.password_links_per_address, address).await?;
+    let who = who.trim();
+    let mut people = match Username::parse(who) {
+        Ok(name) => store::users::by_username(&ctx.db.pool, name.as_str())
+            .await?
+            .into_iter()
+            .collect::<Vec<_>>(),
+        Err(_) => Vec::new(),
+    };
+    if people.is_empty() && who.contains('@') && who.len() <= 254 {
+        people = store::users::by_email(&ctx.db.pool, who).await?;
+    }
+    for user in people
+        .into_iter()
+        .filter(|u| !u.disabled && u.email.is_some())
+    {
+        if limits::hit(
+            ctx,
+            ctx.limits.password_links_per_member,
+            &user.id.to_string(),
+        )
+        .await
+        .is_err()
+        {
+            continue;
+        }
+        let (token, hash) = new_token();
+        let link = mail::one_time_link(ctx, route, &token);
+        let now = store::now();
+        let mut tx = ctx.db.pool.begin().await?;
+        store::links::void_for(&mut tx, user.id, PASSWORD, now).await?;
+        store::links::insert(
+            &mut *tx,
+            &hash,
+            PASSWORD,
+            Some(user.id),
+            now,
+            now + PASSWORD_LINK_SECS,
+        )
+        .await?;
+        audit(
+            &mut tx,
+            events::PASSWORD_LINK_SENT,
+            Actor::System,
+            Some(&user),
+            "",
+        )
+        .await?;
+        mail::access::password_link(ctx, &mut tx, &user, &link).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// The first start (`serve` on a database without accounts, not `--demo`): a set-up link, once
+/// per start, or `None` when the database has accounts.
+pub async fn setup_token(ctx: &Ctx) -> Result<Option<String>> {
+    if store::accounts::count(&ctx.db.pool).await? > 0 {
+        return Ok(None);
+    }
+    let (token, hash) = new_token();
+    let now = store::now();
+    store::links::insert(&ctx.db.pool, &hash, SETUP, None, now, now + SETUP_SECS).await?;
+    Ok(Some(token))
+}
+
+/// Is `token` a live set-up link of a database that still has no account?
+pub async fn setup_is_open(ctx: &Ctx, token: &str) -> Result<bool> {
+    Ok(store::accounts::count(&ctx.db.pool).await? == 0
+        && store::links::peek(&ctx.db.pool, &hash_of(token), SETUP, store::now())
+            .await?
+            .is_some())
+}
+
+/// What the set-up page asks for.
+pub struct Setup {
+    pub account_name: String,
+    pub username: String,
+    pub full_name: String,
+    pub email: Option<String>,
+    pub password: SecretString,
+    pub again: SecretString,
+}
+
+/// Creates the first account and its administrator with the set-up link, which then stops
+/// working (and so do the links of other instances: they need a database without accounts).
+pub async fn complete_setup(ctx: &Ctx, token: &str, s: Setup) -> Result<User> {
+    if !setup_is_open(ctx, token).await? {
+        return Err(ServiceError::NotFound);
+    }
+    // Every field is checked before the link is used, so a mistake does not spend it.
+    domain::parse_full_name(&s.account_name)
+        .map_err(|e| ServiceError::Invalid(e.replace("A name", "An account name")))?;
+    Username::parse(&s.username).map_err(ServiceError::Invalid)?;
+    domain::parse_full_name(&s.full_name).map_err(ServiceError::Invalid)?;
+    if let Some(email) = s.email.as_deref().filter(|e| !e.trim().is_empty()) {
+        domain::parse_email(email).map_err(ServiceError::Invalid)?;
+    }
+    new_password(&s.password, &s.again)?;
+    let mut tx = ctx.db.pool.begin().await?;
+    if !store::links::use_once(&mut tx, &hash_of(token), SETUP, store::now()).await? {
+        return Err(ServiceError::NotFound);
+    }
+    tx.commit().await?;
+    let account = accounts::create_account(
+        ctx,
+        Actor::System,
+        &s.account_name,
+        None,
+        UnlockPolicy::SelfService,
+    )
+    .await?;
+    let admin = accounts::create_person(
+        ctx,
+        Actor::System,
+        accounts::NewPerson {
+            account: Some(account),
+            username: s.username,
+            full_name: s.full_name,
+            email: s.email.filter(|e| !e.trim().is_empty()),
+            role: Role::Admin,
+            kind: Kind::User,
+            password: s.password,
+            with_pin: true,
+        },
+    )
+    .await?;
+    audit_now(
+        &ctx.db,
+        events::ACCOUNT_CREATED,
+        Actor::System,
+        Some(&admin),
+        "first start",
+    )
+    .await?;
+    Ok(admin)
+}

@@ -1,0 +1,83 @@
+//! A person's own web sessions: which are live (when each started and was last used, from
+//! where, in which browser), ending one, ending all others.
+
+use super::{audit_now, events, Actor, Ctx, Result, ServiceError};
+use crate::domain::{self, SessionInfo, User};
+use crate::store;
+
+/// The session facts the sessions page lists; the panel's session writes them under these
+/// keys (none of them is a secret).
+pub mod keys {
+    pub const STARTED: &str = "auth_at";
+    pub const SEEN: &str = "seen_at";
+    pub const ADDRESS: &str = "addr";
+    pub const BROWSER: &str = "ua";
+}
+
+/// The handle of a session (what the sessions page names it by): a hash of its id, never the
+/// id, so the page cannot leak a live cookie.
+pub fn handle_of(session_id: &str) -> String {
+    store::sessions::hash_of(session_id)
+}
+
+/// The live sessions of `user`, the current one (`current`, a handle) first.
+pub async fn list(ctx: &Ctx, user: &User, current: &str) -> Result<Vec<SessionInfo>> {
+    let rows = store::sessions::for_user(&ctx.db.pool, user.id, store::now()).await?;
+    let mut sessions: Vec<SessionInfo> = rows
+        .into_iter()
+        .filter_map(|(handle, data)| {
+            let v: serde_json::Value = serde_json::from_slice(&data).ok()?;
+            let int = |k: &str| v.get(k).and_then(serde_json::Value::as_i64).unwrap_or(0);
+            let text = |k: &str| {
+                v.get(k)
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            Some(SessionInfo {
+                current: handle == current,
+                handle,
+                started_at: int(keys::STARTED),
+                last_seen_at: int(keys::SEEN),
+                client_address: text(keys::ADDRESS),
+                browser: domain::browser_label(&text(keys::BROWSER)),
+            })
+        })
+        .collect();
+    sessions.sort_by_key(|s| (!s.current, -s.last_seen_at));
+    Ok(sessions)
+}
+
+/// Ends one of `user`'s sessions (not the current one: that is logging out).
+pub async fn end(ctx: &Ctx, user: &User, handle: &str, current: &str) -> Result<()> {
+    if handle == current {
+        return Err(ServiceError::Invalid(
+            "To end this session, log out.".into(),
+        ));
+    }
+    if !store::sessions::delete_one(&ctx.db.pool, user.id, handle).await? {
+        return Err(ServiceError::NotFound);
+    }
+    audit_now(
+        &ctx.db,
+        events::SESSION_ENDED,
+        Actor::User(user),
+        Some(user),
+        "one",
+    )
+    .await
+}
+
+/// Ends every session of `user` but the current one; how many ended.
+pub async fn end_others(ctx: &Ctx, user: &User, current: &str) -> Result<u64> {
+    let n = store::sessions::delete_others(&ctx.db.pool, user.id, current).await?;
+    audit_now(
+        &ctx.db,
+        events::SESSION_ENDED,
+        Actor::User(user),
+        Some(user),
+        &format!("all others ({n})"),
+    )
+    .await?;
+    Ok(n)
+}
