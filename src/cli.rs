@@ -145,6 +145,7 @@ async fn serve(
             None => crate::service::mail::Delivery::None,
         },
         mail_from: cli_mail.mail_from.clone(),
+        default_region: args.default_region.clone(),
         require_two_step: args.require_two_step.0.clone(),
         ..ServeSettings::default()
     };

@@ -158,6 +158,10 @@ pub struct ServeArgs {
     #[arg(long, env = "PINPANEL_REQUIRE_TWO_STEP", default_value = "agents,admins", value_parser = parse_required_roles)]
     pub require_two_step: RequiredRoles,
 
+    /// What the API's user objects carry as `RAX-AUTH:defaultRegion` (e.g. `DFW`).
+    #[arg(long, env = "PINPANEL_DEFAULT_REGION", default_value = "")]
+    pub default_region: String,
+
     /// Days the audit log keeps an event before it is purged.
     #[arg(long, env = "PINPANEL_AUDIT_RETENTION_DAYS", default_value_t = 400, value_parser = clap::value_parser!(i64).range(1..=36500))]
     pub audit_retention_days: i64,

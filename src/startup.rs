@@ -128,6 +128,8 @@ pub struct ServeSettings {
     pub delivery: service::mail::Delivery,
     /// The sender of mail.
     pub mail_from: String,
+    /// The API users' `RAX-AUTH:defaultRegion`.
+    pub default_region: String,
 }
 
 impl Default for ServeSettings {
@@ -146,6 +148,7 @@ impl Default for ServeSettings {
             hashing_queue: service::password::MAX_WAITING,
             delivery: service::mail::Delivery::None,
             mail_from: "pinpanel <pinpanel@localhost>".into(),
+            default_region: String::new(),
         }
     }
 }
@@ -206,6 +209,7 @@ impl App {
                 cookie_secure: settings.cookie_secure,
                 trusted_proxies: settings.trusted_proxies.clone(),
                 request_timeout: settings.request_timeout,
+                default_region: settings.default_region.clone(),
             }),
         };
         Ok(App {

@@ -27,8 +27,11 @@ pub fn pp_message(code: &str, text: &str) -> String {
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
-    /// Seconds, for 429.
+    /// Seconds, for 429 and 503.
     pub retry_after: Option<i64>,
+    /// The body's key when the provider uses another than the status's usual one (its 409 for
+    /// `only_if_missing` is a `badRequest`).
+    pub kind: Option<&'static str>,
 }
 
 impl ApiError {
@@ -37,7 +40,22 @@ impl ApiError {
             status,
             message: message.into(),
             retry_after: None,
+            kind: None,
         }
+    }
+    /// Wrong credentials, as the provider words it.
+    pub fn bad_credentials() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "Error code: 'AUTH-004'; Unable to authenticate user with credentials provided.",
+        )
+    }
+    /// Nothing the client accepts can be produced (an `Accept` of XML only).
+    pub fn not_acceptable() -> Self {
+        Self::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "This API answers in JSON only: accept application/json.",
+        )
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
@@ -73,6 +91,7 @@ fn kind(status: StatusCode) -> &'static str {
         403 => "forbidden",
         404 => "itemNotFound",
         405 => "badMethod",
+        406 => "notAcceptable",
         409 => "conflict",
         413 => "requestEntityTooLarge",
         415 => "badMediaType",
@@ -84,8 +103,8 @@ fn kind(status: StatusCode) -> &'static str {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body =
-            json!({ kind(self.status): { "code": self.status.as_u16(), "message": self.message } });
+        let key = self.kind.unwrap_or_else(|| kind(self.status));
+        let body = json!({ key: { "code": self.status.as_u16(), "message": self.message } });
         let mut res = (self.status, Json(body)).into_response();
         res.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -112,25 +131,23 @@ impl From<crate::service::ServiceError> for ApiError {
             E::NotLocked => ApiError::pin(
                 StatusCode::FORBIDDEN,
                 codes::NOT_LOCKED,
-                "User's PIN is not locked.",
+                "The Phone PIN is not locked.",
             ),
             E::NoPin => ApiError::pin(
                 StatusCode::FORBIDDEN,
                 codes::NO_PIN,
                 "The user has no Phone PIN.",
             ),
-            E::PinExists => {
-                ApiError::new(StatusCode::CONFLICT, "The user already has a Phone PIN.")
-            }
+            E::PinExists => ApiError {
+                kind: Some("badRequest"),
+                ..ApiError::new(StatusCode::CONFLICT, "The user already has a Phone PIN.")
+            },
             E::InvalidPin(err) => ApiError::pin(
                 StatusCode::BAD_REQUEST,
                 codes::INVALID,
                 &format!("Invalid Phone PIN. {} {}", err, crate::domain::PIN_GUIDANCE),
             ),
-            E::WrongCode | E::WrongPassword => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "Unable to authenticate user with credentials provided.",
-            ),
+            E::WrongCode | E::WrongPassword => ApiError::bad_credentials(),
             E::PinRequired => ApiError::pin(
                 StatusCode::BAD_REQUEST,
                 codes::INVALID,
@@ -139,14 +156,18 @@ impl From<crate::service::ServiceError> for ApiError {
             E::Invalid(msg) => ApiError::bad_request(msg),
             E::Conflict(msg) => ApiError::new(StatusCode::CONFLICT, msg),
             E::Throttled { retry_after } => ApiError {
-                status: StatusCode::TOO_MANY_REQUESTS,
-                message: "Too many requests. Try again later.".into(),
                 retry_after: Some(retry_after),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many requests. Try again later.",
+                )
             },
             E::Busy { retry_after } => ApiError {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                message: "The service is busy. Try again in a moment.".into(),
                 retry_after: Some(retry_after),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The service is busy. Try again in a moment.",
+                )
             },
             E::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error in the API");

@@ -11,11 +11,14 @@ use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use subtle::ConstantTimeEq;
 
 use super::errors::{codes, pp_message, ApiError};
-use crate::domain::{PinState, User};
+use crate::domain::{PinState, Role, User};
 use crate::http::{client::ClientAddr, time::iso_time, AppState};
-use crate::service::login::{authenticate, issue_token, revoke_token, token_user, LoginFailure};
+use crate::service::login::{
+    authenticate, issue_token, revoke_token, token_user, LoginFailure, TokenHolder,
+};
 use crate::service::pins::{self, VerifyOutcome};
 use crate::service::{accounts, policy, two_step, Actor, ServiceError};
 
@@ -25,14 +28,21 @@ type ApiResult<T> = Result<T, ApiError>;
 const REAUTH_NEEDED: &str = "The Support PIN can be changed only within the re-authentication \
 window after a password entry: request a new token (POST /v2.0/tokens) and try again.";
 
-/// The person behind the `X-Auth-Token` header, and whether the token is recent enough to show
-/// or change their PIN (the re-auth window counts from the token's password entry). Cookies
-/// are never consulted.
-pub struct ApiUser(pub User, pub Recent);
+/// The person behind the `X-Auth-Token` header: the token's holder (when it was issued, how)
+/// and the token itself. Cookies are never consulted.
+pub struct ApiUser {
+    pub holder: TokenHolder,
+    pub token: String,
+    /// The token is within the re-auth window of its password entry: it may show and change
+    /// the holder's PIN.
+    pub recent: bool,
+}
 
-/// The token was issued within the re-auth window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Recent(pub bool);
+impl ApiUser {
+    fn me(&self) -> &User {
+        &self.holder.user
+    }
+}
 
 impl FromRequestParts<AppState> for ApiUser {
     type Rejection = ApiError;
@@ -43,12 +53,17 @@ impl FromRequestParts<AppState> for ApiUser {
             .get("X-Auth-Token")
             .and_then(|v| v.to_str().ok())
             .filter(|t| !t.is_empty() && t.len() <= 256)
-            .ok_or_else(ApiError::unauthorized)?;
-        let holder = token_user(&state.ctx, token)
+            .ok_or_else(ApiError::unauthorized)?
+            .to_owned();
+        let holder = token_user(&state.ctx, &token)
             .await?
             .ok_or_else(ApiError::unauthorized)?;
-        let recent = Recent(holder.recently_authenticated(&state.ctx));
-        Ok(ApiUser(holder.user, recent))
+        let recent = holder.recently_authenticated(&state.ctx);
+        Ok(ApiUser {
+            holder,
+            token,
+            recent,
+        })
     }
 }
 
@@ -105,7 +120,23 @@ fn parse_user_id(raw: &str) -> ApiResult<i64> {
     })
 }
 
-/// The member `{userId}` if `actor` may name them, else 404 (never 403, so ids do not leak).
+/// The user `{userId}` if `actor` may see them, else 404: the provider answers every denial of
+/// these calls so, and ids of other accounts must not leak.
+async fn visible(state: &AppState, actor: &User, raw: &str) -> ApiResult<User> {
+    let id = parse_user_id(raw)?;
+    let not_found = || ApiError::not_found(format!("User {id} not found."));
+    let user = pins::member(&state.ctx, actor, id)
+        .await
+        .map_err(|e| match e {
+            ServiceError::NotFound => not_found(),
+            other => other.into(),
+        })?;
+    policy::may_view(actor, &user).map_err(|_| not_found())?;
+    Ok(user)
+}
+
+/// The member `{userId}` if `actor` may name them (the phone-PIN calls, which answer 403 for
+/// what is not permitted), else 404.
 async fn target(state: &AppState, actor: &User, raw: &str) -> ApiResult<User> {
     let id = parse_user_id(raw)?;
     pins::member(&state.ctx, actor, id)
@@ -116,59 +147,81 @@ async fn target(state: &AppState, actor: &User, raw: &str) -> ApiResult<User> {
         })
 }
 
-/// A user as the provider shows one: `account_number` and `pin_state` for members (agents
-/// have neither), the PIN only when `with_pin` holds it.
-fn user_json(
-    user: &User,
-    account_number: Option<&str>,
-    pin_state: Option<PinState>,
+/// What a user object says besides the person: their account number, PIN state and two-step
+/// login, and (for the person themselves, within the re-auth window) the PIN.
+struct UserFacts<'a> {
+    domain_id: Option<&'a str>,
+    pin_state: PinState,
     two_step: bool,
-    with_pin: Option<String>,
-) -> Value {
+    pin: Option<String>,
+}
+
+/// A user as the provider shows one. Every object has the same fields; the PIN only when
+/// `facts.pin` holds it.
+fn user_json(state: &AppState, user: &User, facts: UserFacts<'_>) -> Value {
     let mut u = Map::new();
     u.insert("id".into(), json!(user.id.to_string()));
     u.insert("username".into(), json!(user.username));
     u.insert("displayName".into(), json!(user.full_name));
     u.insert("email".into(), json!(user.email));
     u.insert("enabled".into(), json!(!user.disabled));
-    u.insert("RAX-AUTH:multiFactorEnabled".into(), json!(two_step));
-    if let Some(number) = account_number {
-        u.insert("RAX-AUTH:domainId".into(), json!(number));
-    }
-    if let Some(state) = pin_state {
-        u.insert("RAX-AUTH:phonePinState".into(), json!(state.as_str()));
-    }
+    u.insert("RAX-AUTH:domainId".into(), json!(facts.domain_id));
+    u.insert(
+        "RAX-AUTH:defaultRegion".into(),
+        json!(state.settings.default_region),
+    );
+    u.insert("created".into(), json!(iso_time(user.created_at)));
+    u.insert("RAX-AUTH:multiFactorEnabled".into(), json!(facts.two_step));
+    u.insert(
+        "RAX-AUTH:phonePinState".into(),
+        json!(facts.pin_state.as_str()),
+    );
     if let Some(kind) = user.kind {
         u.insert("RAX-AUTH:contactType".into(), json!(kind.as_str()));
     }
-    u.insert("roles".into(), json!([{ "name": user.role.as_str() }]));
-    if let Some(pin) = with_pin {
+    u.insert("roles".into(), roles_json(user));
+    if let Some(pin) = facts.pin {
         u.insert("RAX-AUTH:phonePin".into(), json!(pin));
     }
     Value::Object(u)
 }
 
-/// One user as `actor` may see them: their account number and PIN state looked up through the
-/// services (agents have neither).
+/// The roles as the provider lists them: objects with an id, a name and a description.
+fn roles_json(user: &User) -> Value {
+    let description = match user.role {
+        Role::User => "A member of the account: their own Support PIN",
+        Role::Admin => "An administrator of the account: its members and their PIN states",
+        Role::Agent => "A support agent: verifies callers' Support PINs",
+    };
+    json!([{ "id": user.role.as_str(), "name": user.role.as_str(), "description": description }])
+}
+
+/// One user as `actor` may see them, their facts looked up through the services.
 async fn one_user_json(
     state: &AppState,
     actor: &User,
     user: &User,
-    with_pin: Option<String>,
+    pin: Option<String>,
 ) -> ApiResult<Value> {
     let two_step = two_step::status(&state.ctx, user).await?.enabled();
     if user.is_agent() {
-        return Ok(user_json(user, None, None, two_step, None));
+        let facts = UserFacts {
+            domain_id: None,
+            pin_state: PinState::Inactive,
+            two_step,
+            pin: None,
+        };
+        return Ok(user_json(state, user, facts));
     }
     let account = accounts::account_of(&state.ctx, user).await?;
     let pin_state = pins::status(&state.ctx, actor, user).await?.state;
-    Ok(user_json(
-        user,
-        account.as_ref().map(|a| a.number.as_str()),
-        Some(pin_state),
+    let facts = UserFacts {
+        domain_id: account.as_ref().map(|a| a.number.as_str()),
+        pin_state,
         two_step,
-        with_pin,
-    ))
+        pin,
+    };
+    Ok(user_json(state, user, facts))
 }
 
 /// The member's own PIN for their own eyes (recorded as shown); none when locked or missing.
@@ -251,12 +304,7 @@ pub async fn tokens_post(
     };
     let user = match authenticate(&state.ctx, &creds.username, creds.password, &addr).await? {
         Ok(user) => user,
-        Err(LoginFailure::BadCredentials) => {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "Unable to authenticate user with credentials provided.",
-            ))
-        }
+        Err(LoginFailure::BadCredentials) => return Err(ApiError::bad_credentials()),
         Err(LoginFailure::Throttled { retry_after }) => {
             let mut e = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -293,70 +341,212 @@ pub async fn tokens_post(
 /// Issues a token to `user` and answers with it, as the provider does.
 async fn token_answer(state: &AppState, user: &User, second_factor: bool) -> ApiResult<Response> {
     let token = issue_token(&state.ctx, user, second_factor).await?;
-    let pin = own_pin(state, user).await?;
+    let access = access_json(
+        state,
+        user,
+        Issued {
+            id: &token.token,
+            issued_at: token.issued_at,
+            expires_at: token.expires_at,
+            second_factor,
+        },
+        true,
+    )
+    .await?;
+    Ok(no_store(Json(access).into_response()))
+}
+
+/// A token as its answer names it.
+struct Issued<'a> {
+    id: &'a str,
+    issued_at: i64,
+    expires_at: i64,
+    second_factor: bool,
+}
+
+/// The provider's `{"access":{…}}`: the token (with the tenant and how its holder
+/// authenticated), an empty service catalogue, and the user (with their own PIN when
+/// `with_pin` and they have one to show).
+async fn access_json(
+    state: &AppState,
+    user: &User,
+    token: Issued<'_>,
+    with_pin: bool,
+) -> ApiResult<Value> {
+    let pin = if with_pin {
+        own_pin(state, user).await?
+    } else {
+        None
+    };
     let mut user_value = one_user_json(state, user, user, pin).await?;
     if let Value::Object(m) = &mut user_value {
         m.insert("name".into(), json!(user.username));
     }
-    let body = json!({
+    let account = accounts::account_of(&state.ctx, user).await?;
+    let tenant = account.map(|a| json!({ "id": a.number, "name": a.name }));
+    let authenticated_by = if token.second_factor {
+        json!(["PASSWORD", "PASSCODE"])
+    } else {
+        json!(["PASSWORD"])
+    };
+    Ok(json!({
         "access": {
-            "token": { "id": token.token, "expires": iso_time(token.expires_at) },
+            "token": {
+                "id": token.id,
+                "expires": iso_time(token.expires_at),
+                "RAX-AUTH:issued": iso_time(token.issued_at),
+                "RAX-AUTH:authenticatedBy": authenticated_by,
+                "tenant": tenant,
+            },
+            "serviceCatalog": [],
             "user": user_value,
         }
-    });
-    Ok(no_store(Json(body).into_response()))
+    }))
+}
+
+/// `GET /v2.0/tokens/{tokenId}`: validates a token, for its own holder only (the same answer as
+/// at authentication, the PIN within the re-auth window); anyone else gets 404.
+pub async fn token_get(
+    State(state): State<AppState>,
+    caller: ApiUser,
+    Path(token): Path<String>,
+) -> ApiResult<Response> {
+    let same = caller.token.as_bytes().ct_eq(token.as_bytes());
+    if !bool::from(same) {
+        return Err(ApiError::not_found("Token not found."));
+    }
+    let h = &caller.holder;
+    let access = access_json(
+        &state,
+        &h.user,
+        Issued {
+            id: &caller.token,
+            issued_at: h.issued_at,
+            expires_at: h.expires_at,
+            second_factor: h.second_factor,
+        },
+        caller.recent,
+    )
+    .await?;
+    Ok(no_store(Json(access).into_response()))
+}
+
+/// `DELETE /v2.0/tokens`: ends the caller's own token.
+pub async fn tokens_delete(
+    State(state): State<AppState>,
+    caller: ApiUser,
+) -> ApiResult<StatusCode> {
+    revoke_token(&state.ctx, caller.me(), &caller.token).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `DELETE /v2.0/tokens/{token}`: revokes one of the caller's own tokens.
 pub async fn token_delete(
     State(state): State<AppState>,
-    ApiUser(me, _): ApiUser,
+    caller: ApiUser,
     Path(token): Path<String>,
 ) -> ApiResult<StatusCode> {
+    let me = caller.me();
     let owner = token_user(&state.ctx, &token).await?;
     if owner.as_ref().map(|h| h.user.id) != Some(me.id)
-        || !revoke_token(&state.ctx, &me, &token).await?
+        || !revoke_token(&state.ctx, me, &token).await?
     {
         return Err(ApiError::not_found("Token not found."));
     }
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /v2.0/users`: an administrator's account members, none with a PIN.
+/// The query of `GET /v2.0/users`.
+#[derive(Debug, Default, Deserialize)]
+pub struct UsersQuery {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    limit: Option<String>,
+    #[serde(default)]
+    marker: Option<String>,
+}
+
+/// `GET /v2.0/users[?name=…&email=…&limit=…&marker=…]`: an administrator lists their account's
+/// members, anyone else themselves, in id order, none with a PIN. `?name=` answers one
+/// `{"user":{…}}` (404 when out of reach); `limit` and `marker` (the previous page's last id)
+/// page through the list.
 pub async fn users_get(
     State(state): State<AppState>,
-    ApiUser(me, _): ApiUser,
+    caller: ApiUser,
+    Query(q): Query<UsersQuery>,
 ) -> ApiResult<Response> {
-    let account_id = me
-        .account_id
-        .ok_or_else(|| ApiError::forbidden("Not Authorized"))?;
-    policy::may_administer(&me, account_id)?;
-    let members = accounts::members(&state.ctx, Actor::User(&me), account_id).await?;
-    let account = accounts::account_of(&state.ctx, &me).await?;
-    let number = account.as_ref().map(|a| a.number.as_str());
-    let users: Vec<Value> = members
-        .iter()
-        .map(|m| user_json(&m.user, number, Some(m.pin_state), m.two_step, None))
-        .collect();
+    let me = caller.me();
+    let number = |raw: &Option<String>, what: &str| -> ApiResult<Option<i64>> {
+        raw.as_deref()
+            .map(|v| {
+                v.trim()
+                    .parse::<i64>()
+                    .map_err(|_| ApiError::bad_request(format!("{what} must be a whole number.")))
+            })
+            .transpose()
+    };
+    let limit = number(&q.limit, "limit")?.unwrap_or(accounts::DIRECTORY_PAGE_MAX);
+    if limit < 1 {
+        return Err(ApiError::bad_request("limit must be at least 1."));
+    }
+    let directory = accounts::Directory {
+        username: q.name.clone(),
+        email: q.email.clone(),
+        marker: number(&q.marker, "marker")?,
+        limit,
+    };
+    let found = accounts::directory(&state.ctx, me, &directory).await?;
+    let account = accounts::account_of(&state.ctx, me).await?;
+    let render = |m: &crate::domain::MemberSummary| {
+        let domain_id = if m.user.is_agent() {
+            None
+        } else {
+            account.as_ref().map(|a| a.number.as_str())
+        };
+        user_json(
+            &state,
+            &m.user,
+            UserFacts {
+                domain_id,
+                pin_state: m.pin_state,
+                two_step: m.two_step,
+                pin: None,
+            },
+        )
+    };
+    if let Some(name) = &q.name {
+        let Some(one) = found.first() else {
+            return Err(ApiError::not_found(format!(
+                "User {} not found.",
+                name.chars().take(64).collect::<String>()
+            )));
+        };
+        return Ok(no_store(
+            Json(json!({ "user": render(one) })).into_response(),
+        ));
+    }
+    let users: Vec<Value> = found.iter().map(render).collect();
     Ok(no_store(Json(json!({ "users": users })).into_response()))
 }
 
-/// `GET /v2.0/users/{userId}`: the user, or an administrator of the same account (or an agent);
-/// the PIN only for the user themselves.
+/// `GET /v2.0/users/{userId}`: the user, an administrator of the same account, or an agent;
+/// anyone else 404. The PIN only for the user themselves within the re-auth window.
 pub async fn user_get(
     State(state): State<AppState>,
-    ApiUser(me, recent): ApiUser,
+    caller: ApiUser,
     Path(user_id): Path<String>,
 ) -> ApiResult<Response> {
-    let user = target(&state, &me, &user_id).await?;
-    policy::may_view(&me, &user)?;
-    // The PIN only for its owner, and only within the re-auth window of the token.
-    let pin = if user.id == me.id && recent.0 {
-        own_pin(&state, &me).await?
+    let me = caller.me();
+    let user = visible(&state, me, &user_id).await?;
+    let pin = if user.id == me.id && caller.recent {
+        own_pin(&state, me).await?
     } else {
         None
     };
-    let body = json!({ "user": one_user_json(&state, &me, &user, pin).await? });
+    let body = json!({ "user": one_user_json(&state, me, &user, pin).await? });
     Ok(no_store(Json(body).into_response()))
 }
 
@@ -369,27 +559,42 @@ pub struct UserUpdate {
 struct UserUpdateFields {
     #[serde(rename = "RAX-AUTH:phonePin")]
     phone_pin: Option<String>,
+    /// The one other field a member may change; the rest of a provider user object is
+    /// accepted and ignored.
+    #[serde(default)]
+    email: Option<String>,
 }
 
-/// `POST /v2.0/users/{userId}` with `{"user":{"RAX-AUTH:phonePin":"…"}}`: the user changes
-/// their own PIN.
+/// `POST /v2.0/users/{userId}`: with `{"user":{"RAX-AUTH:phonePin":"…"}}` the user changes their
+/// own PIN (within the re-auth window); without a PIN it is an ordinary update (`email`, by the
+/// user or an administrator of the account; other fields are ignored).
 pub async fn user_post(
     State(state): State<AppState>,
-    ApiUser(me, recent): ApiUser,
+    caller: ApiUser,
     Path(user_id): Path<String>,
     ApiJson(update): ApiJson<UserUpdate>,
 ) -> ApiResult<Response> {
-    let user = target(&state, &me, &user_id).await?;
+    let me = caller.me();
+    let user = visible(&state, me, &user_id).await?;
     let Some(pin) = update.user.phone_pin else {
-        return Err(ApiError::bad_request(
-            "Nothing to update: only RAX-AUTH:phonePin may be changed here.",
-        ));
+        let user = match update.user.email.as_deref() {
+            Some(email) => match accounts::set_email(&state.ctx, me, &user, Some(email)).await {
+                Ok(user) => user,
+                Err(ServiceError::Forbidden(_)) => {
+                    return Err(ApiError::forbidden("Not Authorized"))
+                }
+                Err(e) => return Err(e.into()),
+            },
+            None => user,
+        };
+        let body = json!({ "user": one_user_json(&state, me, &user, None).await? });
+        return Ok(no_store(Json(body).into_response()));
     };
-    if !recent.0 {
+    if user.id == me.id && !caller.recent {
         return Err(ApiError::forbidden(REAUTH_NEEDED));
     }
-    pins::change(&state.ctx, &me, &user, &pin).await?;
-    let body = json!({ "user": one_user_json(&state, &me, &user, Some(pin)).await? });
+    pins::change(&state.ctx, me, &user, &pin).await?;
+    let body = json!({ "user": one_user_json(&state, me, &user, Some(pin)).await? });
     Ok(no_store(Json(body).into_response()))
 }
 
@@ -408,14 +613,15 @@ struct VerifyPin {
 /// `POST …/phone-pin/verify`: an agent checks a caller's PIN. Always 200 with the result.
 pub async fn verify_post(
     State(state): State<AppState>,
-    ApiUser(me, _): ApiUser,
+    caller: ApiUser,
     Path(user_id): Path<String>,
     ApiJson(req): ApiJson<VerifyRequest>,
 ) -> ApiResult<Response> {
-    policy::may_verify(&me)?;
-    let user = target(&state, &me, &user_id).await?;
+    let me = caller.me();
+    policy::may_verify(me)?;
+    let user = target(&state, me, &user_id).await?;
     let pin = req.phone_pin.pin.unwrap_or_default();
-    let result = match pins::verify(&state.ctx, &me, &user, &pin).await? {
+    let result = match pins::verify(&state.ctx, me, &user, &pin).await? {
         VerifyOutcome::Verified => json!({ "authenticated": true }),
         VerifyOutcome::Incorrect { .. } => failure(codes::INCORRECT, "Incorrect Phone PIN."),
         VerifyOutcome::Locked => failure(codes::LOCKED, "User's PIN is locked."),
@@ -434,11 +640,12 @@ fn failure(code: &str, message: &str) -> Value {
 /// `PUT …/phone-pin/unlock`: whoever may unlock it (as in the panel) or an agent.
 pub async fn unlock_put(
     State(state): State<AppState>,
-    ApiUser(me, _): ApiUser,
+    caller: ApiUser,
     Path(user_id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let user = target(&state, &me, &user_id).await?;
-    match pins::unlock(&state.ctx, &me, &user).await {
+    let me = caller.me();
+    let user = target(&state, me, &user_id).await?;
+    match pins::unlock(&state.ctx, me, &user).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(ServiceError::Forbidden(_)) => Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -461,21 +668,18 @@ pub struct ResetQuery {
 /// agent, never on oneself. The new PIN is not returned.
 pub async fn reset_post(
     State(state): State<AppState>,
-    ApiUser(me, _): ApiUser,
+    caller: ApiUser,
     Path(user_id): Path<String>,
     Query(q): Query<ResetQuery>,
 ) -> ApiResult<StatusCode> {
-    let only_if_missing = match q.only_if_missing.as_deref() {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                "only_if_missing must be true or false.",
-            ))
-        }
-    };
-    let user = target(&state, &me, &user_id).await?;
-    pins::reset(&state.ctx, Actor::User(&me), &user, only_if_missing).await?;
+    let me = caller.me();
+    // As the provider reads it: anything but a true value counts as false.
+    let only_if_missing = q
+        .only_if_missing
+        .as_deref()
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let user = target(&state, me, &user_id).await?;
+    pins::reset(&state.ctx, Actor::User(me), &user, only_if_missing).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

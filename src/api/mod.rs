@@ -8,7 +8,7 @@
 mod errors;
 mod handlers;
 
-use axum::routing::{delete, get, post, put};
+use axum::routing::{get, post, put};
 use axum::Router;
 
 pub use errors::{render as render_error, ApiError};
@@ -17,8 +17,14 @@ use crate::http::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/tokens", post(handlers::tokens_post))
-        .route("/tokens/{token}", delete(handlers::token_delete))
+        .route(
+            "/tokens",
+            post(handlers::tokens_post).delete(handlers::tokens_delete),
+        )
+        .route(
+            "/tokens/{token}",
+            get(handlers::token_get).delete(handlers::token_delete),
+        )
         .route("/users", get(handlers::users_get))
         .route(
             "/users/{user_id}",
@@ -37,4 +43,44 @@ pub fn router() -> Router<AppState> {
             post(handlers::reset_post),
         )
         .fallback(handlers::not_found)
+        .layer(axum::middleware::from_fn(json_only))
+}
+
+/// JSON only: a request whose `Accept` allows no JSON (XML only, say) gets 406 in the
+/// provider's shape, never JSON labelled as something else.
+async fn json_only(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let accepts_json = req
+        .headers()
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or("").to_ascii_lowercase();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (media, refused)
+        })
+        .collect::<Vec<_>>();
+    let ok = accepts_json.is_empty()
+        || accepts_json.iter().any(|(media, refused)| {
+            !refused
+                && matches!(
+                    media.as_str(),
+                    "application/json" | "application/*" | "*/*" | "*"
+                )
+        });
+    if ok {
+        next.run(req).await
+    } else {
+        ApiError::not_acceptable().into_response()
+    }
 }

@@ -26,6 +26,8 @@ pub struct User {
     pub disabled: bool,
     pub auth_epoch: i64,
     pub password_hash: String,
+    /// When the person was created (unix seconds).
+    pub created_at: i64,
 }
 
 impl std::fmt::Debug for User {

@@ -33,6 +33,8 @@ pub struct Settings {
     pub trusted_proxies: client::TrustedProxies,
     /// A request must be answered within this time.
     pub request_timeout: std::time::Duration,
+    /// What the API's users carry as `RAX-AUTH:defaultRegion` (`PINPANEL_DEFAULT_REGION`).
+    pub default_region: String,
 }
 
 impl std::fmt::Debug for Settings {

@@ -161,6 +161,7 @@ pub(super) async fn insert_person(
         disabled: false,
         auth_epoch: 0,
         password_hash: p.password_hash.clone(),
+        created_at: now,
     };
     let detail = format!(
         "{} ({})",
@@ -412,4 +413,98 @@ pub async fn change_own_password(
     store::users::by_id(&ctx.db.pool, user.id)
         .await?
         .ok_or(ServiceError::NotFound)
+}
+
+/// How to list people through the API.
+#[derive(Debug, Clone, Default)]
+pub struct Directory {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    /// The last id of the previous page.
+    pub marker: Option<i64>,
+    pub limit: i64,
+}
+
+/// The largest page of people one call lists.
+pub const DIRECTORY_PAGE_MAX: i64 = 1000;
+
+/// The people `actor` may list, in id order: an administrator, their account's members;
+/// anyone else, themselves.
+pub async fn directory(ctx: &Ctx, actor: &User, q: &Directory) -> Result<Vec<MemberSummary>> {
+    let limit = q.limit.clamp(1, DIRECTORY_PAGE_MAX);
+    let username = q
+        .username
+        .as_deref()
+        .map(|u| Username::parse(u).map(|u| u.as_str().to_owned()))
+        .transpose()
+        .ok()
+        .flatten();
+    if q.username.is_some() && username.is_none() {
+        return Ok(Vec::new());
+    }
+    match actor.account_id {
+        Some(account_id) if policy::may_administer(actor, account_id).is_ok() => {
+            Ok(store::users::members_page(
+                &ctx.db.pool,
+                &store::users::MemberPage {
+                    account_id,
+                    username: username.as_deref(),
+                    email: q.email.as_deref(),
+                    after: q.marker,
+                    limit,
+                },
+            )
+            .await?)
+        }
+        _ => {
+            let matches = username.as_deref().is_none_or(|u| u == actor.username)
+                && q.email.as_deref().is_none_or(|e| {
+                    actor
+                        .email
+                        .as_deref()
+                        .is_some_and(|mine| mine.eq_ignore_ascii_case(e))
+                })
+                && q.marker.is_none_or(|m| actor.id > m);
+            if !matches {
+                return Ok(Vec::new());
+            }
+            let pin_state = if actor.is_agent() {
+                crate::domain::PinState::Inactive
+            } else {
+                super::pins::status(ctx, actor, actor).await?.state
+            };
+            let two_step = super::two_step::status(ctx, actor).await?.enabled();
+            Ok(vec![MemberSummary {
+                user: actor.clone(),
+                pin_state,
+                last_pin_activity: None,
+                two_step,
+            }])
+        }
+    }
+}
+
+/// Sets a member's e-mail address: the member, or an administrator of their account.
+pub async fn set_email(ctx: &Ctx, actor: &User, user: &User, email: Option<&str>) -> Result<User> {
+    if actor.id != user.id {
+        policy::may_administer(actor, user.account_id.ok_or(ServiceError::NotFound)?)?;
+    }
+    let email = email
+        .filter(|e| !e.trim().is_empty())
+        .map(domain::parse_email)
+        .transpose()
+        .map_err(ServiceError::Invalid)?;
+    store::users::set_email(&ctx.db.pool, user.id, email.as_deref()).await?;
+    super::audit_now(
+        &ctx.db,
+        events::EMAIL_CHANGED,
+        Actor::User(actor),
+        Some(user),
+        "",
+    )
+    .await?;
+    Ok(User {
+        email,
+        ..user.clone()
+    })
 }

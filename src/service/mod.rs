@@ -196,6 +196,7 @@ pub mod events {
     pub const MEMBER_CREATED: &str = "member.created";
     pub const MEMBER_DISABLED: &str = "member.disabled";
     pub const MEMBER_ENABLED: &str = "member.enabled";
+    pub const EMAIL_CHANGED: &str = "member.email_changed";
     pub const MEMBER_INVITED: &str = "member.invited";
     pub const INVITATION_ACCEPTED: &str = "invitation.accepted";
     pub const PASSWORD_LINK_SENT: &str = "password.link_sent";

@@ -293,7 +293,11 @@ pub async fn unlock(ctx: &Ctx, actor: &User, target: &User) -> Result<()> {
     }
     let mut tx = ctx.db.pool.begin().await?;
     if !store::pins::unlock(&mut tx, target.id).await? {
-        return Err(ServiceError::NotLocked);
+        tx.rollback().await?;
+        return Err(match record(ctx, target.id).await?.state {
+            PinState::Inactive => ServiceError::NoPin,
+            _ => ServiceError::NotLocked,
+        });
     }
     audit(
         &mut tx,

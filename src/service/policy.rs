@@ -117,6 +117,7 @@ mod tests {
             disabled: false,
             auth_epoch: 0,
             password_hash: String::new(),
+            created_at: 0,
         }
     }
 

@@ -9,7 +9,7 @@ use crate::domain::{Account, Kind, MemberSummary, Role, User};
 
 pub(crate) const COLUMNS: &str =
     "u.id, u.account_id, u.username, u.full_name, u.email, u.kind, u.role, \
-                       u.disabled, u.auth_epoch, u.password_hash";
+                       u.disabled, u.auth_epoch, u.password_hash, u.created_at";
 
 pub(crate) fn from_row(row: &AnyRow) -> sqlx::Result<User> {
     Ok(User {
@@ -23,6 +23,7 @@ pub(crate) fn from_row(row: &AnyRow) -> sqlx::Result<User> {
         disabled: row.try_get::<i64, _>("disabled")? != 0,
         auth_epoch: row.try_get("auth_epoch")?,
         password_hash: row.try_get("password_hash")?,
+        created_at: row.try_get("created_at")?,
     })
 }
 
@@ -236,4 +237,74 @@ pub async fn by_email(pool: &AnyPool, email: &str) -> sqlx::Result<Vec<User>> {
     .iter()
     .map(from_row)
     .collect()
+}
+
+/// Which of an account's members to list, in id order.
+pub struct MemberPage<'a> {
+    pub account_id: i64,
+    /// Only the member with this username.
+    pub username: Option<&'a str>,
+    /// Only members with this address (without case).
+    pub email: Option<&'a str>,
+    /// Only members after this id (the previous page's last).
+    pub after: Option<i64>,
+    pub limit: i64,
+}
+
+/// A page of an account's members with their PIN state, in id order (stable for paging).
+pub async fn members_page(pool: &AnyPool, p: &MemberPage<'_>) -> sqlx::Result<Vec<MemberSummary>> {
+    let mut sql = format!(
+        "SELECT {COLUMNS}, COALESCE(pn.state, 'INACTIVE') AS pin_state, \
+         CAST((SELECT COUNT(*) FROM totp_secrets t WHERE t.user_id = u.id AND t.confirmed = 1) \
+           + (SELECT COUNT(*) FROM passkeys k WHERE k.user_id = u.id) AS BIGINT) AS factors \
+         FROM users u LEFT JOIN support_pins pn ON pn.user_id = u.id WHERE u.account_id = $1"
+    );
+    let mut n = 1;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    if p.username.is_some() {
+        sql.push_str(&format!(" AND u.username = {}", next()));
+    }
+    if p.email.is_some() {
+        sql.push_str(&format!(" AND LOWER(u.email) = LOWER({})", next()));
+    }
+    if p.after.is_some() {
+        sql.push_str(&format!(" AND u.id > {}", next()));
+    }
+    sql.push_str(&format!(" ORDER BY u.id LIMIT {}", next()));
+    let mut q = sqlx::query(&sql).bind(p.account_id);
+    if let Some(u) = p.username {
+        q = q.bind(u);
+    }
+    if let Some(e) = p.email {
+        q = q.bind(e);
+    }
+    if let Some(a) = p.after {
+        q = q.bind(a);
+    }
+    q.bind(p.limit)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(MemberSummary {
+                user: from_row(row)?,
+                pin_state: text_col(row, "pin_state")?,
+                last_pin_activity: None,
+                two_step: row.try_get::<i64, _>("factors")? > 0,
+            })
+        })
+        .collect()
+}
+
+/// Sets a person's e-mail address (`None` removes it).
+pub async fn set_email(pool: &AnyPool, id: i64, email: Option<&str>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET email = $2 WHERE id = $1")
+        .bind(id)
+        .bind(email)
+        .execute(pool)
+        .await?;
+    Ok(())
 }

@@ -202,7 +202,7 @@ async fn users_are_read_with_the_pin_only_for_themselves(app: TestApp) {
     assert_eq!(status, 200);
     assert!(body["user"].get("RAX-AUTH:phonePin").is_none());
     assert_eq!(body["user"]["RAX-AUTH:phonePinState"], "ACTIVE");
-    // A plain member may not read another member.
+    // A plain member may not read another member: 404, as the provider answers every denial.
     let (status, body) = api
         .send(
             "GET",
@@ -211,8 +211,8 @@ async fn users_are_read_with_the_pin_only_for_themselves(app: TestApp) {
             None,
         )
         .await;
-    assert_eq!(status, 403);
-    assert_eq!(body["forbidden"]["code"], 403);
+    assert_eq!(status, 404);
+    assert_eq!(body["itemNotFound"]["code"], 404);
     // GET /v2.0/users: admins only, no PINs.
     let (status, body) = api.send("GET", "/v2.0/users", Some(&t_ada), None).await;
     assert_eq!(status, 200);
@@ -225,10 +225,13 @@ async fn users_are_read_with_the_pin_only_for_themselves(app: TestApp) {
     for who in [&ada, &alice, &bob] {
         assert!(!text.contains(&app.pin_of(who).await));
     }
-    assert_eq!(
-        api.send("GET", "/v2.0/users", Some(&t_alice), None).await.0,
-        403
-    );
+    // A plain member lists only themselves.
+    let (status, body) = api.send("GET", "/v2.0/users", Some(&t_alice), None).await;
+    assert_eq!(status, 200);
+    let users = body["users"].as_array().unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0]["username"], "alice");
+    assert!(users[0].get("RAX-AUTH:phonePin").is_none());
 }
 
 async fn members_change_their_own_pin(app: TestApp) {
@@ -387,7 +390,7 @@ async fn unlock_is_204_then_403_pp005_and_pp002_when_not_permitted(app: TestApp)
     assert_eq!(status, 403);
     assert_eq!(
         body["forbidden"]["message"],
-        "Error code: 'PP-005'; User's PIN is not locked."
+        "Error code: 'PP-005'; The Phone PIN is not locked."
     );
     // Policy admins: the owner may not.
     app.set_unlock_policy(&acct, UnlockPolicy::Admins).await;

@@ -8,6 +8,7 @@ mod helpers;
 
 mod accounts;
 mod api;
+mod api_fidelity;
 mod architecture;
 mod browser;
 mod cli;
