@@ -25,7 +25,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => {
-            let opened = startup::open(&cli.database_url, &keys, &DbOptions::default()).await?;
+            let options = DbOptions {
+                max_connections: args.db_pool,
+            };
+            let opened = startup::open(&cli.database_url, &keys, &options).await?;
             let mail = MailArgs {
                 smtp_url: cli.smtp_url.clone(),
                 mail_from: cli.mail_from.clone(),

@@ -162,6 +162,11 @@ pub struct ServeArgs {
     #[arg(long, env = "PINPANEL_DEFAULT_REGION", default_value = "")]
     pub default_region: String,
 
+    /// Database connections in the pool [default: 8 with SQLite; with PostgreSQL 4 per core, at
+    /// least 8].
+    #[arg(long, env = "PINPANEL_DB_POOL", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_pool: Option<u32>,
+
     /// Days the audit log keeps an event before it is purged.
     #[arg(long, env = "PINPANEL_AUDIT_RETENTION_DAYS", default_value_t = 400, value_parser = clap::value_parser!(i64).range(1..=36500))]
     pub audit_retention_days: i64,

@@ -67,7 +67,7 @@ pub async fn seed(
     let mut file = std::io::BufWriter::new(
         std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?,
     );
-    let mut tx = pool.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     for start in (0..members).step_by(BATCH) {
         let end = (start + BATCH).min(members);
         let ids: Vec<i64> = (start..end).map(|i| first + i as i64).collect();

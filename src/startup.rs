@@ -337,7 +337,11 @@ fn static_dir() -> std::path::PathBuf {
 pub fn app(state: AppState) -> Router {
     let settings = &state.settings;
     let secure = settings.cookie_secure;
-    let store = DbSessionStore::new(state.ctx.db.pool.clone(), web::session::USER_ID_KEY);
+    let store = DbSessionStore::new(
+        state.ctx.db.pool.clone(),
+        web::session::USER_ID_KEY,
+        web::session::PERSON_KEY,
+    );
     let sessions = SessionManagerLayer::new(store)
         .with_name(web::session_cookie_name(secure))
         .with_secure(secure)

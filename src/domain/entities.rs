@@ -4,7 +4,7 @@
 use super::{Kind, PinState, Role, UnlockPolicy};
 
 /// An account: a number, a name and an unlock policy.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Account {
     pub id: i64,
     pub number: String,
@@ -14,7 +14,7 @@ pub struct Account {
 
 /// A person who logs in: an account member (a user or contact, each a user or an
 /// administrator) or a support agent (no account, no kind).
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct User {
     pub id: i64,
     pub account_id: Option<i64>,

@@ -31,7 +31,7 @@ pub async fn create_account(
                 .gen_range(1_000_000..10_000_000u32)
                 .to_string()
         });
-        let mut tx = ctx.db.pool.begin().await?;
+        let mut tx = ctx.db.begin().await?;
         match store::accounts::insert(&mut tx, &candidate, &name, policy, store::now()).await {
             Ok(account) => {
                 let detail = format!("account {}", account.number);
@@ -208,7 +208,7 @@ pub async fn create_person(ctx: &Ctx, actor: Actor<'_>, new: NewPerson) -> Resul
     )?;
     domain::check_password(new.password.expose_secret()).map_err(ServiceError::Invalid)?;
     let password_hash = password::hash(new.password).await?;
-    let mut tx = ctx.db.pool.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     let user = insert_person(
         ctx,
         &mut tx,
@@ -254,7 +254,7 @@ pub async fn set_password(
 ) -> Result<()> {
     domain::check_password(new.expose_secret()).map_err(ServiceError::Invalid)?;
     let hash = password::hash(new).await?;
-    let mut tx = ctx.db.pool.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     store::users::set_password(&mut tx, user.id, &hash).await?;
     end_sessions(&mut tx, user.id).await?;
     audit(&mut tx, events::PASSWORD_CHANGED, actor, Some(user), "").await?;
@@ -297,7 +297,7 @@ pub async fn set_enabled(ctx: &Ctx, actor: Actor<'_>, user: &User, enabled: bool
             ));
         }
     }
-    let mut tx = ctx.db.pool.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     if !enabled {
         keep_an_administrator(&mut tx, user).await?;
     }
@@ -327,7 +327,7 @@ pub async fn set_role(ctx: &Ctx, actor: Actor<'_>, user: &User, role: Role) -> R
             return Err(ServiceError::Forbidden("nobody may change their own role"));
         }
     }
-    let mut tx = ctx.db.pool.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     if role != Role::Admin {
         keep_an_administrator(&mut tx, user).await?;
     }
@@ -355,7 +355,7 @@ pub async fn set_unlock_policy(
     if let Actor::User(u) = actor {
         policy::may_administer(u, account_id)?;
     }
-    let mut tx = ctx.db.pool.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     store::accounts::set_unlock_policy(&mut tx, account_id, policy).await?;
     audit(
         &mut tx,
@@ -396,7 +396,7 @@ pub async fn change_own_password(
         return Err(ServiceError::WrongPassword);
     }
     let hash = password::hash(new).await?;
-    let mut tx = ctx.db.pool.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     store::users::set_password(&mut tx, user.id, &hash).await?;
     end_sessions(&mut tx, user.id).await?;
     audit(

@@ -121,8 +121,58 @@ fn retry_after(limit: Limit, start: i64, now: i64) -> i64 {
     (start + limit.window - now).max(1)
 }
 
+/// A hit over its limit, to be refused.
+pub struct Refused {
+    limit: Limit,
+    key: String,
+    retry_after: i64,
+}
+
+/// A hit on `limit` for `who`, to be counted by a statement ([`hit_on`], or one that does more,
+/// as verification on PostgreSQL does) and then judged with [`Hit::counted`].
+pub struct Hit {
+    limit: Limit,
+    pub key: String,
+    pub now: i64,
+}
+
+impl Hit {
+    pub fn new(ctx: &Ctx, limit: Limit, who: &str) -> Self {
+        Hit {
+            limit,
+            key: key(ctx, limit, who),
+            now: store::now(),
+        }
+    }
+
+    pub fn window(&self) -> i64 {
+        self.limit.window
+    }
+
+    /// `Some` when the window's `hits` (starting at `start`), this one included, exceed the limit.
+    pub fn counted(&self, hits: i64, start: i64) -> Option<Refused> {
+        (hits > self.limit.max).then(|| Refused {
+            retry_after: retry_after(self.limit, start, self.now),
+            limit: self.limit,
+            key: self.key.clone(),
+        })
+    }
+}
+
+/// Counts `hit` inside the caller's transaction (so it commits, or rolls back, with the work
+/// it guards); `Some` when the window's hits exceed the limit: commit, then [`refuse`] it.
+pub async fn hit_on(conn: &mut sqlx::AnyConnection, hit: &Hit) -> Result<Option<Refused>> {
+    let (hits, start) = store::throttle::hit_on(conn, &hit.key, hit.window(), hit.now).await?;
+    Ok(hit.counted(hits, start))
+}
+
+/// Counts a refusal (after its transaction): the first of a window is an audit event.
+pub async fn refuse(ctx: &Ctx, refused: Refused) -> Result<ServiceError> {
+    refuse_key(ctx, refused.limit, &refused.key, refused.retry_after).await
+}
+
 /// Counts a refusal; the first of a window is an audit event (with the limit's name, never who).
-async fn refuse(ctx: &Ctx, limit: Limit, key: &str, retry_after: i64) -> Result<ServiceError> {
+async fn refuse_key(ctx: &Ctx, limit: Limit, key: &str, retry_after: i64) -> Result<ServiceError> {
     let refusals = store::throttle::refused(&ctx.db.pool, key).await?;
     tracing::debug!(limit = limit.name, refusals, "throttled");
     if refusals == 1 {
@@ -139,13 +189,12 @@ async fn refuse(ctx: &Ctx, limit: Limit, key: &str, retry_after: i64) -> Result<
 /// Counts one hit on `limit` for `who`; `Throttled` once the window's hits exceed the limit
 /// (for limits on every request, such as verifications, where nothing is given back).
 pub async fn hit(ctx: &Ctx, limit: Limit, who: &str) -> Result<()> {
-    let now = store::now();
-    let key = key(ctx, limit, who);
-    let (hits, start) = store::throttle::hit(&ctx.db.pool, &key, limit.window, now).await?;
-    if hits > limit.max {
-        return Err(refuse(ctx, limit, &key, retry_after(limit, start, now)).await?);
+    let hit = Hit::new(ctx, limit, who);
+    let (hits, start) = store::throttle::hit(&ctx.db.pool, &hit.key, limit.window, hit.now).await?;
+    match hit.counted(hits, start) {
+        Some(refused) => Err(refuse(ctx, refused).await?),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// An attempt reserved on every counter that guards it. Dropping it keeps the hits (the
@@ -184,11 +233,11 @@ pub async fn reserve(ctx: &Ctx, guards: &[(Limit, &str)]) -> Result<Reservation>
             window: limit.window,
         })
         .collect();
-    match store::throttle::reserve(&ctx.db.pool, &counters, now).await? {
+    match store::throttle::reserve(&ctx.db, &counters, now).await? {
         Ok(()) => Ok(Reservation { keys }),
         Err((i, start)) => {
             let limit = guards[i].0;
-            Err(refuse(ctx, limit, &keys[i], retry_after(limit, start, now)).await?)
+            Err(refuse_key(ctx, limit, &keys[i], retry_after(limit, start, now)).await?)
         }
     }
 }

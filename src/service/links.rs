@@ -80,7 +80,7 @@ pub async fn invite(
     let (token, hash) = new_token();
     let link = mail::one_time_link(ctx, route, &token);
     let now = store::now();
-    let mut tx = ctx.db.pool.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     let member = accounts::insert_person(
         ctx,
         &mut tx,
@@ -172,7 +172,7 @@ async fn set_password_with(
     let user = holder(ctx, token, purpose).await?;
     new_password(&new, &again)?;
     let hash = password::hash(new).await?;
-    let mut tx = ctx.db.pool.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     if !store::links::use_once(&mut tx, &hash_of(token), purpose, store::now()).await? {
         return Err(ServiceError::NotFound);
     }
@@ -247,7 +247,7 @@ pub async fn request_password_link(ctx: &Ctx, who: &str, address: &str, route: &
         let (token, hash) = new_token();
         let link = mail::one_time_link(ctx, route, &token);
         let now = store::now();
-        let mut tx = ctx.db.pool.begin().await?;
+        let mut tx = ctx.db.begin().await?;
         store::links::void_for(&mut tx, user.id, PASSWORD, now).await?;
         store::links::insert(
             &mut *tx,
@@ -317,7 +317,7 @@ pub async fn complete_setup(ctx: &Ctx, token: &str, s: Setup) -> Result<User> {
         domain::parse_email(email).map_err(ServiceError::Invalid)?;
     }
     new_password(&s.password, &s.again)?;
-    let mut tx = ctx.db.pool.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     if !store::links::use_once(&mut tx, &hash_of(token), SETUP, store::now()).await? {
         return Err(ServiceError::NotFound);
     }

@@ -125,8 +125,13 @@ pub async fn reauthenticate(ctx: &Ctx, user: &User, password: SecretString) -> R
     Ok(ok)
 }
 
-/// A person's current record with their account, if they still may act: enabled, and `epoch`
-/// still current (a password, role or enabled change since then ends what was minted before).
+/// May a person act on what was minted under `epoch` (a session, a token)? Only while enabled,
+/// and while `epoch` is current: a password, role or enabled change ends what came before.
+pub fn may_still_act(user: &User, epoch: i64) -> bool {
+    !user.disabled && user.auth_epoch == epoch
+}
+
+/// A person's current record with their account, if they still may act.
 pub async fn current_user(
     ctx: &Ctx,
     user_id: i64,
@@ -134,7 +139,7 @@ pub async fn current_user(
 ) -> Result<Option<(User, Option<Account>)>> {
     Ok(store::users::with_account(&ctx.db.pool, user_id)
         .await?
-        .filter(|(u, _)| !u.disabled && u.auth_epoch == epoch))
+        .filter(|(u, _)| may_still_act(u, epoch)))
 }
 
 /// An issued API token: the secret goes to the client once and is stored only as a hash.
@@ -207,17 +212,16 @@ pub fn within_reauth_window(ctx: &Ctx, entered_at: i64) -> bool {
 /// The person a token belongs to, if it is live.
 pub async fn token_user(ctx: &Ctx, token: &str) -> Result<Option<TokenHolder>> {
     let hash = crypto::sha256_hex(token.as_bytes());
-    let Some(row) = store::tokens::lookup(&ctx.db.pool, &hash, store::now()).await? else {
+    let Some((row, user, _)) = store::tokens::lookup(&ctx.db.pool, &hash, store::now()).await?
+    else {
         return Ok(None);
     };
-    Ok(current_user(ctx, row.user_id, row.auth_epoch)
-        .await?
-        .map(|(user, _)| TokenHolder {
-            user,
-            issued_at: row.created_at,
-            expires_at: row.expires_at,
-            second_factor: row.second_factor,
-        }))
+    Ok(may_still_act(&user, row.auth_epoch).then_some(TokenHolder {
+        user,
+        issued_at: row.created_at,
+        expires_at: row.expires_at,
+        second_factor: row.second_factor,
+    }))
 }
 
 /// Revokes a token; `false` when it did not exist.

@@ -513,7 +513,7 @@ pub async fn deliver_due(ctx: &Ctx, delivery: &Delivery, owner: &str) -> Result<
             None => None,
         };
         let now = store::now();
-        let mut tx = ctx.db.pool.begin().await?;
+        let mut tx = ctx.db.begin().await?;
         match outcome {
             Outcome::Sent(answer) => {
                 if outbox::mark_sent(&mut tx, m.id, owner, now).await? {

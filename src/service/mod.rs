@@ -253,6 +253,35 @@ pub async fn audit(
     subject: Option<&User>,
     detail: &str,
 ) -> sqlx::Result<()> {
+    store::audit::insert(
+        conn,
+        &new_event(event, &actor, subject, detail),
+        store::now(),
+    )
+    .await?;
+    log_event(event, &actor, subject, detail);
+    Ok(())
+}
+
+/// The row of an audit event, for a statement that writes it along with other work.
+fn new_event<'a>(
+    event: &'a str,
+    actor: &'a Actor<'a>,
+    subject: Option<&User>,
+    detail: &'a str,
+) -> NewEvent<'a> {
+    NewEvent {
+        event,
+        actor_id: actor.id(),
+        actor_name: actor.name(),
+        subject_id: subject.map(|s| s.id),
+        account_id: subject.and_then(|s| s.account_id),
+        detail,
+    }
+}
+
+/// The structured-log line of an audit event, once it is recorded.
+fn log_event(event: &str, actor: &Actor<'_>, subject: Option<&User>, detail: &str) {
     tracing::info!(
         target: "pinpanel::audit",
         event,
@@ -260,19 +289,6 @@ pub async fn audit(
         subject = subject.map(|s| s.username.as_str()),
         detail,
     );
-    store::audit::insert(
-        conn,
-        &NewEvent {
-            event,
-            actor_id: actor.id(),
-            actor_name: actor.name(),
-            subject_id: subject.map(|s| s.id),
-            account_id: subject.and_then(|s| s.account_id),
-            detail,
-        },
-        store::now(),
-    )
-    .await
 }
 
 /// Records one event in a transaction of its own.

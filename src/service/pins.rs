@@ -2,10 +2,11 @@
 //! `policy`, changes state with one guarded statement in `store::pins`, and writes its audit
 //! event in the same transaction.
 
-use super::{audit, events, mail, policy, Actor, Ctx, Result, ServiceError};
+use super::{audit, events, limits, mail, policy, Actor, Ctx, Result, ServiceError};
 use crate::domain::{self, PinState, SupportPin, UnlockPolicy, MAX_PIN_FAILURES};
 use crate::domain::{AuditEvent, User};
-use crate::store::{self, pins::ReplaceWhen};
+use crate::store::pins::{PinRecord, ReplaceWhen};
+use crate::store::{self, Backend};
 
 /// How many times a verification retries when the PIN changed under it.
 const VERIFY_RETRIES: usize = 5;
@@ -76,15 +77,27 @@ pub async fn status(ctx: &Ctx, actor: &User, target: &User) -> Result<PinStatus>
     })
 }
 
-/// The recent activity on `target`'s PIN, for the member themselves.
-pub async fn activity(
+/// The state of `target`'s own PIN with its recent activity (the latest `limit` events), for
+/// the member themselves: one statement.
+pub async fn overview(
     ctx: &Ctx,
     actor: &User,
     target: &User,
     limit: i64,
-) -> Result<Vec<AuditEvent>> {
+) -> Result<(PinStatus, Vec<AuditEvent>)> {
     policy::may_use_own_pin(actor, target)?;
-    Ok(store::audit::pin_events_of(&ctx.db.pool, target.id, limit).await?)
+    let (r, events) = store::pins::with_activity(&ctx.db.pool, target.id, limit)
+        .await?
+        .ok_or_else(|| {
+            ServiceError::Internal(anyhow::anyhow!("member {} has no PIN row", target.id))
+        })?;
+    let status = PinStatus {
+        state: r.state,
+        failures: r.failures,
+        changed_at: r.changed_at,
+        locked_at: r.locked_at,
+    };
+    Ok((status, events))
 }
 
 /// Decrypts `target`'s PIN for its owner and records that it was shown. A locked PIN stays
@@ -116,7 +129,7 @@ pub async fn change(ctx: &Ctx, actor: &User, target: &User, candidate: &str) -> 
     policy::may_use_own_pin(actor, target)?;
     let pin = SupportPin::parse(candidate).map_err(ServiceError::InvalidPin)?;
     let blob = ctx.cipher.encrypt_pin(target.id, &pin);
-    let mut tx = ctx.db.pool.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     if !store::pins::replace(
         &mut tx,
         target.id,
@@ -166,10 +179,10 @@ pub enum VerifyOutcome {
 }
 
 /// An agent checks the PIN a caller recites (normalised by [`domain::recited_pin`], the same for
-/// the panel and the API; nothing recited is `PinRequired`). A right PIN resets the failure count; a wrong one
-/// counts one failure, and the sixth locks the PIN; a locked PIN fails every attempt, the right
-/// one too, and counts nothing. Each outcome is one guarded UPDATE, so concurrent attempts on
-/// any number of instances count exactly the failures that happened.
+/// the panel and the API; nothing recited is `PinRequired`). A right PIN resets the failure
+/// count; a wrong one counts one failure, and the sixth locks the PIN; a locked PIN fails every
+/// attempt, the right one too, and counts nothing. Each outcome is one guarded UPDATE, so
+/// concurrent attempts on any number of instances count exactly the failures that happened.
 pub async fn verify(
     ctx: &Ctx,
     agent: &User,
@@ -179,92 +192,196 @@ pub async fn verify(
     policy::may_verify(agent)?;
     policy::may_name(agent, target)?;
     let candidate = domain::recited_pin(candidate).ok_or(ServiceError::PinRequired)?;
-    super::limits::hit(ctx, ctx.limits.verify_per_agent, &agent.id.to_string()).await?;
-    if target.disabled {
-        audit_now_verify(ctx, agent, target, "refused: member disabled").await?;
-        return Ok(VerifyOutcome::Disabled);
+    let hit = limits::Hit::new(ctx, ctx.limits.verify_per_agent, &agent.id.to_string());
+    if ctx.db.backend == Backend::Postgres {
+        if let Some(outcome) = verify_in_statements(ctx, agent, target, candidate, &hit).await? {
+            return Ok(outcome);
+        }
+        // The hit is counted; the transaction does the rest.
+        return verify_in_transaction(ctx, agent, target, candidate, None).await;
     }
+    verify_in_transaction(ctx, agent, target, candidate, Some(&hit)).await
+}
+
+/// What comparing a recited PIN with a member's PIN row says.
+enum Judgement {
+    /// Not compared, nothing counted: a disabled member, a locked PIN (the right PIN too), no PIN.
+    Refused(&'static str, VerifyOutcome),
+    Right,
+    Wrong,
+}
+
+fn judge(ctx: &Ctx, target: &User, r: &PinRecord, candidate: &str) -> Result<Judgement> {
+    if target.disabled {
+        return Ok(Judgement::Refused(
+            "refused: member disabled",
+            VerifyOutcome::Disabled,
+        ));
+    }
+    let blob = match (&r.state, &r.ciphertext) {
+        (PinState::Locked, _) => {
+            return Ok(Judgement::Refused("refused: locked", VerifyOutcome::Locked))
+        }
+        (_, None) => return Ok(Judgement::Refused("refused: no PIN", VerifyOutcome::NoPin)),
+        (_, Some(blob)) => blob,
+    };
+    let pin = ctx.cipher.decrypt_pin(target.id, blob)?;
+    Ok(if pin.matches(candidate) {
+        Judgement::Right
+    } else {
+        Judgement::Wrong
+    })
+}
+
+fn failure_detail(failures: i64) -> String {
+    format!("failure {failures} of {MAX_PIN_FAILURES}")
+}
+
+fn missing_row(target: &User) -> ServiceError {
+    ServiceError::Internal(anyhow::anyhow!("member {} has no PIN row", target.id))
+}
+
+/// PostgreSQL: a verification in two statements and no transaction: the agent's hit with the
+/// PIN read (one data-modifying CTE), then a compare-and-set of the failure count with its audit
+/// row (another). `None` when the transaction must finish it, the hit already counted: the
+/// failure that locks the PIN (two events and a mail), or a PIN that moved on in between.
+async fn verify_in_statements(
+    ctx: &Ctx,
+    agent: &User,
+    target: &User,
+    candidate: &str,
+    hit: &limits::Hit,
+) -> Result<Option<VerifyOutcome>> {
+    let pool = &ctx.db.pool;
+    let (hits, start, r) =
+        store::pins::get_counting(pool, target.id, &hit.key, hit.window(), hit.now).await?;
+    if let Some(refused) = hit.counted(hits, start) {
+        return Err(limits::refuse(ctx, refused).await?);
+    }
+    let r = r.ok_or_else(|| missing_row(target))?;
+    let seen = r.failures;
+    let (failures, event, detail, outcome) = match judge(ctx, target, &r, candidate)? {
+        Judgement::Refused(detail, outcome) => {
+            let agent = Actor::User(agent);
+            super::audit_now(
+                &ctx.db,
+                events::PIN_VERIFY_FAILED,
+                agent,
+                Some(target),
+                detail,
+            )
+            .await?;
+            return Ok(Some(outcome));
+        }
+        Judgement::Right => (
+            0,
+            events::PIN_VERIFIED,
+            String::new(),
+            VerifyOutcome::Verified,
+        ),
+        Judgement::Wrong if seen + 1 < MAX_PIN_FAILURES => (
+            seen + 1,
+            events::PIN_VERIFY_FAILED,
+            failure_detail(seen + 1),
+            VerifyOutcome::Incorrect {
+                attempts_left: domain::attempts_left(seen + 1),
+            },
+        ),
+        Judgement::Wrong => return Ok(None),
+    };
+    let actor = Actor::User(agent);
+    let row = super::new_event(event, &actor, Some(target), &detail);
+    let now = store::now();
+    if !store::pins::set_failures_audited(pool, target.id, r.version, seen, failures, &row, now)
+        .await?
+    {
+        return Ok(None);
+    }
+    super::log_event(event, &actor, Some(target), &detail);
+    Ok(Some(outcome))
+}
+
+/// A verification in one transaction: the agent's `hit` (unless counted already), the PIN read,
+/// the guarded update and its audit rows. On SQLite that is one turn of the single writer, and
+/// the read happens under the write lock the hit's upsert took.
+async fn verify_in_transaction(
+    ctx: &Ctx,
+    agent: &User,
+    target: &User,
+    candidate: &str,
+    hit: Option<&limits::Hit>,
+) -> Result<VerifyOutcome> {
     for _ in 0..VERIFY_RETRIES {
-        let r = record(ctx, target.id).await?;
-        let blob = match (r.state, r.ciphertext) {
-            (PinState::Locked, _) => {
-                audit_now_verify(ctx, agent, target, "refused: locked").await?;
-                return Ok(VerifyOutcome::Locked);
+        let mut tx = ctx.db.begin().await?;
+        if let Some(hit) = hit {
+            if let Some(refused) = limits::hit_on(&mut tx, hit).await? {
+                tx.commit().await?;
+                return Err(limits::refuse(ctx, refused).await?);
             }
-            (_, None) => {
-                audit_now_verify(ctx, agent, target, "refused: no PIN").await?;
-                return Ok(VerifyOutcome::NoPin);
-            }
-            (_, Some(blob)) => blob,
-        };
-        let pin = ctx.cipher.decrypt_pin(target.id, &blob)?;
-        let mut tx = ctx.db.pool.begin().await?;
-        if pin.matches(candidate) {
-            if store::pins::record_success(&mut tx, target.id, r.version).await? {
+        }
+        let r = store::pins::get(&mut *tx, target.id)
+            .await?
+            .ok_or_else(|| missing_row(target))?;
+        let agent = || Actor::User(agent);
+        match judge(ctx, target, &r, candidate)? {
+            Judgement::Refused(detail, outcome) => {
                 audit(
                     &mut tx,
-                    events::PIN_VERIFIED,
-                    Actor::User(agent),
+                    events::PIN_VERIFY_FAILED,
+                    agent(),
                     Some(target),
-                    "",
+                    detail,
                 )
                 .await?;
                 tx.commit().await?;
-                return Ok(VerifyOutcome::Verified);
+                return Ok(outcome);
             }
-        } else if let Some((failures, state)) =
-            store::pins::record_failure(&mut tx, target.id, r.version, store::now()).await?
-        {
-            let detail = format!("failure {failures} of {MAX_PIN_FAILURES}");
-            audit(
-                &mut tx,
-                events::PIN_VERIFY_FAILED,
-                Actor::User(agent),
-                Some(target),
-                &detail,
-            )
-            .await?;
-            if state == PinState::Locked {
-                audit(
-                    &mut tx,
-                    events::PIN_LOCKED,
-                    Actor::User(agent),
-                    Some(target),
-                    "",
-                )
-                .await?;
-                // Read on the transaction's own connection (see store::users::admins_of).
-                let account_id = target.account_id.ok_or(ServiceError::NotFound)?;
-                let policy = store::accounts::by_id(&mut *tx, account_id)
-                    .await?
-                    .ok_or(ServiceError::NotFound)?
-                    .unlock_policy;
-                let admins = store::users::admins_of(&mut *tx, account_id).await?;
-                mail::pin::locked(ctx, &mut tx, target, policy, &admins, store::now()).await?;
+            Judgement::Right => {
+                if store::pins::record_success(&mut tx, target.id, r.version).await? {
+                    audit(&mut tx, events::PIN_VERIFIED, agent(), Some(target), "").await?;
+                    tx.commit().await?;
+                    return Ok(VerifyOutcome::Verified);
+                }
             }
-            tx.commit().await?;
-            return Ok(VerifyOutcome::Incorrect {
-                attempts_left: domain::attempts_left(failures),
-            });
+            Judgement::Wrong => {
+                let now = store::now();
+                let counted =
+                    store::pins::record_failure(&mut tx, target.id, r.version, now).await?;
+                if let Some((failures, state)) = counted {
+                    let detail = failure_detail(failures);
+                    audit(
+                        &mut tx,
+                        events::PIN_VERIFY_FAILED,
+                        agent(),
+                        Some(target),
+                        &detail,
+                    )
+                    .await?;
+                    if state == PinState::Locked {
+                        audit(&mut tx, events::PIN_LOCKED, agent(), Some(target), "").await?;
+                        // Read on the transaction's own connection (see store::users::admins_of).
+                        let account_id = target.account_id.ok_or(ServiceError::NotFound)?;
+                        let policy = store::accounts::by_id(&mut *tx, account_id)
+                            .await?
+                            .ok_or(ServiceError::NotFound)?
+                            .unlock_policy;
+                        let admins = store::users::admins_of(&mut *tx, account_id).await?;
+                        mail::pin::locked(ctx, &mut tx, target, policy, &admins, now).await?;
+                    }
+                    tx.commit().await?;
+                    return Ok(VerifyOutcome::Incorrect {
+                        attempts_left: domain::attempts_left(failures),
+                    });
+                }
+            }
         }
-        // The PIN was locked, unlocked or changed between the read and the update: nothing was
-        // counted; look again.
+        // The PIN was locked, unlocked or changed between the read and the update (PostgreSQL
+        // reads without locking): nothing was counted, the hit neither; look again.
         tx.rollback().await?;
     }
     Err(ServiceError::Internal(anyhow::anyhow!(
         "the Support PIN kept changing during verification"
     )))
-}
-
-async fn audit_now_verify(ctx: &Ctx, agent: &User, target: &User, detail: &str) -> Result<()> {
-    super::audit_now(
-        &ctx.db,
-        events::PIN_VERIFY_FAILED,
-        Actor::User(agent),
-        Some(target),
-        detail,
-    )
-    .await
 }
 
 /// The account policy that governs `target`'s PIN.
@@ -291,7 +408,7 @@ pub async fn unlock(ctx: &Ctx, actor: &User, target: &User) -> Result<()> {
         }
         return Err(e);
     }
-    let mut tx = ctx.db.pool.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     if !store::pins::unlock(&mut tx, target.id).await? {
         tx.rollback().await?;
         return Err(match record(ctx, target.id).await?.state {
@@ -349,7 +466,7 @@ pub async fn reset(
     } else {
         ReplaceWhen::NotLocked
     };
-    let mut tx = ctx.db.pool.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     if !store::pins::replace(&mut tx, target.id, blob, when, store::now()).await? {
         tx.rollback().await?;
         let state = record(ctx, target.id).await?.state;

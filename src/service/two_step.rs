@@ -190,7 +190,7 @@ pub async fn confirm_totp(ctx: &Ctx, user: &User, code: &str) -> Result<Option<V
         return Err(ServiceError::WrongCode);
     };
     let before = status(ctx, user).await?;
-    let mut tx = ctx.db.pool.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     if !store::two_step::confirm_totp(&mut tx, user.id, step).await? {
         return Err(ServiceError::Conflict(
             "Start setting up the authenticator app again.".into(),
@@ -302,7 +302,7 @@ pub async fn regenerate_recovery_codes(
         ));
     }
     require_password(ctx, user, password).await?;
-    let mut tx = ctx.db.pool.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     let codes = new_recovery_codes(ctx, &mut tx, user).await?;
     audit(
         &mut tx,
@@ -325,7 +325,7 @@ pub async fn turn_off(ctx: &Ctx, user: &User, password: SecretString) -> Result<
         ));
     }
     require_password(ctx, user, password).await?;
-    let mut tx = ctx.db.pool.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     store::two_step::delete_all(&mut tx, user.id).await?;
     audit(
         &mut tx,
@@ -415,7 +415,7 @@ pub async fn finish_passkey_registration(
         .map_err(|e| ServiceError::Internal(anyhow::anyhow!("passkey: {e}")))?;
     let before = status(ctx, user).await?;
     let name = format!("Passkey {}", before.passkeys + 1);
-    let mut tx = ctx.db.pool.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     let id = match store::two_step::insert_passkey(
         &mut tx,
         user.id,
@@ -477,7 +477,7 @@ pub async fn remove_passkey(ctx: &Ctx, user: &User, id: i64, password: SecretStr
         ));
     }
     require_password(ctx, user, password).await?;
-    let mut tx = ctx.db.pool.begin().await?;
+    let mut tx = ctx.db.begin().await?;
     if !store::two_step::delete_passkey(&mut tx, user.id, id).await? {
         return Err(ServiceError::NotFound);
     }

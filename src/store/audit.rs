@@ -2,7 +2,7 @@
 
 use sqlx::{AnyConnection, AnyPool, Row};
 
-use crate::domain::{AccountEvent, AuditEvent};
+use crate::domain::AccountEvent;
 
 /// One event to record. `detail` is free text for people and must never hold a secret.
 #[derive(Debug, Clone)]
@@ -15,48 +15,40 @@ pub struct NewEvent<'a> {
     pub detail: &'a str,
 }
 
+/// The insert of one event: `$1` the time, `$2`…`$7` the event's fields (see [`bind`]).
+const INSERT: &str =
+    "INSERT INTO audit_log (at, event, actor_id, actor_name, subject_id, account_id, detail)";
+
+/// Binds `e` and `now` to `$n`… of `q`, in the order of [`INSERT`]'s columns.
+pub(super) fn bind<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    e: &NewEvent<'q>,
+    now: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(now)
+        .bind(e.event)
+        .bind(e.actor_id)
+        .bind(e.actor_name)
+        .bind(e.subject_id)
+        .bind(e.account_id)
+        .bind(e.detail)
+}
+
+/// `INSERT … SELECT` of one event for each row of `source`, the event's binds starting at `$first`.
+pub(super) fn insert_for_each(source: &str, first: usize) -> String {
+    let p: Vec<String> = (first..first + 7).map(|n| format!("${n}")).collect();
+    format!("{INSERT} SELECT {} FROM {source}", p.join(", "))
+}
+
 pub async fn insert(conn: &mut AnyConnection, e: &NewEvent<'_>, now: i64) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO audit_log (at, event, actor_id, actor_name, subject_id, account_id, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    bind(
+        sqlx::query(&format!("{INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7)")),
+        e,
+        now,
     )
-    .bind(now)
-    .bind(e.event)
-    .bind(e.actor_id)
-    .bind(e.actor_name)
-    .bind(e.subject_id)
-    .bind(e.account_id)
-    .bind(e.detail)
     .execute(conn)
     .await?;
     Ok(())
-}
-
-/// The latest PIN events about `subject_id`, newest first.
-pub async fn pin_events_of(
-    pool: &AnyPool,
-    subject_id: i64,
-    limit: i64,
-) -> sqlx::Result<Vec<AuditEvent>> {
-    sqlx::query(
-        "SELECT at, event, actor_id, actor_name, detail FROM audit_log \
-         WHERE subject_id = $1 AND event LIKE 'pin.%' ORDER BY id DESC LIMIT $2",
-    )
-    .bind(subject_id)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(AuditEvent {
-            at: r.try_get("at")?,
-            event: r.try_get("event")?,
-            actor_id: r.try_get("actor_id")?,
-            actor_name: r.try_get("actor_name")?,
-            detail: r.try_get("detail")?,
-        })
-    })
-    .collect()
 }
 
 /// Purges events recorded before `cutoff` (unix seconds).

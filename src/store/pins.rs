@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 
 use super::text_col;
-use crate::domain::{PinState, MAX_PIN_FAILURES};
+use crate::domain::{AuditEvent, PinState, MAX_PIN_FAILURES};
 
 #[derive(Debug, Clone)]
 pub struct PinRecord {
@@ -32,7 +32,8 @@ fn from_row(row: &AnyRow) -> sqlx::Result<PinRecord> {
     })
 }
 
-const COLUMNS: &str = "user_id, ciphertext, state, failures, version, changed_at, locked_at";
+const COLUMNS: &str =
+    "p.user_id, p.ciphertext, p.state, p.failures, p.version, p.changed_at, p.locked_at";
 
 /// Creates the PIN row of a new member: ACTIVE with `ciphertext`, or INACTIVE without.
 pub async fn insert(
@@ -63,15 +64,75 @@ fn ciphertext_time(state: PinState, now: i64) -> Option<i64> {
     (state != PinState::Inactive).then_some(now)
 }
 
-pub async fn get(pool: &AnyPool, user_id: i64) -> sqlx::Result<Option<PinRecord>> {
+/// A member's PIN row, on the pool or inside a transaction.
+pub async fn get<'e, E>(db: E, user_id: i64) -> sqlx::Result<Option<PinRecord>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM support_pins WHERE user_id = $1"
+        "SELECT {COLUMNS} FROM support_pins p WHERE p.user_id = $1"
     ))
     .bind(user_id)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await?
     .map(|r| from_row(&r))
     .transpose()
+}
+
+/// PostgreSQL: [`super::throttle::hit_on`] on `key` and [`get`] in one statement (a
+/// data-modifying CTE): the hits in the window, its start, and the PIN row.
+pub async fn get_counting(
+    pool: &AnyPool,
+    user_id: i64,
+    key: &str,
+    window: i64,
+    now: i64,
+) -> sqlx::Result<(i64, i64, Option<PinRecord>)> {
+    let row = sqlx::query(&format!(
+        "WITH hit AS ({}) SELECT hit.hits, hit.window_start, {COLUMNS} \
+         FROM hit LEFT JOIN support_pins p ON p.user_id = $4",
+        super::throttle::HIT
+    ))
+    .bind(key)
+    .bind(now)
+    .bind(window)
+    .bind(user_id)
+    .fetch_one(pool)
+    .await?;
+    let pin = match row.try_get::<Option<i64>, _>("user_id")? {
+        Some(_) => Some(from_row(&row)?),
+        None => None,
+    };
+    Ok((row.try_get("hits")?, row.try_get("window_start")?, pin))
+}
+
+/// PostgreSQL: sets the failure count of PIN `version` from `seen` to `failures`, and records
+/// `event`, in one statement (a data-modifying CTE); `false`, with nothing written, when the PIN
+/// is no longer that ACTIVE version with `seen` failures. Never the failure that locks: that
+/// one goes through [`record_failure`] in a transaction with its mail.
+pub async fn set_failures_audited(
+    pool: &AnyPool,
+    user_id: i64,
+    version: i64,
+    seen: i64,
+    failures: i64,
+    event: &super::audit::NewEvent<'_>,
+    now: i64,
+) -> sqlx::Result<bool> {
+    debug_assert!(failures < MAX_PIN_FAILURES);
+    let sql = format!(
+        "WITH done AS (UPDATE support_pins SET failures = $4 \
+           WHERE user_id = $1 AND version = $2 AND state = 'ACTIVE' AND failures = $3 \
+           RETURNING user_id) {}",
+        super::audit::insert_for_each("done", 5)
+    );
+    let q = sqlx::query(&sql)
+        .bind(user_id)
+        .bind(version)
+        .bind(seen)
+        .bind(failures);
+    let done = super::audit::bind(q, event, now).execute(pool).await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Counts one failed verification against the PIN `version` that was compared. Returns the new
@@ -164,4 +225,42 @@ pub async fn unlock(conn: &mut AnyConnection, user_id: i64) -> sqlx::Result<bool
     .fetch_optional(conn)
     .await?;
     Ok(row.is_some())
+}
+
+/// A member's PIN row with the latest `limit` PIN events about them, in one statement (the
+/// profile page shows both).
+pub async fn with_activity(
+    pool: &AnyPool,
+    user_id: i64,
+    limit: i64,
+) -> sqlx::Result<Option<(PinRecord, Vec<AuditEvent>)>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS}, e.at AS e_at, e.event AS e_event, e.actor_id AS e_actor_id, \
+           e.actor_name AS e_actor_name, e.detail AS e_detail \
+         FROM support_pins p LEFT JOIN ( \
+           SELECT id, at, event, actor_id, actor_name, detail FROM audit_log \
+           WHERE subject_id = $1 AND event LIKE 'pin.%' ORDER BY id DESC LIMIT $2 \
+         ) e ON 1 = 1 WHERE p.user_id = $1 ORDER BY e.id DESC"
+    ))
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let record = from_row(first)?;
+    let mut events = Vec::new();
+    for r in &rows {
+        if let Some(at) = r.try_get::<Option<i64>, _>("e_at")? {
+            events.push(AuditEvent {
+                at,
+                event: r.try_get("e_event")?,
+                actor_id: r.try_get("e_actor_id")?,
+                actor_name: r.try_get("e_actor_name")?,
+                detail: r.try_get("e_detail")?,
+            });
+        }
+    }
+    Ok(Some((record, events)))
 }

@@ -20,11 +20,19 @@ pub struct DbSessionStore {
     pool: AnyPool,
     /// The record key holding the logged-in person's id, mirrored into the `user_id` column.
     user_key: &'static str,
+    /// The record key under which `load` hands over the person with their account, read in
+    /// the same statement as the record (one round trip instead of two for every page); it is
+    /// never written back.
+    person_key: &'static str,
 }
 
 impl DbSessionStore {
-    pub fn new(pool: AnyPool, user_key: &'static str) -> Self {
-        DbSessionStore { pool, user_key }
+    pub fn new(pool: AnyPool, user_key: &'static str, person_key: &'static str) -> Self {
+        DbSessionStore {
+            pool,
+            user_key,
+            person_key,
+        }
     }
 }
 
@@ -44,8 +52,10 @@ fn backend(e: impl std::fmt::Display) -> session_store::Error {
 
 impl DbSessionStore {
     fn encode(&self, record: &Record) -> session_store::Result<(Vec<u8>, Option<i64>, i64)> {
-        let data = serde_json::to_vec(&record.data)
-            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let mut stored = record.data.clone();
+        stored.remove(self.person_key);
+        let data =
+            serde_json::to_vec(&stored).map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let user_id = record.data.get(self.user_key).and_then(|v| v.as_i64());
         Ok((data, user_id, record.expiry_date.unix_timestamp()))
     }
@@ -93,9 +103,12 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
-        let row = sqlx::query(
-            "SELECT data, expires_at FROM sessions WHERE id_hash = $1 AND expires_at > $2",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT s.data, s.expires_at, {} FROM sessions s \
+             LEFT JOIN users u ON u.id = s.user_id LEFT JOIN accounts a ON a.id = u.account_id \
+             WHERE s.id_hash = $1 AND s.expires_at > $2",
+            super::users::PERSON_COLUMNS
+        ))
         .bind(id_hash(session_id))
         .bind(super::now())
         .fetch_optional(&self.pool)
@@ -104,10 +117,17 @@ impl SessionStore for DbSessionStore {
         let Some(row) = row else { return Ok(None) };
         let data: Vec<u8> = row.try_get("data").map_err(backend)?;
         let expires_at: i64 = row.try_get("expires_at").map_err(backend)?;
+        let mut data: std::collections::HashMap<String, serde_json::Value> =
+            serde_json::from_slice(&data)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        if let Some(person) = super::users::person_from_row(&row).map_err(backend)? {
+            let value = serde_json::to_value(&person)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?;
+            data.insert(self.person_key.to_owned(), value);
+        }
         Ok(Some(Record {
             id: *session_id,
-            data: serde_json::from_slice(&data)
-                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+            data,
             expiry_date: OffsetDateTime::from_unix_timestamp(expires_at).map_err(backend)?,
         }))
     }

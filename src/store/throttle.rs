@@ -4,29 +4,32 @@
 
 use sqlx::{AnyConnection, AnyPool, Row};
 
+/// The upsert of [`hit_on`]: `$1` the key, `$2` now, `$3` the window; returns `hits` and
+/// `window_start`. Also the first half of `pins::get_counting` on PostgreSQL.
+pub const HIT: &str =
+    "INSERT INTO throttle (key, window_start, hits, refused) VALUES ($1, $2, 1, 0) \
+     ON CONFLICT (key) DO UPDATE SET \
+       hits = CASE WHEN throttle.window_start <= $2 - $3 THEN 1 ELSE throttle.hits + 1 END, \
+       refused = CASE WHEN throttle.window_start <= $2 - $3 THEN 0 ELSE throttle.refused END, \
+       window_start = CASE WHEN throttle.window_start <= $2 - $3 THEN $2 \
+                      ELSE throttle.window_start END \
+     RETURNING hits, window_start";
+
 /// Counts one hit on `key` in the current window of `window` seconds; returns the hits in that
 /// window including this one, and the window's start. One statement: concurrent hits on any
 /// instance are all counted. A new window also starts a new count of refusals.
-async fn hit_on(
+pub async fn hit_on(
     conn: &mut AnyConnection,
     key: &str,
     window: i64,
     now: i64,
 ) -> sqlx::Result<(i64, i64)> {
-    let row = sqlx::query(
-        "INSERT INTO throttle (key, window_start, hits, refused) VALUES ($1, $2, 1, 0) \
-         ON CONFLICT (key) DO UPDATE SET \
-           hits = CASE WHEN throttle.window_start <= $2 - $3 THEN 1 ELSE throttle.hits + 1 END, \
-           refused = CASE WHEN throttle.window_start <= $2 - $3 THEN 0 ELSE throttle.refused END, \
-           window_start = CASE WHEN throttle.window_start <= $2 - $3 THEN $2 \
-                          ELSE throttle.window_start END \
-         RETURNING hits, window_start",
-    )
-    .bind(key)
-    .bind(now)
-    .bind(window)
-    .fetch_one(conn)
-    .await?;
+    let row = sqlx::query(HIT)
+        .bind(key)
+        .bind(now)
+        .bind(window)
+        .fetch_one(conn)
+        .await?;
     Ok((row.try_get("hits")?, row.try_get("window_start")?))
 }
 
@@ -49,11 +52,11 @@ pub struct Counter<'a> {
 /// back and the index of that counter is returned with its window's start. Counters are always
 /// taken in the order given, so concurrent reservations cannot deadlock.
 pub async fn reserve(
-    pool: &AnyPool,
+    db: &super::Db,
     counters: &[Counter<'_>],
     now: i64,
 ) -> sqlx::Result<Result<(), (usize, i64)>> {
-    let mut tx = pool.begin().await?;
+    let mut tx = db.begin().await?;
     for (i, c) in counters.iter().enumerate() {
         let (hits, start) = hit_on(&mut tx, c.key, c.window, now).await?;
         if hits > c.max {

@@ -2,6 +2,8 @@
 
 use sqlx::{AnyConnection, AnyPool, Row};
 
+use crate::domain::{Account, User};
+
 /// A token to store.
 pub struct NewToken<'a> {
     pub token_hash: &'a str,
@@ -37,25 +39,34 @@ pub struct TokenRow {
     pub second_factor: bool,
 }
 
-pub async fn lookup(pool: &AnyPool, token_hash: &str, now: i64) -> sqlx::Result<Option<TokenRow>> {
-    let row = sqlx::query(
-        "SELECT user_id, auth_epoch, created_at, expires_at, second_factor FROM api_tokens \
-         WHERE token_hash = $1 AND expires_at > $2",
-    )
+/// A live token with its holder (and the holder's account), in one statement: every API call
+/// needs both.
+pub async fn lookup(
+    pool: &AnyPool,
+    token_hash: &str,
+    now: i64,
+) -> sqlx::Result<Option<(TokenRow, User, Option<Account>)>> {
+    let row = sqlx::query(&format!(
+        "SELECT t.user_id, t.auth_epoch AS t_epoch, t.created_at AS t_created, t.expires_at, \
+           t.second_factor, {} \
+         FROM api_tokens t JOIN users u ON u.id = t.user_id \
+           LEFT JOIN accounts a ON a.id = u.account_id \
+         WHERE t.token_hash = $1 AND t.expires_at > $2",
+        super::users::PERSON_COLUMNS
+    ))
     .bind(token_hash)
     .bind(now)
     .fetch_optional(pool)
     .await?;
-    row.map(|r| {
-        Ok(TokenRow {
-            user_id: r.try_get("user_id")?,
-            auth_epoch: r.try_get("auth_epoch")?,
-            created_at: r.try_get("created_at")?,
-            expires_at: r.try_get("expires_at")?,
-            second_factor: r.try_get::<i64, _>("second_factor")? != 0,
-        })
-    })
-    .transpose()
+    let Some(r) = row else { return Ok(None) };
+    let token = TokenRow {
+        user_id: r.try_get("user_id")?,
+        auth_epoch: r.try_get("t_epoch")?,
+        created_at: r.try_get("t_created")?,
+        expires_at: r.try_get("expires_at")?,
+        second_factor: r.try_get::<i64, _>("second_factor")? != 0,
+    };
+    Ok(super::users::person_from_row(&r)?.map(|(user, account)| (token, user, account)))
 }
 
 pub async fn delete(pool: &AnyPool, token_hash: &str) -> sqlx::Result<bool> {

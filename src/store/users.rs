@@ -66,6 +66,31 @@ pub async fn by_username(pool: &AnyPool, username: &str) -> sqlx::Result<Option<
     .transpose()
 }
 
+/// The columns of a person with their account, for a query joining `users u` and
+/// `accounts a`.
+pub(crate) const PERSON_COLUMNS: &str = "u.id, u.account_id, u.username, u.full_name, u.email, \
+    u.kind, u.role, u.disabled, u.auth_epoch, u.password_hash, u.created_at, \
+    a.number AS a_number, a.name AS a_name, a.unlock_policy AS a_policy";
+
+/// A person and their account from a row with [`PERSON_COLUMNS`]; `None` when the row's person
+/// is NULL (an outer join found none).
+pub(crate) fn person_from_row(row: &AnyRow) -> sqlx::Result<Option<(User, Option<Account>)>> {
+    if row.try_get::<Option<i64>, _>("id")?.is_none() {
+        return Ok(None);
+    }
+    let user = from_row(row)?;
+    let account = match user.account_id {
+        Some(account_id) => Some(Account {
+            id: account_id,
+            number: row.try_get("a_number")?,
+            name: row.try_get("a_name")?,
+            unlock_policy: text_col(row, "a_policy")?,
+        }),
+        None => None,
+    };
+    Ok(Some((user, account)))
+}
+
 /// A person with their account (none for agents), in one query: every authenticated request
 /// needs both.
 pub async fn with_account(
@@ -73,24 +98,16 @@ pub async fn with_account(
     id: i64,
 ) -> sqlx::Result<Option<(User, Option<Account>)>> {
     let row = sqlx::query(&format!(
-        "SELECT {COLUMNS}, a.number AS a_number, a.name AS a_name, a.unlock_policy AS a_policy \
-         FROM users u LEFT JOIN accounts a ON a.id = u.account_id WHERE u.id = $1"
+        "SELECT {PERSON_COLUMNS} FROM users u LEFT JOIN accounts a ON a.id = u.account_id \
+         WHERE u.id = $1"
     ))
     .bind(id)
     .fetch_optional(pool)
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    let user = from_row(&row)?;
-    let account = match user.account_id {
-        Some(account_id) => Some(Account {
-            id: account_id,
-            number: row.try_get("a_number")?,
-            name: row.try_get("a_name")?,
-            unlock_policy: text_col(&row, "a_policy")?,
-        }),
-        None => None,
-    };
-    Ok(Some((user, account)))
+    match row {
+        Some(row) => person_from_row(&row),
+        None => Ok(None),
+    }
 }
 
 pub async fn by_id(pool: &AnyPool, id: i64) -> sqlx::Result<Option<User>> {

@@ -125,7 +125,7 @@ async fn section(state: &AppState, auth: &Auth, view: View) -> Result<SupportPin
     if me.is_agent() {
         return Err(WebError::NotFound);
     }
-    let status = pins::status(ctx, me, me).await?;
+    let (status, events) = pins::overview(ctx, me, me, ACTIVITY_LIMIT).await?;
     let may_unlock = may_unlock_own(auth)?;
     let unlockers = if may_unlock {
         Vec::new()
@@ -136,8 +136,7 @@ async fn section(state: &AppState, auth: &Auth, view: View) -> Result<SupportPin
             .map(|u| (u.full_name, u.username))
             .collect()
     };
-    let activity = pins::activity(ctx, me, me, ACTIVITY_LIMIT)
-        .await?
+    let activity = events
         .into_iter()
         .map(|e| ActivityRow {
             when: format_time(e.at),

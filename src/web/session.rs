@@ -22,6 +22,9 @@ use crate::service::{self, login::current_user, login::within_reauth_window};
 /// The record key holding the logged-in person's id; the session store mirrors it into its
 /// `user_id` column so that one person's sessions can be ended.
 pub const USER_ID_KEY: &str = "uid";
+/// The record key under which the session store hands over the logged-in person with their
+/// account, read with the record (it is never stored).
+pub const PERSON_KEY: &str = "__person";
 const UID: &str = USER_ID_KEY;
 const EPOCH: &str = "epoch";
 const AUTH_AT: &str = service::sessions::keys::STARTED;
@@ -277,7 +280,15 @@ impl FromRequestParts<AppState> for Auth {
             session.logout().await?;
             return Err(WebError::LoginRequired { expired: true });
         }
-        let Some((user, account)) = current_user(&state.ctx, uid, epoch).await? else {
+        // The store read the person with the record; a store without that (or a record
+        // whose person was read before a change) falls back to reading it now.
+        let person = match session.get::<(User, Option<Account>)>(PERSON_KEY).await? {
+            Some((user, account)) if user.id == uid => {
+                service::login::may_still_act(&user, epoch).then_some((user, account))
+            }
+            _ => current_user(&state.ctx, uid, epoch).await?,
+        };
+        let Some((user, account)) = person else {
             session.logout().await?;
             return Err(WebError::LoginRequired { expired: true });
         };

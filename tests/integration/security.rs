@@ -135,6 +135,7 @@ async fn a_deleted_session_is_never_written_back(app: TestApp) {
     let store = pinpanel::store::sessions::DbSessionStore::new(
         app.pool().clone(),
         pinpanel::web::session::USER_ID_KEY,
+        pinpanel::web::session::PERSON_KEY,
     );
     let acct = app.account("Acme", UnlockPolicy::SelfService).await;
     let alice = app.user(&acct, "alice").await;
