@@ -8,7 +8,8 @@ use anyhow::{bail, Context};
 use secrecy::SecretString;
 
 use crate::config::{
-    AccountCommand, AgentCommand, BenchCommand, Cli, Command, MailCommand, MemberCommand, ServeArgs,
+    AccountCommand, AgentCommand, BenchCommand, Cli, Command, KeyCommand, MailCommand,
+    MemberCommand, ServeArgs,
 };
 use crate::domain::{Kind, Role};
 use crate::service::{accounts, Actor, Ctx, ServiceError};
@@ -35,6 +36,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             serve(opened, args, mail).await
         }
+        Command::Key(KeyCommand::Rotate { new_key_file }) => {
+            rotate_key(&cli.database_url, &keys, &new_key_file).await
+        }
+        Command::Backup { file } => backup(&cli.database_url, &file).await,
         Command::Mail(MailCommand::Test { to }) => {
             let mut opened = startup::open(
                 &cli.database_url,
@@ -150,6 +155,7 @@ async fn serve(
         mail_from: cli_mail.mail_from.clone(),
         default_region: args.default_region.clone(),
         require_two_step: args.require_two_step.0.clone(),
+        metrics_addr: args.metrics_addr,
         ..ServeSettings::default()
     };
     let app = App::build(opened.ctx, opened.csrf_key, args.addr, &settings).await?;
@@ -181,9 +187,101 @@ async fn serve(
             ),
         }
     }
+    if let Some(metrics) = app.metrics_addr() {
+        println!("metrics on http://{metrics}/metrics");
+    }
     println!("pinpanel is listening on http://{addr} ({scheme})");
     tracing::info!(%addr, cookie_secure, "listening");
     app.run_until(startup::shutdown_signal()).await
+}
+
+/// `pinpanel key rotate --new-key-file FILE`.
+async fn rotate_key(
+    database_url: &str,
+    keys: &crate::crypto::KeySource,
+    new_key_file: &std::path::Path,
+) -> anyhow::Result<()> {
+    let opened = startup::open(database_url, keys, &DbOptions::default()).await?;
+    let (new_key, origin) = crate::crypto::key_file_or_new(new_key_file)?;
+    if let crate::crypto::KeyOrigin::Created(path) = &origin {
+        println!("wrote a new key to {} (mode 0600)", path.display());
+    }
+    let new = crate::crypto::PinCipher::new(&new_key);
+    println!("sealing every PIN and secret again with the new key, in one transaction");
+    let done = crate::service::keys::rotate(&opened.ctx.db, &opened.ctx.cipher, &new)
+        .await
+        .map_err(|e| match e {
+            ServiceError::Internal(e) => e,
+            other => anyhow::anyhow!("{other}"),
+        })?;
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    println!(
+        "done: {}, {}, {}, {} sealed with the new key",
+        plural(done.pins, "PIN", "PINs"),
+        plural(done.two_step_secrets, "two-step secret", "two-step secrets"),
+        plural(done.mail_parts, "mail part", "mail parts"),
+        plural(done.settings, "setting", "settings"),
+    );
+    println!(
+        "start every instance with PINPANEL_KEY_FILE={} (or that key in PINPANEL_KEY); the old \
+         key is refused from now on",
+        new_key_file.display()
+    );
+    Ok(())
+}
+
+/// `pinpanel backup FILE`.
+async fn backup(database_url: &str, file: &std::path::Path) -> anyhow::Result<()> {
+    let db = Db::connect(
+        database_url,
+        &DbOptions {
+            max_connections: Some(1),
+        },
+    )
+    .await?;
+    if db.backend == crate::store::Backend::Postgres {
+        bail!(
+            "pinpanel backup copies SQLite databases; for PostgreSQL use pg_dump, e.g. \
+             `pg_dump --format=custom --file=pinpanel.dump \"$DATABASE_URL\"` (restore with \
+             `pg_restore --clean --if-exists --dbname=\"$DATABASE_URL\" pinpanel.dump`). Keep \
+             the PIN key apart from the dump: it is not in it"
+        );
+    }
+    // The copy holds password hashes and sealed PINs: only its owner may read it. VACUUM INTO
+    // fills an empty file, so make that file first, with the mode.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(file).with_context(|| {
+        format!(
+            "cannot create {} (a backup never overwrites a file that exists)",
+            file.display()
+        )
+    })?;
+    let path = file.to_str().context("the backup path is not UTF-8")?;
+    if let Err(e) = crate::store::copy_sqlite_into(&db.pool, path).await {
+        let _ = std::fs::remove_file(file);
+        return Err(e).context("the copy failed");
+    }
+    let check = crate::store::integrity_check_of(&db.pool, path).await?;
+    if check != "ok" {
+        bail!("the copy in {path} failed SQLite's integrity check: {check}");
+    }
+    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    println!("backed up to {path} ({size} bytes), checked");
+    println!(
+        "the PIN key is not in the backup: keep the key file (or PINPANEL_KEY) safe beside it, \
+         or its PINs cannot be read"
+    );
+    println!(
+        "to restore: stop pinpanel, move the database file and its -wal and -shm files aside, \
+         copy {path} in its place, and start pinpanel with the same key"
+    );
+    Ok(())
 }
 
 fn read_password() -> anyhow::Result<SecretString> {
@@ -324,7 +422,12 @@ async fn admin(ctx: &Ctx, command: Command) -> Result<(), ServiceError> {
             println!("created support agent '{}'", user.username);
             println!("{}", user.id);
         }
-        Command::Serve(_) | Command::Migrate | Command::Bench(_) | Command::Mail(_) => {}
+        Command::Serve(_)
+        | Command::Migrate
+        | Command::Bench(_)
+        | Command::Mail(_)
+        | Command::Key(_)
+        | Command::Backup { .. } => {}
     }
     Ok(())
 }

@@ -53,6 +53,16 @@ pub struct Cli {
     )]
     pub mail_from: String,
 
+    /// How log lines are written to stderr: `text`, or `json` (one object per line).
+    #[arg(
+        long,
+        env = "PINPANEL_LOG_FORMAT",
+        value_enum,
+        default_value_t = crate::telemetry::LogFormat::Text,
+        global = true
+    )]
+    pub log_format: crate::telemetry::LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -84,6 +94,15 @@ pub enum Command {
     /// Mail: check that it goes out.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// The PIN encryption key.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Copy the SQLite database to FILE while the server runs (consistent, mode 0600). With
+    /// PostgreSQL use pg_dump (this says how and exits with status 1).
+    Backup {
+        /// Where the copy goes; must not exist.
+        file: PathBuf,
+    },
     /// Load-testing helpers for bench/run.sh (not for production databases).
     #[command(subcommand, hide = true)]
     Bench(BenchCommand),
@@ -115,6 +134,11 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "PINPANEL_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics (an address of its own, e.g.
+    /// 127.0.0.1:9898; never the public one). Without it there are no metrics.
+    #[arg(long, env = "PINPANEL_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 
     /// On an empty database, create a demo account with an admin, a user, a contact and an
     /// agent, and print their logins.
@@ -239,6 +263,18 @@ pub enum MemberCommand {
     Disable {
         #[arg(long)]
         username: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Encrypt every PIN and other secret again with a new key, in one transaction. Stop every
+    /// server first; start them with the new key after.
+    Rotate {
+        /// The new key: read from this file (mode 0600), or, when it does not exist, a new
+        /// random key written there.
+        #[arg(long)]
+        new_key_file: PathBuf,
     },
 }
 

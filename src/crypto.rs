@@ -118,31 +118,44 @@ impl KeySource {
                 "no PIN key: with PostgreSQL set PINPANEL_KEY (64 hex digits) or PINPANEL_KEY_FILE"
             ),
         };
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                refuse_if_readable_by_others(&path)?;
-                let key = PinKey::parse(&text).with_context(|| {
-                    format!("the key file {} is not a valid key", path.display())
-                })?;
-                Ok((key, KeyOrigin::File(path)))
-            }
-            Err(e)
-                if e.kind() == std::io::ErrorKind::NotFound
-                    && may_create
-                    && sqlite_file.is_some() =>
-            {
+        match read_key_file(&path)? {
+            Some(key) => Ok((key, KeyOrigin::File(path))),
+            None if may_create && sqlite_file.is_some() => {
                 let key = PinKey::generate();
                 write_key_file(&path, &key)?;
                 Ok((key, KeyOrigin::Created(path)))
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            None => bail!(
                 "the PIN key file {} is missing, and this database already holds PINs encrypted \
                  with a key: restore the file or set PINPANEL_KEY",
                 path.display()
             ),
-            Err(e) => {
-                Err(e).with_context(|| format!("cannot read the key file {}", path.display()))
-            }
+        }
+    }
+}
+
+/// The key in `path` (refused when other users may read it); `None` when there is no file.
+fn read_key_file(path: &Path) -> anyhow::Result<Option<PinKey>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            refuse_if_readable_by_others(path)?;
+            let key = PinKey::parse(&text)
+                .with_context(|| format!("the key file {} is not a valid key", path.display()))?;
+            Ok(Some(key))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read the key file {}", path.display())),
+    }
+}
+
+/// The key in `path`, or a new one written there (mode 0600) when there is no such file.
+pub fn key_file_or_new(path: &Path) -> anyhow::Result<(PinKey, KeyOrigin)> {
+    match read_key_file(path)? {
+        Some(key) => Ok((key, KeyOrigin::File(path.to_owned()))),
+        None => {
+            let key = PinKey::generate();
+            write_key_file(path, &key)?;
+            Ok((key, KeyOrigin::Created(path.to_owned())))
         }
     }
 }
@@ -203,12 +216,32 @@ impl std::fmt::Debug for PinCipher {
     }
 }
 
-fn aad(user_id: i64) -> Vec<u8> {
-    format!("pinpanel pin v1 user:{user_id}").into_bytes()
+/// What a sealed value is bound to (its associated data): a sealed value opens only as what it
+/// was sealed for, so one cannot stand in for another.
+#[derive(Debug, Clone, Copy)]
+pub enum Bound<'a> {
+    /// A member's Support PIN.
+    Pin(i64),
+    /// Another secret of a person (`purpose` names it: `totp`).
+    Secret(&'a str, i64),
+    /// An installation-wide value kept under a name (or a queued mail part, under its
+    /// Message-ID).
+    Setting(&'a str),
+    /// The key check.
+    KeyCheck,
 }
 
-fn secret_aad(purpose: &str, user_id: i64) -> Vec<u8> {
-    format!("pinpanel {purpose} v1 user:{user_id}").into_bytes()
+impl Bound<'_> {
+    fn aad(self) -> Vec<u8> {
+        match self {
+            Bound::Pin(user_id) => format!("pinpanel pin v1 user:{user_id}").into_bytes(),
+            Bound::Secret(purpose, user_id) => {
+                format!("pinpanel {purpose} v1 user:{user_id}").into_bytes()
+            }
+            Bound::Setting(name) => format!("pinpanel setting v1:{name}").into_bytes(),
+            Bound::KeyCheck => KEY_CHECK_NAME.as_bytes().to_vec(),
+        }
+    }
 }
 
 /// 32 fresh random bytes (a key).
@@ -256,7 +289,7 @@ impl PinCipher {
 
     /// Encrypts another secret of a person (`purpose` names it: `totp`), bound to them.
     pub fn encrypt_secret(&self, purpose: &str, user_id: i64, secret: &[u8]) -> Vec<u8> {
-        self.seal(secret, &secret_aad(purpose, user_id))
+        self.seal(secret, &Bound::Secret(purpose, user_id).aad())
     }
 
     pub fn decrypt_secret(
@@ -265,25 +298,25 @@ impl PinCipher {
         user_id: i64,
         blob: &[u8],
     ) -> Result<Vec<u8>, DecryptError> {
-        self.open(blob, &secret_aad(purpose, user_id))
+        self.open(blob, &Bound::Secret(purpose, user_id).aad())
     }
 
     /// Seals an installation-wide value kept in the database under `name` (the name is the
     /// associated data, so one cannot stand in for another).
     pub fn seal_setting(&self, name: &str, value: &[u8]) -> Vec<u8> {
-        self.seal(value, format!("pinpanel setting v1:{name}").as_bytes())
+        self.seal(value, &Bound::Setting(name).aad())
     }
 
     pub fn open_setting(&self, name: &str, blob: &[u8]) -> Result<Vec<u8>, DecryptError> {
-        self.open(blob, format!("pinpanel setting v1:{name}").as_bytes())
+        self.open(blob, &Bound::Setting(name).aad())
     }
 
     pub fn encrypt_pin(&self, user_id: i64, pin: &SupportPin) -> Vec<u8> {
-        self.seal(pin.expose().as_bytes(), &aad(user_id))
+        self.seal(pin.expose().as_bytes(), &Bound::Pin(user_id).aad())
     }
 
     pub fn decrypt_pin(&self, user_id: i64, blob: &[u8]) -> Result<SupportPin, DecryptError> {
-        let plain = self.open(blob, &aad(user_id))?;
+        let plain = zeroize::Zeroizing::new(self.open(blob, &Bound::Pin(user_id).aad())?);
         let text = std::str::from_utf8(&plain).map_err(|_| DecryptError)?;
         SupportPin::parse(text).map_err(|_| DecryptError)
     }
@@ -291,12 +324,25 @@ impl PinCipher {
     /// The key check a new database stores: a known text sealed with this key, so that every
     /// later start can tell the right key from a wrong one.
     pub fn seal_key_check(&self) -> Vec<u8> {
-        self.seal(KEY_CHECK_TEXT, KEY_CHECK_NAME.as_bytes())
+        self.seal(KEY_CHECK_TEXT, &Bound::KeyCheck.aad())
     }
 
     /// Does `stored` (a database's key check) open with this key?
     pub fn opens_key_check(&self, stored: &[u8]) -> bool {
-        matches!(self.open(stored, KEY_CHECK_NAME.as_bytes()), Ok(text) if text == KEY_CHECK_TEXT)
+        matches!(self.open(stored, &Bound::KeyCheck.aad()), Ok(text) if text == KEY_CHECK_TEXT)
+    }
+
+    /// Opens `blob` (sealed as `bound`) and seals it again with `to`, for a key rotation; the
+    /// plaintext is wiped from memory after.
+    pub fn reseal(
+        &self,
+        to: &PinCipher,
+        bound: Bound<'_>,
+        blob: &[u8],
+    ) -> Result<Vec<u8>, DecryptError> {
+        let aad = bound.aad();
+        let plain = zeroize::Zeroizing::new(self.open(blob, &aad)?);
+        Ok(to.seal(&plain, &aad))
     }
 }
 

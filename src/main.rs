@@ -24,11 +24,14 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let serving = matches!(cli.command, pinpanel::config::Command::Serve(_));
-    pinpanel::telemetry::init(if serving {
-        "info,sqlx=warn,tower_sessions=warn,tower_sessions_core=warn"
-    } else {
-        "warn"
-    });
+    pinpanel::telemetry::init(
+        if serving {
+            "info,sqlx=warn,tower_sessions=warn,tower_sessions_core=warn"
+        } else {
+            "warn"
+        },
+        cli.log_format,
+    );
     match pinpanel::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -67,6 +67,13 @@ pub async fn open(
         .await
         .context("cannot read the key check from the database")?;
     if !cipher.opens_key_check(&stored) {
+        if let Some(at) = store::audit::last_of(&db.pool, service::events::KEY_ROTATED).await? {
+            anyhow::bail!(
+                "the PIN key is not this database's key: the key was rotated ({}); start \
+                 with the new key (PINPANEL_KEY / PINPANEL_KEY_FILE)",
+                crate::domain::time::format_time(at)
+            );
+        }
         anyhow::bail!(
             "the PIN key does not match the key this database was set up with \
              (check PINPANEL_KEY / PINPANEL_KEY_FILE)"
@@ -80,6 +87,8 @@ pub async fn open(
             limits: Default::default(),
             settings: Arc::new(service::Settings::new(key.derive("throttle"), recovery_key)),
             passkeys: None,
+            metrics: Default::default(),
+            mail_worker: Default::default(),
         },
         csrf_key: key.derive("csrf"),
     })
@@ -130,6 +139,8 @@ pub struct ServeSettings {
     pub mail_from: String,
     /// The API users' `RAX-AUTH:defaultRegion`.
     pub default_region: String,
+    /// Where Prometheus metrics are served (`PINPANEL_METRICS_ADDR`); `None`: no metrics.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Default for ServeSettings {
@@ -149,6 +160,7 @@ impl Default for ServeSettings {
             delivery: service::mail::Delivery::None,
             mail_from: "pinpanel <pinpanel@localhost>".into(),
             default_region: String::new(),
+            metrics_addr: None,
         }
     }
 }
@@ -160,6 +172,8 @@ pub struct App {
     ctx: Ctx,
     header_read_timeout: Duration,
     delivery: service::mail::Delivery,
+    /// The metrics listener and what it renders, when metrics are on.
+    metrics: Option<(TcpListener, metrics_exporter_prometheus::PrometheusHandle)>,
 }
 
 impl App {
@@ -189,6 +203,17 @@ impl App {
             };
         }
         service::password::set_max_waiting(settings.hashing_queue);
+        let metrics = match settings.metrics_addr {
+            Some(at) => {
+                let listener = TcpListener::bind(at)
+                    .await
+                    .with_context(|| format!("cannot listen for metrics on {at}"))?;
+                let (recorder, handle) = crate::telemetry::prometheus()?;
+                ctx.metrics = recorder;
+                Some((listener, handle))
+            }
+            None => None,
+        };
         ctx.passkeys = match &settings.public_url {
             Some(url) => Some(service::two_step::relying_party(url)?),
             None => None,
@@ -218,7 +243,15 @@ impl App {
             ctx,
             header_read_timeout: settings.header_read_timeout,
             delivery: settings.delivery.clone(),
+            metrics,
         })
+    }
+
+    /// Where metrics are served, when they are on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
     }
 
     /// The use cases' context the application runs with.
@@ -237,6 +270,13 @@ impl App {
     ) -> anyhow::Result<()> {
         let cleanup = tokio::spawn(cleanup_loop(self.ctx.clone()));
         let mail = tokio::spawn(service::mail::worker(self.ctx.clone(), self.delivery));
+        let metrics = self.metrics.map(|(listener, handle)| {
+            tokio::spawn(crate::telemetry::serve_metrics(
+                listener,
+                self.ctx.clone(),
+                handle,
+            ))
+        });
         serve_connections(
             self.listener,
             self.router,
@@ -246,6 +286,9 @@ impl App {
         .await;
         cleanup.abort();
         mail.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         Ok(())
     }
 }
@@ -361,6 +404,7 @@ pub fn app(state: AppState) -> Router {
         .merge(web::router(state.clone(), sessions))
         .nest(API_PREFIX, crate::api::router())
         .route(web::urls::HEALTHZ, get(healthz))
+        .route(web::urls::READYZ, get(readyz))
         .nest(web::urls::STATIC, statics)
         .fallback(not_found)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
@@ -374,6 +418,11 @@ pub fn app(state: AppState) -> Router {
             settings.request_timeout,
         ))
         .layer(middleware::from_fn(readable_errors))
+        // Counted and timed by route template, with the status the client gets.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::metrics::track,
+        ))
         // Responses are personal and may carry secrets: nothing is cached unless it says so
         // (static files do).
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -488,6 +537,32 @@ async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) ->
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
         }
     }
+}
+
+/// Readiness for load balancers: the database answers and the mail worker runs (or mail is
+/// not configured). One line per check, `503` when one fails.
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    use crate::service::health::Worker;
+    let r = crate::service::health::readiness(&state.ctx).await;
+    let database = match &r.database {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness: database unreachable");
+            "unreachable".to_owned()
+        }
+    };
+    let mail = match r.mail {
+        Worker::Running => "running".to_owned(),
+        Worker::NotConfigured => "not configured".to_owned(),
+        Worker::NotStarted => "not started".to_owned(),
+        Worker::Stalled { secs } => format!("stalled (no sign of life for {secs} s)"),
+    };
+    let status = if r.ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, format!("database: {database}\nmail: {mail}\n")).into_response()
 }
 
 async fn not_found() -> StatusCode {

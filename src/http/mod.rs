@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod errors;
+pub mod metrics;
 pub mod request_id;
 pub mod time;
 

@@ -174,6 +174,7 @@ pub async fn refuse(ctx: &Ctx, refused: Refused) -> Result<ServiceError> {
 /// Counts a refusal; the first of a window is an audit event (with the limit's name, never who).
 async fn refuse_key(ctx: &Ctx, limit: Limit, key: &str, retry_after: i64) -> Result<ServiceError> {
     let refusals = store::throttle::refused(&ctx.db.pool, key).await?;
+    ctx.metrics.throttled(limit.name);
     tracing::debug!(limit = limit.name, refusals, "throttled");
     if refusals == 1 {
         let event = if limit.name.starts_with("login:") {

@@ -1,6 +1,7 @@
 //! Proving who someone is: passwords (with throttling kept in the database, so it holds across
 //! instances) and API tokens.
 
+use super::metrics::Login;
 use secrecy::SecretString;
 
 use super::{audit_now, events, limits, password, Actor, Ctx, Result, ServiceError};
@@ -52,7 +53,8 @@ pub async fn authenticate(
     {
         Ok(r) => r,
         Err(ServiceError::Throttled { retry_after }) => {
-            return Ok(Err(LoginFailure::Throttled { retry_after }))
+            ctx.metrics.login(Login::Throttled);
+            return Ok(Err(LoginFailure::Throttled { retry_after }));
         }
         Err(e) => return Err(e),
     };
@@ -80,6 +82,7 @@ pub async fn authenticate(
                 "",
             )
             .await?;
+            ctx.metrics.login(Login::Success);
             Ok(Ok(user))
         }
         user => {
@@ -98,6 +101,7 @@ pub async fn authenticate(
                 detail,
             )
             .await?;
+            ctx.metrics.login(Login::Failure);
             Ok(Err(LoginFailure::BadCredentials))
         }
     }

@@ -507,6 +507,7 @@ pub async fn deliver_due(ctx: &Ctx, delivery: &Delivery, owner: &str) -> Result<
     )
     .await?;
     for m in &claimed {
+        ctx.mail_worker.beat();
         let outcome = attempt(ctx, delivery, m).await;
         let recipient = match m.recipient_id {
             Some(id) => store::users::by_id(&ctx.db.pool, id).await?,
@@ -517,6 +518,7 @@ pub async fn deliver_due(ctx: &Ctx, delivery: &Delivery, owner: &str) -> Result<
         match outcome {
             Outcome::Sent(answer) => {
                 if outbox::mark_sent(&mut tx, m.id, owner, now).await? {
+                    ctx.metrics.mail_sent();
                     tracing::info!(kind = %m.kind, id = m.id, answer = %answer, "mail sent");
                     audit(
                         &mut tx,
@@ -532,10 +534,12 @@ pub async fn deliver_due(ctx: &Ctx, delivery: &Delivery, owner: &str) -> Result<
                 let next = now + retry_delay(m.attempts);
                 tracing::warn!(kind = %m.kind, id = m.id, attempts = m.attempts, error = %why, "mail not sent yet; will retry");
                 outbox::mark_failed(&mut tx, m.id, owner, next, false, &why).await?;
+                ctx.metrics.mail_failed(false);
             }
             Outcome::Retry(why) | Outcome::GiveUp(why) => {
                 tracing::error!(kind = %m.kind, id = m.id, attempts = m.attempts, error = %why, "mail given up");
                 if outbox::mark_failed(&mut tx, m.id, owner, now, true, &why).await? {
+                    ctx.metrics.mail_failed(true);
                     let detail =
                         format!("{}: {}", m.kind, why.chars().take(200).collect::<String>());
                     audit(
@@ -568,9 +572,11 @@ pub async fn worker(ctx: Ctx, delivery: Delivery) {
         }
     }
     if matches!(delivery, Delivery::None) {
+        ctx.mail_worker.off();
         return;
     }
     loop {
+        ctx.mail_worker.beat();
         match deliver_due(&ctx, &delivery, &owner).await {
             Ok(n) if n > 0 => continue,
             Ok(_) => {}

@@ -4,11 +4,13 @@
 pub mod accounts;
 pub mod activity;
 pub mod health;
+pub mod keys;
 pub mod limits;
 pub mod links;
 pub mod login;
 pub mod mail;
 pub mod maintenance;
+pub mod metrics;
 pub mod password;
 pub mod pins;
 pub mod policy;
@@ -34,6 +36,10 @@ pub struct Ctx {
     pub settings: Arc<Settings>,
     /// The passkey relying party, when `PINPANEL_PUBLIC_URL` gives passkeys an origin.
     pub passkeys: Option<Arc<webauthn_rs::prelude::Webauthn>>,
+    /// Where this instance's measurements go (off unless `PINPANEL_METRICS_ADDR` is set).
+    pub metrics: metrics::Metrics,
+    /// The mail worker's sign of life, for readiness.
+    pub mail_worker: health::Beat,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -216,6 +222,7 @@ pub mod events {
     pub const MAIL_QUEUED: &str = "mail.queued";
     pub const MAIL_SENT: &str = "mail.sent";
     pub const MAIL_FAILED: &str = "mail.failed";
+    pub const KEY_ROTATED: &str = "key.rotated";
 }
 
 /// Who did something, for the audit log.

@@ -193,14 +193,29 @@ pub async fn verify(
     policy::may_name(agent, target)?;
     let candidate = domain::recited_pin(candidate).ok_or(ServiceError::PinRequired)?;
     let hit = limits::Hit::new(ctx, ctx.limits.verify_per_agent, &agent.id.to_string());
-    if ctx.db.backend == Backend::Postgres {
-        if let Some(outcome) = verify_in_statements(ctx, agent, target, candidate, &hit).await? {
-            return Ok(outcome);
+    let done = if ctx.db.backend == Backend::Postgres {
+        match verify_in_statements(ctx, agent, target, candidate, &hit).await {
+            Ok(Some(outcome)) => Ok(outcome),
+            // The hit is counted; the transaction does the rest.
+            Ok(None) => verify_in_transaction(ctx, agent, target, candidate, None).await,
+            Err(e) => Err(e),
         }
-        // The hit is counted; the transaction does the rest.
-        return verify_in_transaction(ctx, agent, target, candidate, None).await;
+    } else {
+        verify_in_transaction(ctx, agent, target, candidate, Some(&hit)).await
+    };
+    let label = match &done {
+        Ok(VerifyOutcome::Verified) => Some("verified"),
+        Ok(VerifyOutcome::Incorrect { .. }) => Some("incorrect"),
+        Ok(VerifyOutcome::Locked) => Some("locked"),
+        Ok(VerifyOutcome::NoPin) => Some("no_pin"),
+        Ok(VerifyOutcome::Disabled) => Some("disabled"),
+        Err(ServiceError::Throttled { .. }) => Some("throttled"),
+        Err(_) => None,
+    };
+    if let Some(label) = label {
+        ctx.metrics.verification(label);
     }
-    verify_in_transaction(ctx, agent, target, candidate, Some(&hit)).await
+    done
 }
 
 /// What comparing a recited PIN with a member's PIN row says.
@@ -358,6 +373,7 @@ async fn verify_in_transaction(
                     )
                     .await?;
                     if state == PinState::Locked {
+                        ctx.metrics.lock();
                         audit(&mut tx, events::PIN_LOCKED, agent(), Some(target), "").await?;
                         // Read on the transaction's own connection (see store::users::admins_of).
                         let account_id = target.account_id.ok_or(ServiceError::NotFound)?;
@@ -434,6 +450,7 @@ pub async fn unlock(ctx: &Ctx, actor: &User, target: &User) -> Result<()> {
     )
     .await?;
     tx.commit().await?;
+    ctx.metrics.unlock();
     Ok(())
 }
 
@@ -483,5 +500,6 @@ pub async fn reset(
     audit(&mut tx, events::PIN_RESET, actor, Some(target), detail).await?;
     mail::pin::changed_state(ctx, &mut tx, "pin.reset", actor, target, store::now()).await?;
     tx.commit().await?;
+    ctx.metrics.reset();
     Ok(())
 }

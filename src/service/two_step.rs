@@ -6,6 +6,7 @@
 //! data); recovery codes are kept as an HMAC under a key that is itself sealed with the PIN key;
 //! passkeys are public credentials. None of them reaches a log or an audit detail.
 
+use super::metrics::Login;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -27,7 +28,8 @@ use crate::store;
 pub const PENDING_SECS: i64 = 5 * 60;
 const STEP_SECS: u64 = 30;
 const SECRET_BYTES: usize = 20;
-const TOTP_PURPOSE: &str = "totp";
+/// What authenticator-app secrets are sealed as (with the person's id).
+pub const TOTP_PURPOSE: &str = "totp";
 
 /// The relying party for passkeys, built from `PINPANEL_PUBLIC_URL`.
 pub fn relying_party(public_url: &url::Url) -> anyhow::Result<Arc<Webauthn>> {
@@ -266,6 +268,7 @@ pub async fn check_code(ctx: &Ctx, user: &User, raw: &str) -> Result<Used> {
                 _ => (events::SECOND_STEP_OK, "authenticator app"),
             };
             audit_now(&ctx.db, event, Actor::User(user), Some(user), detail).await?;
+            ctx.metrics.login(Login::SecondStepSuccess);
             Ok(used)
         }
         None => {
@@ -277,6 +280,7 @@ pub async fn check_code(ctx: &Ctx, user: &User, raw: &str) -> Result<Used> {
                 "",
             )
             .await?;
+            ctx.metrics.login(Login::SecondStepFailure);
             Err(ServiceError::WrongCode)
         }
     }
@@ -534,6 +538,7 @@ pub async fn finish_passkey_login(
                 "passkey",
             )
             .await?;
+            ctx.metrics.login(Login::SecondStepFailure);
             return Err(ServiceError::WrongCode);
         }
     };
@@ -558,6 +563,7 @@ pub async fn finish_passkey_login(
         "passkey",
     )
     .await?;
+    ctx.metrics.login(Login::SecondStepSuccess);
     Ok(Used::Passkey)
 }
 

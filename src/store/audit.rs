@@ -51,6 +51,14 @@ pub async fn insert(conn: &mut AnyConnection, e: &NewEvent<'_>, now: i64) -> sql
     Ok(())
 }
 
+/// When `event` last happened, if ever.
+pub async fn last_of(pool: &AnyPool, event: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar("SELECT MAX(at) FROM audit_log WHERE event = $1")
+        .bind(event)
+        .fetch_one(pool)
+        .await
+}
+
 /// Purges events recorded before `cutoff` (unix seconds).
 pub async fn delete_older_than(pool: &AnyPool, cutoff: i64) -> sqlx::Result<u64> {
     let done = sqlx::query("DELETE FROM audit_log WHERE at < $1")

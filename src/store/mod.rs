@@ -10,6 +10,7 @@ pub mod audit;
 pub mod links;
 pub mod outbox;
 pub mod pins;
+pub mod rekey;
 pub mod sessions;
 pub mod settings;
 pub mod throttle;
@@ -146,6 +147,33 @@ impl Db {
 pub async fn ping(pool: &AnyPool) -> sqlx::Result<()> {
     sqlx::query("SELECT 1").execute(pool).await?;
     Ok(())
+}
+
+/// SQLite: a consistent copy of the whole database into the empty file at `path`
+/// (`VACUUM INTO` reads in one transaction, so writers carry on and the copy is one moment).
+pub async fn copy_sqlite_into(pool: &AnyPool, path: &str) -> sqlx::Result<()> {
+    sqlx::query("VACUUM INTO $1")
+        .bind(path)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// SQLite's `PRAGMA integrity_check` of the database file at `path` (attached for the
+/// check, which only reads it): `ok`, or what is wrong.
+pub async fn integrity_check_of(pool: &AnyPool, path: &str) -> sqlx::Result<String> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("ATTACH DATABASE $1 AS copy")
+        .bind(path)
+        .execute(&mut *conn)
+        .await?;
+    let check = sqlx::query_scalar("PRAGMA copy.integrity_check")
+        .fetch_one(&mut *conn)
+        .await;
+    sqlx::query("DETACH DATABASE copy")
+        .execute(&mut *conn)
+        .await?;
+    check
 }
 
 /// Unix seconds now.

@@ -9,6 +9,7 @@ pub const LOGIN_EXPIRED: &str = "/login?expired=1";
 pub const LOGIN_PASSWORD_SET: &str = "/login?password=set";
 pub const LOGOUT: &str = "/logout";
 pub const HEALTHZ: &str = "/healthz";
+pub const READYZ: &str = "/readyz";
 
 /// Where the static files are mounted, and the ones every page loads.
 pub const STATIC: &str = "/static";

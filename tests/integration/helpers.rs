@@ -179,6 +179,8 @@ pub struct TestApp {
     pub key_hex: String,
     /// `http://localhost:PORT` for an app started with [`spawn_public_app`].
     pub public_url: Option<String>,
+    /// Where its metrics are served, when its settings turned them on.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -273,6 +275,7 @@ async fn start_on_addr(
         .expect("build the app");
     let ctx = app.ctx().clone();
     let addr = app.local_addr().expect("bound");
+    let metrics_addr = app.metrics_addr();
     let (tx, rx) = oneshot::channel();
     let server = tokio::spawn(async move {
         app.run_until(async {
@@ -287,8 +290,32 @@ async fn start_on_addr(
         db,
         key_hex,
         public_url: None,
+        metrics_addr,
         shutdown: Some(tx),
         server: Some(server),
+    }
+}
+
+impl TestApp {
+    /// Stops the server and hands over its database, which lives on (for commands that want
+    /// no server running).
+    pub async fn stop(mut self) -> TestDb {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        let backend = self.db.backend;
+        std::mem::replace(
+            &mut self.db,
+            TestDb {
+                url: String::new(),
+                backend,
+                _dir: None,
+                pg: None,
+            },
+        )
     }
 }
 

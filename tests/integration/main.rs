@@ -17,6 +17,7 @@ mod lock;
 mod login;
 mod mail;
 mod mail_server;
+mod operating;
 mod process;
 mod security;
 mod support_pin;

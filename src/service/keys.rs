@@ -1,0 +1,101 @@
+//! Changing the PIN key (`pinpanel key rotate`): every value sealed with the current key is
+//! opened and sealed again with the new one, and the key check with it, in one transaction. An
+//! interrupted rotation (a crash, a value that does not open) rolls back whole: the database
+//! then still opens with the old key only, never with a mix.
+//!
+//! What is not sealed does not change: password hashes, sessions, API tokens, recovery codes
+//! (their HMAC key is a sealed setting whose value stays), passkeys. The throttle's counter keys
+//! and CSRF tokens are derived from the PIN key, so counters start afresh and forms open during
+//! the change must be sent again.
+
+use crate::crypto::{Bound, PinCipher, KEY_CHECK_NAME};
+use crate::store::rekey::{self, Holds};
+use crate::store::Db;
+
+use super::{audit, events, two_step::TOTP_PURPOSE, Actor, Result, ServiceError};
+
+/// How many values a rotation sealed again, by kind.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Rotated {
+    pub pins: u64,
+    pub two_step_secrets: u64,
+    pub mail_parts: u64,
+    pub settings: u64,
+}
+
+/// Values read and rewritten per statement.
+const PAGE: i64 = 500;
+
+/// Seals everything sealed with `old` again with `new`, in one transaction. `old` must be the
+/// database's key (the caller opened the database with it); `new` must differ.
+pub async fn rotate(db: &Db, old: &PinCipher, new: &PinCipher) -> Result<Rotated> {
+    let mut tx = db.begin().await?;
+    let settings = rekey::settings(&mut tx).await?;
+    let check = settings
+        .iter()
+        .find(|(name, _)| name == KEY_CHECK_NAME)
+        .map(|(_, v)| v.as_slice())
+        .ok_or_else(|| ServiceError::Invalid("this database has no key check yet".into()))?;
+    if new.opens_key_check(check) {
+        return Err(ServiceError::Invalid(
+            "the new key is the key this database already uses".into(),
+        ));
+    }
+    if !old.opens_key_check(check) {
+        return Err(ServiceError::Invalid(
+            "the current key does not open this database's key check".into(),
+        ));
+    }
+    let mut done = Rotated::default();
+    for column in rekey::SEALED {
+        let mut after = i64::MIN;
+        loop {
+            let page = rekey::page(&mut tx, column, after, PAGE).await?;
+            for row in &page {
+                let bound = match column.holds {
+                    Holds::Pins => Bound::Pin(row.key),
+                    Holds::TotpSecrets => Bound::Secret(TOTP_PURPOSE, row.key),
+                    Holds::MailParts => Bound::Setting(row.bound_to.as_deref().unwrap_or("")),
+                };
+                let resealed = old.reseal(new, bound, &row.value).map_err(|_| {
+                    ServiceError::Invalid(format!(
+                        "the value in {}.{} of row {} does not open with the current key; \
+                         nothing was changed",
+                        column.table, column.value, row.key
+                    ))
+                })?;
+                rekey::put(&mut tx, column, row.key, &resealed).await?;
+                *match column.holds {
+                    Holds::Pins => &mut done.pins,
+                    Holds::TotpSecrets => &mut done.two_step_secrets,
+                    Holds::MailParts => &mut done.mail_parts,
+                } += 1;
+            }
+            match page.last() {
+                Some(last) if page.len() as i64 == PAGE => after = last.key,
+                _ => break,
+            }
+        }
+    }
+    for (name, value) in &settings {
+        let bound = if name == KEY_CHECK_NAME {
+            Bound::KeyCheck
+        } else {
+            Bound::Setting(name)
+        };
+        let resealed = old.reseal(new, bound, value).map_err(|_| {
+            ServiceError::Invalid(format!(
+                "the setting {name} does not open with the current key; nothing was changed"
+            ))
+        })?;
+        rekey::put_setting(&mut tx, name, &resealed).await?;
+        done.settings += 1;
+    }
+    let detail = format!(
+        "{} PINs, {} two-step secrets, {} mail parts, {} settings",
+        done.pins, done.two_step_secrets, done.mail_parts, done.settings
+    );
+    audit(&mut tx, events::KEY_ROTATED, Actor::Cli, None, &detail).await?;
+    tx.commit().await?;
+    Ok(done)
+}
