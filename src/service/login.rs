@@ -39,6 +39,9 @@ pub async fn authenticate(
         .as_ref()
         .map(|u| u.as_str().to_owned())
         .unwrap_or_else(|| format!("invalid:{username}"));
+    // A place in the hashing line first: when the line is full (a flood) the attempt is
+    // refused at once, before it costs the database a reservation and its return.
+    let place = password::take_place()?;
     let limits = &ctx.limits;
     let user_and_address = format!("{name}\n{address}");
     let reservation = match limits::reserve(
@@ -62,8 +65,8 @@ pub async fn authenticate(
         Some(u) => store::users::by_username(&ctx.db.pool, u.as_str()).await?,
         None => None,
     };
-    let ok = match password::verify(user.as_ref().map(|u| u.password_hash.clone()), password).await
-    {
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let ok = match password::verify_at(place, hash, password).await {
         Ok(ok) => ok,
         Err(e) => {
             // Not checked (the hashing queue is full): the attempt does not count.

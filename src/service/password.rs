@@ -134,10 +134,26 @@ fn verify_blocking(hash: &str, password: &str) -> bool {
     ok
 }
 
+/// A place in the hashing line, taken before the work that leads to a check (a login's
+/// throttle reservation), so that a flood past the line's bound is refused before it costs
+/// the database anything.
+pub struct Place(InLine);
+
+/// Takes a place in line, or `Busy` at once when the line is full.
+pub fn take_place() -> Result<Place, PasswordError> {
+    InLine::join().map(Place)
+}
+
 async fn on_blocking_pool<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, PasswordError> {
-    let _in_line = InLine::join()?;
+    in_line(take_place()?, f).await
+}
+
+async fn in_line<T: Send + 'static>(
+    _place: Place,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PasswordError> {
     let _permit = HASHING
         .clone()
         .acquire_owned()
@@ -156,7 +172,16 @@ pub async fn hash(password: SecretString) -> Result<String, PasswordError> {
 /// Checks `password` against `hash`; with no hash (unknown user) checks a dummy hash and
 /// answers `false`, taking the same time.
 pub async fn verify(hash: Option<String>, password: SecretString) -> Result<bool, PasswordError> {
-    on_blocking_pool(move || match hash {
+    verify_at(take_place()?, hash, password).await
+}
+
+/// [`verify`] from a place taken earlier with [`take_place`].
+pub async fn verify_at(
+    place: Place,
+    hash: Option<String>,
+    password: SecretString,
+) -> Result<bool, PasswordError> {
+    in_line(place, move || match hash {
         Some(h) => verify_blocking(&h, password.expose_secret()),
         None => {
             verify_blocking(&DUMMY_HASH, password.expose_secret());
