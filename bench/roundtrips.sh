@@ -49,6 +49,18 @@ verify() {
   curl -s -o /dev/null "http://127.0.0.1:$PORT/v2.0/users/$ID/RAX-AUTH/phone-pin/verify" \
     -H "X-Auth-Token: $TOKEN" -H 'Content-Type: application/json' -d "{\"RAX-AUTH:phonePin\":{\"pin\":\"$1\"}}"
 }
+login_form() {  # a fresh browser: the login page, then the form (a session is created)
+  local jar="$WORK/jar-login" page csrf
+  rm -f "$jar"
+  page=$(curl -s -c "$jar" -b "$jar" "http://127.0.0.1:$PORT/login")
+  csrf=$(printf '%s' "$page" | grep -o 'name="csrf_token" value="[^"]*"' | head -n1 | sed 's/.*value="//; s/"$//')
+  curl -s -o /dev/null -c "$jar" -b "$jar" --data-urlencode "csrf_token=$csrf" \
+    --data-urlencode "username=bench-$ID" --data-urlencode "password=$PASSWORD" "http://127.0.0.1:$PORT/login"
+}
+token() {
+  curl -s -o /dev/null "http://127.0.0.1:$PORT/v2.0/tokens" -H 'Content-Type: application/json' \
+    -d "{\"auth\":{\"passwordCredentials\":{\"username\":\"bench-$ID\",\"password\":\"$PASSWORD\"}}}"
+}
 count() {  # <label> <command...>: statements per request, over ten requests after a warm-up
   local label=$1; shift
   for _ in 1 2 3; do "$@"; done
@@ -68,6 +80,8 @@ wrong_then_right() { verify 000000; verify "$PIN"; }
 right=$(count "x" verify "$PIN" | awk -F'|' '{print $3}')
 both=$(count "x" wrong_then_right | awk -F'|' '{print $3}')
 awk -v b="$both" -v r="$right" 'BEGIN { printf "| POST verify, wrong PIN | %.1f |\n", b - r }'
+count "POST /login (the form, right password)" login_form
+count "POST /v2.0/tokens (right password)" token
 echo
 echo "(sqlx does not log BEGIN and COMMIT: on SQLite a verification's transaction adds those two;"
 echo "on PostgreSQL a verification takes no transaction unless its failure locks the PIN.)"

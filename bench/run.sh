@@ -6,7 +6,8 @@
 #   profile   authenticated GET /profile             vs nginx serving the same HTML
 #   verify    POST …/phone-pin/verify (agent tokens)  vs the same nginx baseline
 #   login     p50 of a web login                      vs one argon2id verify
-#   storm     GET /profile p99 with 50 clients logging in vs the idle p99
+#   storm     GET /profile p99 with 50 clients logging in, and with as many as the hashing
+#             line holds (16 per permit), vs the idle p99
 #   1M / 1k   profile and verify throughput with 1 000 000 vs 1 000 members
 #   RSS       peak resident memory of the server; cold start to the first 200 on /healthz
 #
@@ -30,6 +31,7 @@ PARTS=${BENCH_PARTS:-all}
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 PASSWORD="bench password 1"
+LINE=$((16 * ($(nproc) > 2 ? $(nproc) - 1 : 1)))  # the hashing line (service::password)
 PORT=18480
 NGINX_PORT=18481
 OUT=${BENCH_OUT:-$ROOT/docs/PERFORMANCE.md}
@@ -233,20 +235,29 @@ for SIZE in $SIZES; do
   R[login_p50_$K]=$(median "$WORK/logins.txt")
   R[argon_$K]=$(median "$WORK/argon.txt")
 
-  echo "--- GET /profile p99, idle and during a login storm of 50 clients"
+  echo "--- GET /profile p99, idle and during login storms"
   wrk -t1 -c4 -d"${SECONDS_PER_RUN}s" --latency -H "Cookie: $COOKIE" \
     "http://127.0.0.1:$PORT/profile" >"$WORK/idle-$SIZE.txt"
-  wrk -t1 -c50 -d"$((SECONDS_PER_RUN + 4))s" -s "$ROOT/bench/tokens.lua" \
-    "http://127.0.0.1:$PORT" -- "$WORK/members.txt" "$PASSWORD" >"$WORK/storm-logins-$SIZE.txt" &
-  STORM=$!
-  sleep 2
-  wrk -t1 -c4 -d"${SECONDS_PER_RUN}s" --latency -H "Cookie: $COOKIE" \
-    "http://127.0.0.1:$PORT/profile" >"$WORK/storm-$SIZE.txt"
-  wait $STORM
   R[idle_p99_$K]=$(p99 "$WORK/idle-$SIZE.txt")
-  R[storm_p99_$K]=$(p99 "$WORK/storm-$SIZE.txt")
-  R[storm_logins_$K]=$(rps "$WORK/storm-logins-$SIZE.txt")
-  R[storm_refused_$K]=$(awk '/Non-2xx/ {print $NF}' "$WORK/storm-logins-$SIZE.txt")
+  # storm <clients> <tag>: <clients> connections logging in (POST /v2.0/tokens, the right
+  # password) while the measured client reads /profile.
+  storm() {
+    wrk -t1 -c"$1" -d"$((SECONDS_PER_RUN + 4))s" -s "$ROOT/bench/tokens.lua" \
+      "http://127.0.0.1:$PORT" -- "$WORK/members.txt" "$PASSWORD" >"$WORK/$2-logins-$SIZE.txt" &
+    local pid=$!
+    sleep 2
+    wrk -t1 -c4 -d"${SECONDS_PER_RUN}s" --latency -H "Cookie: $COOKIE" \
+      "http://127.0.0.1:$PORT/profile" >"$WORK/$2-$SIZE.txt"
+    wait $pid
+    R[$2_p99_$K]=$(p99 "$WORK/$2-$SIZE.txt")
+    R[$2_logins_$K]=$(rps "$WORK/$2-logins-$SIZE.txt")
+    R[$2_refused_$K]=$(awk '/Non-2xx/ {print $NF}' "$WORK/$2-logins-$SIZE.txt")
+  }
+  # 50 clients: more than the hashing line holds, so most are refused at once (503) and come
+  # straight back; then as many as the line holds (16 per hashing permit, one permit per core
+  # but one), every one a real argon2 run.
+  storm 50 storm
+  storm "$LINE" line
   fi
 
   stop_server
@@ -284,7 +295,9 @@ table_of() {
       r=$(ratio "${R[login_p50_$K]}" "${R[argon_$K]}")
       row "login p50, $SIZE members (ms)" "${R[login_p50_$K]}" "argon2id ${R[argon_$K]}" "$r" "≤ 1.2" "$(met "$r" "<=" 1.2)"
       r=$(ratio "${R[storm_p99_$K]}" "${R[idle_p99_$K]}")
-      row "GET /profile p99 in a login storm, $SIZE members (ms)" "${R[storm_p99_$K]}" "idle ${R[idle_p99_$K]}" "$r" "≤ 3" "$(met "$r" "<=" 3)"
+      row "GET /profile p99 in a login storm of 50 clients, $SIZE members (ms)" "${R[storm_p99_$K]}" "idle ${R[idle_p99_$K]}" "$r" "≤ 3" "$(met "$r" "<=" 3)"
+      r=$(ratio "${R[line_p99_$K]}" "${R[idle_p99_$K]}")
+      row "GET /profile p99 in a login storm of $LINE clients (what the hashing line holds), $SIZE members (ms)" "${R[line_p99_$K]}" "idle ${R[idle_p99_$K]}" "$r" "≤ 3" "$(met "$r" "<=" 3)"
     fi
     r=$(awk -v k="${R[rss_$K]}" 'BEGIN { printf "%.1f", k / 1024 }')
     row "peak RSS, $SIZE members (MiB)" "$r" "" "" "≤ 64" "$(met "$r" "<=" 64)"
@@ -300,7 +313,7 @@ table_of() {
 TABLE=$(for B in $BACKENDS; do echo "### $B"; echo; table_of "$B"; echo; done)
 COUNTS=$(for B in $BACKENDS; do for SIZE in $SIZES; do
   K="${B}_$SIZE"
-  echo "- $B, $SIZE members: wrk saw ${R[verify_counts_$K]}; the audit log counted ${R[counted_$K]} failures (the difference is at most the $CONNECTIONS requests in flight when wrk stopped); ${R[locked_$K]} PINs locked${R[storm_logins_$K]:+; ${R[storm_logins_$K]} logins/s during the storm, ${R[storm_refused_$K]:-none} of them refused}."
+  echo "- $B, $SIZE members: wrk saw ${R[verify_counts_$K]}; the audit log counted ${R[counted_$K]} failures (the difference is at most the $CONNECTIONS requests in flight when wrk stopped); ${R[locked_$K]} PINs locked${R[storm_logins_$K]:+; ${R[storm_logins_$K]} token requests/s in the storm of 50, ${R[storm_refused_$K]:-none} of them refused; ${R[line_logins_$K]} in the storm of $LINE, ${R[line_refused_$K]:-none} refused}."
 done; done)
 
 echo

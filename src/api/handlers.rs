@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 use subtle::ConstantTimeEq;
 
 use super::errors::{codes, pp_message, ApiError};
-use crate::domain::{PinState, Role, User};
+use crate::domain::{Account, PinState, Role, User};
 use crate::http::{client::ClientAddr, time::iso_time, AppState};
 use crate::service::login::{
     authenticate, issue_token, revoke_token, token_user, LoginFailure, TokenHolder,
@@ -204,6 +204,22 @@ async fn one_user_json(
     pin: Option<String>,
 ) -> ApiResult<Value> {
     let two_step = two_step::status(&state.ctx, user).await?.enabled();
+    let account = match user.is_agent() {
+        true => None,
+        false => accounts::account_of(&state.ctx, user).await?,
+    };
+    user_json_with(state, actor, user, pin, account.as_ref(), two_step).await
+}
+
+/// [`one_user_json`] from the user's account and two-step state, when the caller has them.
+async fn user_json_with(
+    state: &AppState,
+    actor: &User,
+    user: &User,
+    pin: Option<String>,
+    account: Option<&Account>,
+    two_step: bool,
+) -> ApiResult<Value> {
     if user.is_agent() {
         let facts = UserFacts {
             domain_id: None,
@@ -213,10 +229,9 @@ async fn one_user_json(
         };
         return Ok(user_json(state, user, facts));
     }
-    let account = accounts::account_of(&state.ctx, user).await?;
     let pin_state = pins::status(&state.ctx, actor, user).await?.state;
     let facts = UserFacts {
-        domain_id: account.as_ref().map(|a| a.number.as_str()),
+        domain_id: account.map(|a| a.number.as_str()),
         pin_state,
         two_step,
         pin,
@@ -349,6 +364,8 @@ async fn token_answer(state: &AppState, user: &User, second_factor: bool) -> Api
             issued_at: token.issued_at,
             expires_at: token.expires_at,
             second_factor,
+            // Without a second factor, tokens_post has just seen that two-step login is off.
+            two_step: (!second_factor).then_some(false),
         },
         true,
     )
@@ -362,6 +379,8 @@ struct Issued<'a> {
     issued_at: i64,
     expires_at: i64,
     second_factor: bool,
+    /// Whether the holder has two-step login, when the caller already knows.
+    two_step: Option<bool>,
 }
 
 /// The provider's `{"access":{…}}`: the token (with the tenant and how its holder
@@ -378,11 +397,15 @@ async fn access_json(
     } else {
         None
     };
-    let mut user_value = one_user_json(state, user, user, pin).await?;
+    let two_step = match token.two_step {
+        Some(known) => known,
+        None => two_step::status(&state.ctx, user).await?.enabled(),
+    };
+    let account = accounts::account_of(&state.ctx, user).await?;
+    let mut user_value = user_json_with(state, user, user, pin, account.as_ref(), two_step).await?;
     if let Value::Object(m) = &mut user_value {
         m.insert("name".into(), json!(user.username));
     }
-    let account = accounts::account_of(&state.ctx, user).await?;
     let tenant = account.map(|a| json!({ "id": a.number, "name": a.name }));
     let authenticated_by = if token.second_factor {
         json!(["PASSWORD", "PASSCODE"])
@@ -424,6 +447,7 @@ pub async fn token_get(
             issued_at: h.issued_at,
             expires_at: h.expires_at,
             second_factor: h.second_factor,
+            two_step: None,
         },
         caller.recent,
     )

@@ -209,13 +209,23 @@ impl Reservation {
     /// Returns the reserved hits; with `forget_first`, the first counter (the narrowest, e.g.
     /// this username from this address) starts again from nothing.
     pub async fn give_back(self, ctx: &Ctx, forget_first: bool) -> Result<()> {
-        for (i, key) in self.keys.iter().enumerate() {
-            if i == 0 && forget_first {
-                store::throttle::clear(&ctx.db.pool, key).await?;
-            } else {
-                store::throttle::give_back(&ctx.db.pool, key).await?;
-            }
-        }
+        let mut conn = ctx.db.pool.acquire().await?;
+        self.give_back_on(&mut conn, forget_first).await
+    }
+
+    /// [`Reservation::give_back`] on the caller's connection: in a transaction, the hits come
+    /// back in the same commit as what the success writes (one commit instead of several).
+    pub async fn give_back_on(
+        self,
+        conn: &mut sqlx::AnyConnection,
+        forget_first: bool,
+    ) -> Result<()> {
+        let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+        let (forget, rest) = match keys.split_first() {
+            Some((first, rest)) if forget_first => (Some(*first), rest),
+            _ => (None, &keys[..]),
+        };
+        store::throttle::give_back_on(conn, forget, rest).await?;
         Ok(())
     }
 }

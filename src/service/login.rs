@@ -4,7 +4,7 @@
 use super::metrics::Login;
 use secrecy::SecretString;
 
-use super::{audit_now, events, limits, password, Actor, Ctx, Result, ServiceError};
+use super::{audit, audit_now, events, limits, password, Actor, Ctx, Result, ServiceError};
 use crate::crypto;
 use crate::domain::{Account, User, Username};
 use crate::store;
@@ -76,15 +76,18 @@ pub async fn authenticate(
     };
     match user {
         Some(user) if ok && !user.disabled => {
-            reservation.give_back(ctx, true).await?;
-            audit_now(
-                &ctx.db,
+            // The hits come back in the same commit as the login's audit row.
+            let mut tx = ctx.db.begin().await?;
+            reservation.give_back_on(&mut tx, true).await?;
+            audit(
+                &mut tx,
                 events::LOGIN_OK,
                 Actor::User(&user),
                 Some(&user),
                 "",
             )
             .await?;
+            tx.commit().await?;
             ctx.metrics.login(Login::Success);
             Ok(Ok(user))
         }
@@ -122,13 +125,28 @@ pub async fn reauthenticate(ctx: &Ctx, user: &User, password: SecretString) -> R
             return Err(e.into());
         }
     };
-    let event = if ok {
-        reservation.give_back(ctx, true).await?;
-        events::REAUTH_OK
+    if ok {
+        let mut tx = ctx.db.begin().await?;
+        reservation.give_back_on(&mut tx, true).await?;
+        audit(
+            &mut tx,
+            events::REAUTH_OK,
+            Actor::User(user),
+            Some(user),
+            "",
+        )
+        .await?;
+        tx.commit().await?;
     } else {
-        events::REAUTH_FAILED
-    };
-    audit_now(&ctx.db, event, Actor::User(user), Some(user), "").await?;
+        audit_now(
+            &ctx.db,
+            events::REAUTH_FAILED,
+            Actor::User(user),
+            Some(user),
+            "",
+        )
+        .await?;
+    }
     Ok(ok)
 }
 
@@ -164,8 +182,10 @@ pub async fn issue_token(ctx: &Ctx, user: &User, second_factor: bool) -> Result<
     let token = crypto::random_token();
     let now = store::now();
     let expires_at = now + TOKEN_TTL_SECS;
+    // The token and its audit row in one commit.
+    let mut tx = ctx.db.begin().await?;
     store::tokens::insert(
-        &ctx.db.pool,
+        &mut tx,
         &store::tokens::NewToken {
             token_hash: &crypto::sha256_hex(token.as_bytes()),
             user_id: user.id,
@@ -176,14 +196,15 @@ pub async fn issue_token(ctx: &Ctx, user: &User, second_factor: bool) -> Result<
         },
     )
     .await?;
-    audit_now(
-        &ctx.db,
+    audit(
+        &mut tx,
         events::TOKEN_ISSUED,
         Actor::User(user),
         Some(user),
         "",
     )
     .await?;
+    tx.commit().await?;
     Ok(IssuedToken {
         token,
         issued_at: now,

@@ -262,12 +262,14 @@ pub async fn check_code(ctx: &Ctx, user: &User, raw: &str) -> Result<Used> {
     };
     match used {
         Some(used) => {
-            reservation.give_back(ctx, true).await?;
             let (event, detail) = match used {
                 Used::RecoveryCode { .. } => (events::RECOVERY_CODE_USED, ""),
                 _ => (events::SECOND_STEP_OK, "authenticator app"),
             };
-            audit_now(&ctx.db, event, Actor::User(user), Some(user), detail).await?;
+            let mut tx = ctx.db.begin().await?;
+            reservation.give_back_on(&mut tx, true).await?;
+            audit(&mut tx, event, Actor::User(user), Some(user), detail).await?;
+            tx.commit().await?;
             ctx.metrics.login(Login::SecondStepSuccess);
             Ok(used)
         }

@@ -69,11 +69,33 @@ pub async fn reserve(
 }
 
 /// Gives one hit back (a reserved attempt that turned out not to count).
-pub async fn give_back(pool: &AnyPool, key: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE throttle SET hits = hits - 1 WHERE key = $1 AND hits > 0")
-        .bind(key)
-        .execute(pool)
-        .await?;
+/// Gives back one hit on each of `keys`, and forgets `forget` altogether (its row goes, so its
+/// window starts again): at most two statements, on the caller's connection, so that in a
+/// transaction they commit with the success they belong to.
+pub async fn give_back_on(
+    conn: &mut AnyConnection,
+    forget: Option<&str>,
+    keys: &[&str],
+) -> sqlx::Result<()> {
+    if let Some(key) = forget {
+        sqlx::query("DELETE FROM throttle WHERE key = $1")
+            .bind(key)
+            .execute(&mut *conn)
+            .await?;
+    }
+    if !keys.is_empty() {
+        // Only the placeholders are formatted in; the keys are bound.
+        let list: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "UPDATE throttle SET hits = hits - 1 WHERE hits > 0 AND key IN ({})",
+            list.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for key in keys {
+            query = query.bind(*key);
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -87,14 +109,6 @@ pub async fn refused(pool: &AnyPool, key: &str) -> sqlx::Result<i64> {
     .fetch_optional(pool)
     .await?;
     Ok(n.unwrap_or(1))
-}
-
-pub async fn clear(pool: &AnyPool, key: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM throttle WHERE key = $1")
-        .bind(key)
-        .execute(pool)
-        .await?;
-    Ok(())
 }
 
 pub async fn delete_stale(pool: &AnyPool, older_than: i64) -> sqlx::Result<u64> {

@@ -14,7 +14,7 @@ pub struct NewToken<'a> {
     pub second_factor: bool,
 }
 
-pub async fn insert(pool: &AnyPool, t: &NewToken<'_>) -> sqlx::Result<()> {
+pub async fn insert(conn: &mut sqlx::AnyConnection, t: &NewToken<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO api_tokens (token_hash, user_id, auth_epoch, created_at, expires_at, \
          second_factor) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -25,7 +25,7 @@ pub async fn insert(pool: &AnyPool, t: &NewToken<'_>) -> sqlx::Result<()> {
     .bind(t.created_at)
     .bind(t.expires_at)
     .bind(i64::from(t.second_factor))
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }
