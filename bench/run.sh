@@ -329,7 +329,7 @@ MEM=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
   echo "Measured by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'): $(nproc) cores ($CPU), $MEM,"
   echo "$(uname -sr), $(rustc --version), $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2),"
   echo "backends **$BACKENDS**, $SECONDS_PER_RUN s per run, wrk with 2 threads and $CONNECTIONS connections on loopback"
-  echo "(the storm: 50 connections logging in, the measured client 4 connections). Everything runs on"
+  echo "(the storms: 50 connections logging in, then $LINE, the measured client 4 connections). Everything runs on"
   echo "the same machine, so the load generator takes CPU from the server being measured: the ratios"
   echo "compare like with like, the absolute numbers are this machine's."
   echo
