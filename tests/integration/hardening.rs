@@ -22,6 +22,7 @@ dual!(
     anonymous_visitors_write_no_session_rows_and_refusals_are_counted_not_logged,
     old_audit_rows_are_purged,
     agents_are_offered_no_unlock_or_reset_in_the_panel,
+    a_successful_login_gives_back_its_reserved_hits,
 );
 
 dual!(
@@ -100,6 +101,35 @@ async fn parallel_wrong_passwords_are_checked_at_most_the_limit(app: TestApp) {
             .await
             .unwrap();
     assert_eq!(failed, 20);
+}
+
+/// A successful login gives its reservation back in the commit of its audit row: the narrowest
+/// counter (this username from this address) starts again, the per-address and per-username
+/// counters keep only the failures. The token limit per address counts every request.
+async fn a_successful_login_gives_back_its_reserved_hits(app: TestApp) {
+    let acct = app.account("Acme", UnlockPolicy::SelfService).await;
+    app.user(&acct, "alice").await;
+    let http = reqwest::Client::new();
+    let url = app.url("/v2.0/tokens");
+    for _ in 0..3 {
+        let res = http.post(&url).json(&creds("alice", "a wrong password"));
+        assert_eq!(res.send().await.unwrap().status(), 401);
+    }
+    let res = http.post(&url).json(&creds("alice", PASSWORD));
+    assert_eq!(res.send().await.unwrap().status(), 200);
+    let mut hits: Vec<i64> = sqlx::query_scalar("SELECT hits FROM throttle")
+        .fetch_all(app.pool())
+        .await
+        .unwrap();
+    hits.sort_unstable();
+    // Per address 3, per username 3, tokens per address 4; (alice, address) is gone.
+    assert_eq!(hits, vec![3, 3, 4]);
+    let logins_ok = count(
+        &app,
+        "SELECT COUNT(*) FROM audit_log WHERE event = 'login.ok'",
+    )
+    .await;
+    assert_eq!(logins_ok, 1);
 }
 
 /// `join_all` without a dependency: spawn each future and await them in order.
