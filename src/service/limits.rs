@@ -9,8 +9,9 @@
 //! names even with a dictionary. Refused attempts are counted on the counter's row; only the
 //! first refusal of a window is written to the audit log.
 
-use super::{audit_now, events, Actor, Ctx, Result, ServiceError};
+use super::{audit, audit_now, events, Actor, Ctx, Result, ServiceError};
 use crate::crypto;
+use crate::domain::User;
 use crate::store::{self, throttle::Counter};
 
 /// A limit: at most `max` hits per `window` seconds.
@@ -213,13 +214,17 @@ impl Reservation {
         self.give_back_on(&mut conn, forget_first).await
     }
 
-    /// [`Reservation::give_back`] on the caller's connection: in a transaction, the hits come
-    /// back in the same commit as what the success writes (one commit instead of several).
-    pub async fn give_back_on(
-        self,
-        conn: &mut sqlx::AnyConnection,
-        forget_first: bool,
-    ) -> Result<()> {
+    /// The attempt succeeded: its hits come back (the first counter starts again) in one
+    /// commit with the success's audit row, instead of a commit each.
+    pub async fn succeeded(self, ctx: &Ctx, event: &str, user: &User, detail: &str) -> Result<()> {
+        let mut tx = ctx.db.begin().await?;
+        self.give_back_on(&mut tx, true).await?;
+        audit(&mut tx, event, Actor::User(user), Some(user), detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn give_back_on(self, conn: &mut sqlx::AnyConnection, forget_first: bool) -> Result<()> {
         let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
         let (forget, rest) = match keys.split_first() {
             Some((first, rest)) if forget_first => (Some(*first), rest),

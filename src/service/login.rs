@@ -76,18 +76,9 @@ pub async fn authenticate(
     };
     match user {
         Some(user) if ok && !user.disabled => {
-            // The hits come back in the same commit as the login's audit row.
-            let mut tx = ctx.db.begin().await?;
-            reservation.give_back_on(&mut tx, true).await?;
-            audit(
-                &mut tx,
-                events::LOGIN_OK,
-                Actor::User(&user),
-                Some(&user),
-                "",
-            )
-            .await?;
-            tx.commit().await?;
+            reservation
+                .succeeded(ctx, events::LOGIN_OK, &user, "")
+                .await?;
             ctx.metrics.login(Login::Success);
             Ok(Ok(user))
         }
@@ -126,17 +117,9 @@ pub async fn reauthenticate(ctx: &Ctx, user: &User, password: SecretString) -> R
         }
     };
     if ok {
-        let mut tx = ctx.db.begin().await?;
-        reservation.give_back_on(&mut tx, true).await?;
-        audit(
-            &mut tx,
-            events::REAUTH_OK,
-            Actor::User(user),
-            Some(user),
-            "",
-        )
-        .await?;
-        tx.commit().await?;
+        reservation
+            .succeeded(ctx, events::REAUTH_OK, user, "")
+            .await?;
     } else {
         audit_now(
             &ctx.db,

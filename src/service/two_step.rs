@@ -266,10 +266,7 @@ pub async fn check_code(ctx: &Ctx, user: &User, raw: &str) -> Result<Used> {
                 Used::RecoveryCode { .. } => (events::RECOVERY_CODE_USED, ""),
                 _ => (events::SECOND_STEP_OK, "authenticator app"),
             };
-            let mut tx = ctx.db.begin().await?;
-            reservation.give_back_on(&mut tx, true).await?;
-            audit(&mut tx, event, Actor::User(user), Some(user), detail).await?;
-            tx.commit().await?;
+            reservation.succeeded(ctx, event, user, detail).await?;
             ctx.metrics.login(Login::SecondStepSuccess);
             Ok(used)
         }
