@@ -6,6 +6,7 @@
 //! unless PINPANEL_REQUIRE_BROWSER=1 makes that a failure.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -20,7 +21,10 @@ use crate::helpers::{spawn_app, Backend, TestApp, PASSWORD};
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-/// A browser session with its own chromedriver, closed on drop.
+/// A browser session with its own chromedriver, closed on drop: chromedriver runs in a process
+/// group of its own, and the whole group goes, Chromium with it (killing chromedriver alone
+/// left every Chromium it had started running, a few hundred MB each, until the machine ran
+/// out of memory).
 pub struct Browser {
     pub c: Client,
     driver: Child,
@@ -30,6 +34,12 @@ pub struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -69,6 +79,7 @@ impl Browser {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("start chromedriver");
         let profile = tempfile::tempdir().unwrap();
