@@ -105,6 +105,14 @@ pub enum Login {
 }
 
 impl Login {
+    const ALL: [Login; 5] = [
+        Login::Success,
+        Login::Failure,
+        Login::Throttled,
+        Login::SecondStepSuccess,
+        Login::SecondStepFailure,
+    ];
+
     fn label(self) -> &'static str {
         match self {
             Login::Success => "success",
@@ -112,6 +120,39 @@ impl Login {
             Login::Throttled => "throttled",
             Login::SecondStepSuccess => "second_step_success",
             Login::SecondStepFailure => "second_step_failure",
+        }
+    }
+}
+
+/// How a Support PIN verification ended.
+#[derive(Debug, Clone, Copy)]
+pub enum Verification {
+    Verified,
+    Incorrect,
+    Locked,
+    NoPin,
+    Disabled,
+    Throttled,
+}
+
+impl Verification {
+    const ALL: [Verification; 6] = [
+        Verification::Verified,
+        Verification::Incorrect,
+        Verification::Locked,
+        Verification::NoPin,
+        Verification::Disabled,
+        Verification::Throttled,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Verification::Verified => "verified",
+            Verification::Incorrect => "incorrect",
+            Verification::Locked => "locked",
+            Verification::NoPin => "no_pin",
+            Verification::Disabled => "disabled",
+            Verification::Throttled => "throttled",
         }
     }
 }
@@ -135,23 +176,10 @@ impl Metrics {
             ] {
                 counter!(name).absolute(0);
             }
-            for outcome in [
-                "verified",
-                "incorrect",
-                "locked",
-                "no_pin",
-                "disabled",
-                "throttled",
-            ] {
-                counter!(VERIFICATIONS, "outcome" => outcome).absolute(0);
+            for outcome in Verification::ALL {
+                counter!(VERIFICATIONS, "outcome" => outcome.label()).absolute(0);
             }
-            for outcome in [
-                Login::Success,
-                Login::Failure,
-                Login::Throttled,
-                Login::SecondStepSuccess,
-                Login::SecondStepFailure,
-            ] {
+            for outcome in Login::ALL {
                 counter!(LOGINS, "outcome" => outcome.label()).absolute(0);
             }
         });
@@ -184,10 +212,8 @@ impl Metrics {
         self.with(|| counter!(LOGINS, "outcome" => outcome.label()).increment(1));
     }
 
-    /// A verification's outcome (`verified`, `incorrect`, `locked`, `no_pin`, `disabled`,
-    /// `throttled`).
-    pub fn verification(&self, outcome: &'static str) {
-        self.with(|| counter!(VERIFICATIONS, "outcome" => outcome).increment(1));
+    pub fn verification(&self, outcome: Verification) {
+        self.with(|| counter!(VERIFICATIONS, "outcome" => outcome.label()).increment(1));
     }
 
     pub fn lock(&self) {

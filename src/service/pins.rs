@@ -2,6 +2,7 @@
 //! `policy`, changes state with one guarded statement in `store::pins`, and writes its audit
 //! event in the same transaction.
 
+use super::metrics::Verification;
 use super::{audit, events, limits, mail, policy, Actor, Ctx, Result, ServiceError};
 use crate::domain::{self, PinState, SupportPin, UnlockPolicy, MAX_PIN_FAILURES};
 use crate::domain::{AuditEvent, User};
@@ -203,17 +204,17 @@ pub async fn verify(
     } else {
         verify_in_transaction(ctx, agent, target, candidate, Some(&hit)).await
     };
-    let label = match &done {
-        Ok(VerifyOutcome::Verified) => Some("verified"),
-        Ok(VerifyOutcome::Incorrect { .. }) => Some("incorrect"),
-        Ok(VerifyOutcome::Locked) => Some("locked"),
-        Ok(VerifyOutcome::NoPin) => Some("no_pin"),
-        Ok(VerifyOutcome::Disabled) => Some("disabled"),
-        Err(ServiceError::Throttled { .. }) => Some("throttled"),
+    let outcome = match &done {
+        Ok(VerifyOutcome::Verified) => Some(Verification::Verified),
+        Ok(VerifyOutcome::Incorrect { .. }) => Some(Verification::Incorrect),
+        Ok(VerifyOutcome::Locked) => Some(Verification::Locked),
+        Ok(VerifyOutcome::NoPin) => Some(Verification::NoPin),
+        Ok(VerifyOutcome::Disabled) => Some(Verification::Disabled),
+        Err(ServiceError::Throttled { .. }) => Some(Verification::Throttled),
         Err(_) => None,
     };
-    if let Some(label) = label {
-        ctx.metrics.verification(label);
+    if let Some(outcome) = outcome {
+        ctx.metrics.verification(outcome);
     }
     done
 }
