@@ -323,9 +323,9 @@ echo "$COUNTS"
 
 CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 MEM=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
+MEASURED=$(mktemp)
 {
-  echo "# pinpanel performance"
-  echo
+  echo "<!-- measured: start (bench/run.sh writes what is between these lines) -->"
   echo "Measured by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'): $(nproc) cores ($CPU), $MEM,"
   echo "$(uname -sr), $(rustc --version), $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2),"
   echo "backends **$BACKENDS**, $SECONDS_PER_RUN s per run, wrk with 2 threads and $CONNECTIONS connections on loopback"
@@ -338,10 +338,19 @@ MEM=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
   echo "Counters stayed exact under load:"
   echo
   echo "$COUNTS"
-  if [ -f "$ROOT/docs/PERFORMANCE-notes.md" ]; then
-    echo
-    cat "$ROOT/docs/PERFORMANCE-notes.md"
-  fi
-} >"$OUT"
+  echo "<!-- measured: end -->"
+} >"$MEASURED"
+# The measured part replaces the one between the markers; the hand-written record around it
+# (what was changed, the profiles, the plans) stays as it is.
+if [ -f "$OUT" ] && grep -q '^<!-- measured: start' "$OUT"; then
+  awk -v measured="$MEASURED" '
+    /^<!-- measured: start/ { while ((getline line < measured) > 0) print line; skip = 1; next }
+    /^<!-- measured: end/ { skip = 0; next }
+    !skip { print }
+  ' "$OUT" >"$OUT.new" && mv "$OUT.new" "$OUT"
+else
+  { echo "# pinpanel performance"; echo; cat "$MEASURED"; } >"$OUT"
+fi
+rm -f "$MEASURED"
 echo
 echo "written to $OUT"
