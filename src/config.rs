@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::crypto::KeySource;
 use crate::domain::{Kind, Role, UnlockPolicy};
-use crate::http::client::TrustedProxies;
+use crate::http::{self, client::TrustedProxies};
+use crate::service::defaults;
 
 /// pinpanel: a self-hosted control panel for Support PINs.
 #[derive(Debug, Parser)]
@@ -48,7 +49,7 @@ pub struct Cli {
     #[arg(
         long,
         env = "PINPANEL_MAIL_FROM",
-        default_value = "pinpanel <pinpanel@localhost>",
+        default_value = defaults::MAIL_FROM,
         global = true
     )]
     pub mail_from: String,
@@ -151,19 +152,19 @@ pub struct ServeArgs {
     pub cookie_secure: Option<bool>,
 
     /// Minutes after a password entry during which the PIN may be shown or changed.
-    #[arg(long, env = "PINPANEL_REAUTH_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    #[arg(long, env = "PINPANEL_REAUTH_MINUTES", default_value_t = defaults::REAUTH_MINUTES, value_parser = clap::value_parser!(u32).range(1..=1440))]
     pub reauth_minutes: u32,
 
     /// Minutes of inactivity after which a session ends.
-    #[arg(long, env = "PINPANEL_IDLE_TIMEOUT_MINUTES", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    #[arg(long, env = "PINPANEL_IDLE_TIMEOUT_MINUTES", default_value_t = http::defaults::IDLE_TIMEOUT_MINUTES, value_parser = clap::value_parser!(u32).range(1..=1440))]
     pub idle_timeout_minutes: u32,
 
     /// Verifications one agent may make per minute (all instances together).
-    #[arg(long, env = "PINPANEL_VERIFY_LIMIT", default_value_t = 60, value_parser = clap::value_parser!(i64).range(1..))]
+    #[arg(long, env = "PINPANEL_VERIFY_LIMIT", default_value_t = defaults::VERIFY_LIMIT, value_parser = clap::value_parser!(i64).range(1..))]
     pub verify_limit: i64,
 
     /// API token requests one client address may make per minute.
-    #[arg(long, env = "PINPANEL_TOKEN_LIMIT", default_value_t = 120, value_parser = clap::value_parser!(i64).range(1..))]
+    #[arg(long, env = "PINPANEL_TOKEN_LIMIT", default_value_t = defaults::TOKEN_LIMIT, value_parser = clap::value_parser!(i64).range(1..))]
     pub token_limit: i64,
 
     /// Proxies whose X-Forwarded-For is believed: CIDRs or addresses, comma-separated (e.g.
@@ -179,7 +180,7 @@ pub struct ServeArgs {
 
     /// The roles that must set up two-step login before they reach any other page: a
     /// comma-separated list of `agents`, `admins` and `users`, or `none`.
-    #[arg(long, env = "PINPANEL_REQUIRE_TWO_STEP", default_value = "agents,admins", value_parser = parse_required_roles)]
+    #[arg(long, env = "PINPANEL_REQUIRE_TWO_STEP", default_value_t = RequiredRoles(defaults::REQUIRE_TWO_STEP.to_vec()), value_parser = parse_required_roles)]
     pub require_two_step: RequiredRoles,
 
     /// What the API's user objects carry as `RAX-AUTH:defaultRegion` (e.g. `DFW`).
@@ -192,11 +193,11 @@ pub struct ServeArgs {
     pub db_pool: Option<u32>,
 
     /// Days the audit log keeps an event before it is purged.
-    #[arg(long, env = "PINPANEL_AUDIT_RETENTION_DAYS", default_value_t = 400, value_parser = clap::value_parser!(i64).range(1..=36500))]
+    #[arg(long, env = "PINPANEL_AUDIT_RETENTION_DAYS", default_value_t = defaults::AUDIT_RETENTION_DAYS, value_parser = clap::value_parser!(i64).range(1..=36500))]
     pub audit_retention_days: i64,
 
     /// Hours after login after which a session ends, however active.
-    #[arg(long, env = "PINPANEL_ABSOLUTE_TIMEOUT_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=168))]
+    #[arg(long, env = "PINPANEL_ABSOLUTE_TIMEOUT_HOURS", default_value_t = http::defaults::ABSOLUTE_TIMEOUT_HOURS, value_parser = clap::value_parser!(u32).range(1..=168))]
     pub absolute_timeout_hours: u32,
 }
 
@@ -303,6 +304,25 @@ pub enum AgentCommand {
 /// The roles of `PINPANEL_REQUIRE_TWO_STEP`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequiredRoles(pub Vec<Role>);
+
+impl std::fmt::Display for RequiredRoles {
+    /// As the setting spells it: `agents,admins`, or `none`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        let names: Vec<&str> = self
+            .0
+            .iter()
+            .map(|r| match r {
+                Role::Agent => "agents",
+                Role::Admin => "admins",
+                Role::User => "users",
+            })
+            .collect();
+        f.write_str(&names.join(","))
+    }
+}
 
 fn parse_required_roles(s: &str) -> Result<RequiredRoles, String> {
     let mut roles = Vec::new();

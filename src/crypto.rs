@@ -160,7 +160,9 @@ pub fn key_file_or_new(path: &Path) -> anyhow::Result<(PinKey, KeyOrigin)> {
     }
 }
 
-fn write_key_file(path: &Path, key: &PinKey) -> anyhow::Result<()> {
+/// Creates a new file at `path` that only its owner may read or write (mode 0600), for a key or
+/// anything holding secrets; an existing file is never overwritten.
+pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -168,8 +170,11 @@ fn write_key_file(path: &Path, key: &PinKey) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options
-        .open(path)
+    options.open(path)
+}
+
+fn write_key_file(path: &Path, key: &PinKey) -> anyhow::Result<()> {
+    let mut file = create_private_file(path)
         .with_context(|| format!("cannot create the key file {}", path.display()))?;
     writeln!(file, "{}", key.to_hex())
         .and_then(|_| file.sync_all())

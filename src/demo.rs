@@ -4,7 +4,7 @@
 use secrecy::SecretString;
 
 use crate::domain::{Kind, Role, UnlockPolicy};
-use crate::service::{accounts, Actor, Ctx};
+use crate::service::{accounts, members, Actor, Ctx};
 use crate::store;
 
 pub struct DemoLogin {
@@ -70,10 +70,10 @@ pub async fn seed(ctx: &Ctx) -> anyhow::Result<Option<DemoLogins>> {
     for (username, name, what, role, kind, member) in people {
         // 12 characters of URL-safe base64: about 72 bits, easy to copy.
         let password: String = crate::crypto::random_token().chars().take(12).collect();
-        accounts::create_person(
+        members::create_person(
             ctx,
             Actor::Cli,
-            accounts::NewPerson {
+            members::NewPerson {
                 account: member.then(|| account.clone()),
                 username: username.into(),
                 full_name: name.into(),

@@ -11,8 +11,8 @@ use anyhow::Context;
 use secrecy::SecretString;
 
 use crate::domain::{Kind, Role, SupportPin, UnlockPolicy};
-use crate::service::password;
-use crate::service::{accounts, Actor, Ctx};
+use crate::service::hashing;
+use crate::service::{accounts, members, Actor, Ctx};
 use crate::store::{self, Backend};
 
 /// Rows per INSERT statement (SQLite allows 32766 bound values; 9 columns × 500 stays far below).
@@ -40,10 +40,10 @@ pub async fn seed(
     .await
     .map_err(anyhow::Error::from)?;
     for n in 0..agents {
-        accounts::create_person(
+        members::create_person(
             ctx,
             Actor::Cli,
-            accounts::NewPerson {
+            members::NewPerson {
                 account: None,
                 username: format!("bench-agent-{n}"),
                 full_name: format!("Bench Agent {n}"),
@@ -57,7 +57,7 @@ pub async fn seed(
         .await
         .map_err(anyhow::Error::from)?;
     }
-    let hash = password::hash(SecretString::from(password_text.to_owned())).await?;
+    let hash = hashing::hash(&ctx.hashing, SecretString::from(password_text.to_owned())).await?;
     let pool = &ctx.db.pool;
     let first: i64 =
         sqlx::query_scalar("SELECT CAST(COALESCE(MAX(id), 0) + 1 AS BIGINT) FROM users")
@@ -130,7 +130,7 @@ pub async fn seed(
         }
         q.execute(&mut *tx).await?;
     }
-    if ctx.db.backend == Backend::Postgres {
+    if ctx.db.backend() == Backend::Postgres {
         // Explicit ids do not advance the identity sequence; later inserts must not collide.
         sqlx::query(
             "SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT MAX(id) FROM users))",
@@ -139,7 +139,7 @@ pub async fn seed(
         .await?;
     }
     tx.commit().await?;
-    if ctx.db.backend == Backend::Sqlite {
+    if ctx.db.backend() == Backend::Sqlite {
         // Move the bulk insert from the WAL into the database file now; otherwise the next
         // start reads a WAL of hundreds of megabytes to rebuild its index.
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -154,13 +154,19 @@ pub async fn seed(
 }
 
 /// The median time of one argon2id verification in milliseconds, done exactly as a login does
-/// it (`service::password::verify`: the blocking pool, the pooled buffer), and nothing else.
+/// it (`service::hashing::verify`: the blocking pool, the pooled buffer), and nothing else.
 pub async fn argon2_median_ms(runs: usize) -> anyhow::Result<f64> {
-    let hash = password::hash(SecretString::from("bench password")).await?;
+    let line = hashing::Line::new(hashing::MAX_WAITING);
+    let hash = hashing::hash(&line, SecretString::from("bench password")).await?;
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
         let started = std::time::Instant::now();
-        let ok = password::verify(Some(hash.clone()), SecretString::from("bench password")).await?;
+        let ok = hashing::verify(
+            &line,
+            Some(hash.clone()),
+            SecretString::from("bench password"),
+        )
+        .await?;
         times.push(started.elapsed().as_secs_f64() * 1000.0);
         anyhow::ensure!(ok, "the bench hash did not verify");
     }

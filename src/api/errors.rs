@@ -148,6 +148,10 @@ impl From<crate::service::ServiceError> for ApiError {
                 &format!("Invalid Phone PIN. {} {}", err, crate::domain::PIN_GUIDANCE),
             ),
             E::WrongCode | E::WrongPassword => ApiError::bad_credentials(),
+            E::ReauthRequired => ApiError::forbidden(
+                "The Support PIN can be changed only within the re-authentication window after \
+                 a password entry: request a new token (POST /v2.0/tokens) and try again.",
+            ),
             E::PinRequired => ApiError::pin(
                 StatusCode::BAD_REQUEST,
                 codes::INVALID,

@@ -6,7 +6,11 @@
 //! token is needed (a browser cannot be made to send the header cross-site).
 
 mod errors;
-mod handlers;
+mod extract;
+mod phone_pin;
+mod shapes;
+mod tokens;
+mod users;
 
 use axum::routing::{get, post, put};
 use axum::Router;
@@ -19,31 +23,35 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/tokens",
-            post(handlers::tokens_post).delete(handlers::tokens_delete),
+            post(tokens::tokens_post).delete(tokens::tokens_delete),
         )
         .route(
             "/tokens/{token}",
-            get(handlers::token_get).delete(handlers::token_delete),
+            get(tokens::token_get).delete(tokens::token_delete),
         )
-        .route("/users", get(handlers::users_get))
+        .route("/users", get(users::users_get))
         .route(
             "/users/{user_id}",
-            get(handlers::user_get).post(handlers::user_post),
+            get(users::user_get).post(users::user_post),
         )
         .route(
             "/users/{user_id}/RAX-AUTH/phone-pin/verify",
-            post(handlers::verify_post),
+            post(phone_pin::verify_post),
         )
         .route(
             "/users/{user_id}/RAX-AUTH/phone-pin/unlock",
-            put(handlers::unlock_put),
+            put(phone_pin::unlock_put),
         )
         .route(
             "/users/{user_id}/RAX-AUTH/phone-pin/reset",
-            post(handlers::reset_post),
+            post(phone_pin::reset_post),
         )
-        .fallback(handlers::not_found)
+        .fallback(not_found)
         .layer(axum::middleware::from_fn(json_only))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("Resource not found.")
 }
 
 /// JSON only: a request whose `Accept` allows no JSON (XML only, say) gets 406 in the

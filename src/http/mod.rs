@@ -1,13 +1,31 @@
 //! What the two faces (the panel in `web`, the JSON API in `api`) share about HTTP: the
 //! application state handlers reach, the client-address and request-id extractors, the error
-//! plumbing that gives every bodiless error a readable body, time formatting and the API prefix.
-//! It imports `service` and `domain`, never `web` or `api`.
+//! plumbing that gives every bodiless error a readable body, the health probes, time formatting
+//! and the API prefix. It imports `service` and `domain`, never `web` or `api`.
 
 pub mod client;
 pub mod errors;
+pub mod health;
 pub mod metrics;
 pub mod request_id;
 pub mod time;
+
+/// The defaults of the faces' settings, written once: `ServeSettings::default` and the command
+/// line's defaults come from these.
+pub mod defaults {
+    use std::time::Duration;
+
+    /// `PINPANEL_COOKIE_SECURE`.
+    pub const COOKIE_SECURE: bool = true;
+    /// `PINPANEL_IDLE_TIMEOUT_MINUTES`.
+    pub const IDLE_TIMEOUT_MINUTES: u32 = 30;
+    /// `PINPANEL_ABSOLUTE_TIMEOUT_HOURS`.
+    pub const ABSOLUTE_TIMEOUT_HOURS: u32 = 12;
+    /// A request head must arrive within this time (slow clients cannot hold the server).
+    pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+    /// A request must be answered within this time.
+    pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+}
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! The account's activity page: who did what to whom, when, filtered and paged, and as CSV.
 
 use super::{policy, Ctx, Result};
-use crate::domain::{AccountEvent, ActivityKind, User};
+use crate::domain::{AccountEvent, ActivityKind, Event, User};
 use crate::store::{self, audit::ActivityFilter};
 
 /// How many events a page shows.
@@ -46,12 +46,16 @@ pub async fn export(
 }
 
 async fn read(ctx: &Ctx, account_id: i64, f: &Filter, limit: i64) -> Result<Vec<AccountEvent>> {
+    let events: Vec<&str> = f
+        .kind
+        .map(|k| k.events().map(Event::as_str).collect())
+        .unwrap_or_default();
     Ok(store::audit::account_activity(
         &ctx.db.pool,
         &ActivityFilter {
             account_id,
             subject_id: f.member,
-            prefixes: f.kind.map_or(&[][..], |k| k.prefixes()),
+            events: &events,
             before: f.before,
             limit,
         },

@@ -12,7 +12,8 @@ use crate::crypto::{Bound, PinCipher, KEY_CHECK_NAME};
 use crate::store::rekey::{self, Holds};
 use crate::store::Db;
 
-use super::{audit, events, two_step::TOTP_PURPOSE, Actor, Result, ServiceError};
+use super::{audit, two_step::TOTP_PURPOSE, Actor, Result, ServiceError};
+use crate::domain::Event;
 
 /// How many values a rotation sealed again, by kind.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -95,7 +96,7 @@ pub async fn rotate(db: &Db, old: &PinCipher, new: &PinCipher) -> Result<Rotated
         "{} PINs, {} two-step secrets, {} mail parts, {} settings",
         done.pins, done.two_step_secrets, done.mail_parts, done.settings
     );
-    audit(&mut tx, events::KEY_ROTATED, Actor::Cli, None, &detail).await?;
+    audit(&mut tx, Event::KeyRotated, Actor::Cli, None, &detail).await?;
     tx.commit().await?;
     Ok(done)
 }

@@ -9,10 +9,10 @@
 //! names even with a dictionary. Refused attempts are counted on the counter's row; only the
 //! first refusal of a window is written to the audit log.
 
-use super::{audit, audit_now, events, Actor, Ctx, Result, ServiceError};
+use super::{audit, audit_now, Actor, Ctx, Result, ServiceError};
 use crate::crypto;
-use crate::domain::User;
-use crate::store::{self, throttle::Counter};
+use crate::domain::{Event, User};
+use crate::store::{self, throttle::Counter, Tx};
 
 /// A limit: at most `max` hits per `window` seconds.
 #[derive(Debug, Clone, Copy)]
@@ -20,6 +20,8 @@ pub struct Limit {
     pub name: &'static str,
     pub max: i64,
     pub window: i64,
+    /// What the first refusal of a window records.
+    pub refusal: Event,
 }
 
 const MINUTE: i64 = 60;
@@ -60,46 +62,55 @@ impl Limits {
             verify_per_agent: Limit {
                 name: "verify:agent",
                 max: verify,
+                refusal: Event::Throttled,
                 window: MINUTE,
             },
             tokens_per_address: Limit {
                 name: "tokens:addr",
                 max: tokens,
+                refusal: Event::Throttled,
                 window: MINUTE,
             },
             login_per_user_address: Limit {
                 name: "login:user+addr",
                 max: 10,
+                refusal: Event::LoginThrottled,
                 window: QUARTER_HOUR,
             },
             login_per_address: Limit {
                 name: "login:addr",
                 max: 50,
+                refusal: Event::LoginThrottled,
                 window: QUARTER_HOUR,
             },
             login_per_user: Limit {
                 name: "login:user",
                 max: 100,
+                refusal: Event::LoginThrottled,
                 window: HOUR,
             },
             reauth_per_user: Limit {
                 name: "reauth:user",
                 max: 10,
+                refusal: Event::Throttled,
                 window: QUARTER_HOUR,
             },
             second_step_per_user: Limit {
                 name: "second-step:user",
                 max: 10,
+                refusal: Event::Throttled,
                 window: QUARTER_HOUR,
             },
             password_links_per_address: Limit {
                 name: "password-link:addr",
                 max: 10,
+                refusal: Event::Throttled,
                 window: QUARTER_HOUR,
             },
             password_links_per_member: Limit {
                 name: "password-link:user",
                 max: 3,
+                refusal: Event::Throttled,
                 window: HOUR,
             },
         }
@@ -108,13 +119,13 @@ impl Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits::per_minute(60, 120)
+        Limits::per_minute(super::defaults::VERIFY_LIMIT, super::defaults::TOKEN_LIMIT)
     }
 }
 
 /// The counter key of `limit` for `who`: the limit's name and an HMAC of who, never who.
 fn key(ctx: &Ctx, limit: Limit, who: &str) -> String {
-    let mac = crypto::hmac_hex(&ctx.settings.throttle_key, who.as_bytes());
+    let mac = crypto::hmac_hex(&ctx.keys.throttle, who.as_bytes());
     format!("{}:{}", limit.name, &mac[..32])
 }
 
@@ -162,7 +173,7 @@ impl Hit {
 
 /// Counts `hit` inside the caller's transaction (so it commits, or rolls back, with the work
 /// it guards); `Some` when the window's hits exceed the limit: commit, then [`refuse`] it.
-pub async fn hit_on(conn: &mut sqlx::AnyConnection, hit: &Hit) -> Result<Option<Refused>> {
+pub async fn hit_on(conn: &mut Tx, hit: &Hit) -> Result<Option<Refused>> {
     let (hits, start) = store::throttle::hit_on(conn, &hit.key, hit.window(), hit.now).await?;
     Ok(hit.counted(hits, start))
 }
@@ -178,12 +189,7 @@ async fn refuse_key(ctx: &Ctx, limit: Limit, key: &str, retry_after: i64) -> Res
     ctx.metrics.throttled(limit.name);
     tracing::debug!(limit = limit.name, refusals, "throttled");
     if refusals == 1 {
-        let event = if limit.name.starts_with("login:") {
-            events::LOGIN_THROTTLED
-        } else {
-            events::THROTTLED
-        };
-        audit_now(&ctx.db, event, Actor::System, None, limit.name).await?;
+        audit_now(&ctx.db, limit.refusal, Actor::System, None, limit.name).await?;
     }
     Ok(ServiceError::Throttled { retry_after })
 }
@@ -216,7 +222,7 @@ impl Reservation {
 
     /// The attempt succeeded: its hits come back (the first counter starts again) in one
     /// commit with the success's audit row, instead of a commit each.
-    pub async fn succeeded(self, ctx: &Ctx, event: &str, user: &User, detail: &str) -> Result<()> {
+    pub async fn succeeded(self, ctx: &Ctx, event: Event, user: &User, detail: &str) -> Result<()> {
         let mut tx = ctx.db.begin().await?;
         self.give_back_on(&mut tx, true).await?;
         audit(&mut tx, event, Actor::User(user), Some(user), detail).await?;
@@ -224,7 +230,7 @@ impl Reservation {
         Ok(())
     }
 
-    async fn give_back_on(self, conn: &mut sqlx::AnyConnection, forget_first: bool) -> Result<()> {
+    async fn give_back_on(self, conn: &mut Tx, forget_first: bool) -> Result<()> {
         let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
         let (forget, rest) = match keys.split_first() {
             Some((first, rest)) if forget_first => (Some(*first), rest),

@@ -4,10 +4,12 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{accounts, audit, audit_now, events, limits, mail, password, policy, Actor, Ctx};
-use super::{Result, ServiceError};
+use super::mail::messages::{self, AccessChange};
+use super::{accounts, audit, audit_now, hashing, limits, mail, members, policy, sessions};
+use super::{Actor, Ctx, Result, ServiceError};
 use crate::crypto;
-use crate::domain::{self, Account, Kind, Role, UnlockPolicy, User, Username};
+use crate::domain::{self, Account, DisplayName, EmailAddress, Event, Kind, Role};
+use crate::domain::{UnlockPolicy, User, Username};
 use crate::store;
 
 const INVITATION: &str = "invitation";
@@ -69,7 +71,7 @@ pub async fn invite(
             "An e-mail address is needed for the invitation.".into(),
         ));
     }
-    let (username, full_name, email) = accounts::check_person(
+    let checked = members::check_person(
         Actor::User(admin),
         Some(account),
         &new.username,
@@ -81,15 +83,15 @@ pub async fn invite(
     let link = mail::one_time_link(ctx, route, &token);
     let now = store::now();
     let mut tx = ctx.db.begin().await?;
-    let member = accounts::insert_person(
+    let member = members::insert_person(
         ctx,
         &mut tx,
         Actor::User(admin),
-        accounts::PersonRow {
+        members::PersonRow {
             account: Some(account),
-            username,
-            full_name,
-            email,
+            username: checked.username,
+            full_name: checked.full_name,
+            email: checked.email,
             role: new.role,
             kind: new.kind,
             password_hash: NO_PASSWORD.to_owned(),
@@ -108,14 +110,14 @@ pub async fn invite(
     .await?;
     audit(
         &mut tx,
-        events::MEMBER_INVITED,
+        Event::MemberInvited,
         Actor::User(admin),
         Some(&member),
         "",
     )
     .await?;
     let mailed = ctx.settings.mail_sends
-        && mail::access::invitation(ctx, &mut tx, &member, &account.name, admin, &link).await?;
+        && messages::invitation(ctx, &mut tx, &member, &account.name, admin, &link).await?;
     tx.commit().await?;
     Ok(Invited {
         member,
@@ -151,12 +153,8 @@ pub async fn password_link_holder(ctx: &Ctx, token: &str) -> Result<User> {
 
 /// The new password twice, checked against the rules.
 fn new_password(new: &SecretString, again: &SecretString) -> Result<()> {
-    if new.expose_secret() != again.expose_secret() {
-        return Err(ServiceError::Invalid(
-            "The two new passwords are not the same.".into(),
-        ));
-    }
-    domain::check_password(new.expose_secret()).map_err(ServiceError::Invalid)
+    domain::check_new_password(new.expose_secret(), again.expose_secret())
+        .map_err(ServiceError::Invalid)
 }
 
 /// Uses a link of `purpose` to set its holder's password: the link works once, and every
@@ -167,20 +165,20 @@ async fn set_password_with(
     purpose: &str,
     new: SecretString,
     again: SecretString,
-    event: &str,
+    event: Event,
 ) -> Result<User> {
     let user = holder(ctx, token, purpose).await?;
     new_password(&new, &again)?;
-    let hash = password::hash(new).await?;
+    let hash = hashing::hash(&ctx.hashing, new).await?;
     let mut tx = ctx.db.begin().await?;
     if !store::links::use_once(&mut tx, &hash_of(token), purpose, store::now()).await? {
         return Err(ServiceError::NotFound);
     }
     store::users::set_password(&mut tx, user.id, &hash).await?;
-    accounts::end_sessions(&mut tx, user.id).await?;
+    sessions::end_all(&mut tx, user.id).await?;
     audit(&mut tx, event, Actor::User(&user), Some(&user), "").await?;
     if purpose == PASSWORD {
-        mail::access::changed(ctx, &mut tx, events::PASSWORD_CHANGED, &user, store::now()).await?;
+        messages::access_changed(ctx, &mut tx, AccessChange::Password, &user, store::now()).await?;
     }
     tx.commit().await?;
     Ok(user)
@@ -199,7 +197,7 @@ pub async fn accept_invitation(
         INVITATION,
         new,
         again,
-        events::INVITATION_ACCEPTED,
+        Event::InvitationAccepted,
     )
     .await
 }
@@ -211,7 +209,7 @@ pub async fn reset_password(
     new: SecretString,
     again: SecretString,
 ) -> Result<User> {
-    set_password_with(ctx, token, PASSWORD, new, again, events::PASSWORD_RESET).await
+    set_password_with(ctx, token, PASSWORD, new, again, Event::PasswordReset).await
 }
 
 /// "Forgot password?": mails a one-time link (one hour, to `route`) to each enabled member whose
@@ -260,13 +258,13 @@ pub async fn request_password_link(ctx: &Ctx, who: &str, address: &str, route: &
         .await?;
         audit(
             &mut tx,
-            events::PASSWORD_LINK_SENT,
+            Event::PasswordLinkSent,
             Actor::System,
             Some(&user),
             "",
         )
         .await?;
-        mail::access::password_link(ctx, &mut tx, &user, &link).await?;
+        messages::password_link(ctx, &mut tx, &user, &link).await?;
         tx.commit().await?;
     }
     Ok(())
@@ -309,13 +307,10 @@ pub async fn complete_setup(ctx: &Ctx, token: &str, s: Setup) -> Result<User> {
         return Err(ServiceError::NotFound);
     }
     // Every field is checked before the link is used, so a mistake does not spend it.
-    domain::parse_full_name(&s.account_name)
-        .map_err(|e| ServiceError::Invalid(e.replace("A name", "An account name")))?;
+    DisplayName::parse_account_name(&s.account_name).map_err(ServiceError::Invalid)?;
     Username::parse(&s.username).map_err(ServiceError::Invalid)?;
-    domain::parse_full_name(&s.full_name).map_err(ServiceError::Invalid)?;
-    if let Some(email) = s.email.as_deref().filter(|e| !e.trim().is_empty()) {
-        domain::parse_email(email).map_err(ServiceError::Invalid)?;
-    }
+    DisplayName::parse(&s.full_name).map_err(ServiceError::Invalid)?;
+    EmailAddress::parse_optional(s.email.as_deref()).map_err(ServiceError::Invalid)?;
     new_password(&s.password, &s.again)?;
     let mut tx = ctx.db.begin().await?;
     if !store::links::use_once(&mut tx, &hash_of(token), SETUP, store::now()).await? {
@@ -330,10 +325,10 @@ pub async fn complete_setup(ctx: &Ctx, token: &str, s: Setup) -> Result<User> {
         UnlockPolicy::SelfService,
     )
     .await?;
-    let admin = accounts::create_person(
+    let admin = members::create_person(
         ctx,
         Actor::System,
-        accounts::NewPerson {
+        members::NewPerson {
             account: Some(account),
             username: s.username,
             full_name: s.full_name,
@@ -347,7 +342,7 @@ pub async fn complete_setup(ctx: &Ctx, token: &str, s: Setup) -> Result<User> {
     .await?;
     audit_now(
         &ctx.db,
-        events::ACCOUNT_CREATED,
+        Event::AccountCreated,
         Actor::System,
         Some(&admin),
         "first start",

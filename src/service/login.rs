@@ -1,16 +1,13 @@
-//! Proving who someone is: passwords (with throttling kept in the database, so it holds across
-//! instances) and API tokens.
+//! Proving who someone is with a password: a login (throttled in the database, so it holds
+//! across instances, and reserved before the costly check) and a password re-entry.
 
-use super::metrics::Login;
 use secrecy::SecretString;
 
-use super::{audit, audit_now, events, limits, password, Actor, Ctx, Result, ServiceError};
-use crate::crypto;
-use crate::domain::{Account, User, Username};
-use crate::store;
+use super::metrics::Login;
 
-/// How long an API token lives.
-pub const TOKEN_TTL_SECS: i64 = 24 * 60 * 60;
+use super::{audit_now, hashing, limits, Actor, Ctx, Result, ServiceError};
+use crate::domain::{Account, Event, User, Username};
+use crate::store;
 
 /// Why a login did not succeed. Both look the same to the person logging in, except that
 /// throttling says when to try again; neither reveals whether the username exists.
@@ -41,7 +38,7 @@ pub async fn authenticate(
         .unwrap_or_else(|| format!("invalid:{username}"));
     // A place in the hashing line first: when the line is full (a flood) the attempt is
     // refused at once, before it costs the database a reservation and its return.
-    let place = password::take_place()?;
+    let place = ctx.hashing.take_place()?;
     let limits = &ctx.limits;
     let user_and_address = format!("{name}\n{address}");
     let reservation = match limits::reserve(
@@ -66,7 +63,7 @@ pub async fn authenticate(
         None => None,
     };
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = match password::verify_at(place, hash, password).await {
+    let ok = match hashing::verify_at(place, hash, password).await {
         Ok(ok) => ok,
         Err(e) => {
             // Not checked (the hashing queue is full): the attempt does not count.
@@ -77,7 +74,7 @@ pub async fn authenticate(
     match user {
         Some(user) if ok && !user.disabled => {
             reservation
-                .succeeded(ctx, events::LOGIN_OK, &user, "")
+                .succeeded(ctx, Event::LoginOk, &user, "")
                 .await?;
             ctx.metrics.login(Login::Success);
             Ok(Ok(user))
@@ -92,7 +89,7 @@ pub async fn authenticate(
             };
             audit_now(
                 &ctx.db,
-                events::LOGIN_FAILED,
+                Event::LoginFailed,
                 Actor::System,
                 user.as_ref(),
                 detail,
@@ -109,7 +106,7 @@ pub async fn authenticate(
 pub async fn reauthenticate(ctx: &Ctx, user: &User, password: SecretString) -> Result<bool> {
     let reservation =
         limits::reserve(ctx, &[(ctx.limits.reauth_per_user, &user.id.to_string())]).await?;
-    let ok = match password::verify(Some(user.password_hash.clone()), password).await {
+    let ok = match hashing::verify(&ctx.hashing, Some(user.password_hash.clone()), password).await {
         Ok(ok) => ok,
         Err(e) => {
             reservation.give_back(ctx, false).await?;
@@ -118,12 +115,12 @@ pub async fn reauthenticate(ctx: &Ctx, user: &User, password: SecretString) -> R
     };
     if ok {
         reservation
-            .succeeded(ctx, events::REAUTH_OK, user, "")
+            .succeeded(ctx, Event::ReauthOk, user, "")
             .await?;
     } else {
         audit_now(
             &ctx.db,
-            events::REAUTH_FAILED,
+            Event::ReauthFailed,
             Actor::User(user),
             Some(user),
             "",
@@ -148,105 +145,4 @@ pub async fn current_user(
     Ok(store::users::with_account(&ctx.db.pool, user_id)
         .await?
         .filter(|(u, _)| may_still_act(u, epoch)))
-}
-
-/// An issued API token: the secret goes to the client once and is stored only as a hash.
-pub struct IssuedToken {
-    pub token: String,
-    pub issued_at: i64,
-    pub expires_at: i64,
-    /// A second factor was given too.
-    pub second_factor: bool,
-}
-
-/// Issues a token to someone who has just authenticated (with a second factor when
-/// `second_factor`).
-pub async fn issue_token(ctx: &Ctx, user: &User, second_factor: bool) -> Result<IssuedToken> {
-    let token = crypto::random_token();
-    let now = store::now();
-    let expires_at = now + TOKEN_TTL_SECS;
-    // The token and its audit row in one commit.
-    let mut tx = ctx.db.begin().await?;
-    store::tokens::insert(
-        &mut tx,
-        &store::tokens::NewToken {
-            token_hash: &crypto::sha256_hex(token.as_bytes()),
-            user_id: user.id,
-            auth_epoch: user.auth_epoch,
-            created_at: now,
-            expires_at,
-            second_factor,
-        },
-    )
-    .await?;
-    audit(
-        &mut tx,
-        events::TOKEN_ISSUED,
-        Actor::User(user),
-        Some(user),
-        "",
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(IssuedToken {
-        token,
-        issued_at: now,
-        expires_at,
-        second_factor,
-    })
-}
-
-/// The holder of a live token.
-pub struct TokenHolder {
-    pub user: User,
-    /// When the token was issued: the password entry the re-auth window counts from.
-    pub issued_at: i64,
-    pub expires_at: i64,
-    /// A second factor was given when it was issued.
-    pub second_factor: bool,
-}
-
-impl TokenHolder {
-    /// May this token still show or change the holder's PIN (the re-auth window, as in the
-    /// panel)?
-    pub fn recently_authenticated(&self, ctx: &Ctx) -> bool {
-        within_reauth_window(ctx, self.issued_at)
-    }
-}
-
-/// Is a password entry at `entered_at` recent enough to show or change a PIN ("sudo mode")?
-/// The one rule for the panel's sessions and the API's tokens.
-pub fn within_reauth_window(ctx: &Ctx, entered_at: i64) -> bool {
-    store::now() - entered_at < ctx.settings.reauth_secs
-}
-
-/// The person a token belongs to, if it is live.
-pub async fn token_user(ctx: &Ctx, token: &str) -> Result<Option<TokenHolder>> {
-    let hash = crypto::sha256_hex(token.as_bytes());
-    let Some((row, user, _)) = store::tokens::lookup(&ctx.db.pool, &hash, store::now()).await?
-    else {
-        return Ok(None);
-    };
-    Ok(may_still_act(&user, row.auth_epoch).then_some(TokenHolder {
-        user,
-        issued_at: row.created_at,
-        expires_at: row.expires_at,
-        second_factor: row.second_factor,
-    }))
-}
-
-/// Revokes a token; `false` when it did not exist.
-pub async fn revoke_token(ctx: &Ctx, actor: &User, token: &str) -> Result<bool> {
-    let gone = store::tokens::delete(&ctx.db.pool, &crypto::sha256_hex(token.as_bytes())).await?;
-    if gone {
-        audit_now(
-            &ctx.db,
-            events::TOKEN_REVOKED,
-            Actor::User(actor),
-            Some(actor),
-            "",
-        )
-        .await?;
-    }
-    Ok(gone)
 }

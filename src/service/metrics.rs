@@ -45,7 +45,7 @@ pub const DESCRIPTIONS: &[(&str, &str)] = &[
     (VERIFICATIONS, "Support PIN verifications by outcome."),
     (LOCKS, "Support PINs locked by failed verifications."),
     (UNLOCKS, "Support PINs unlocked."),
-    (RESETS, "Support PINs reset by an administrator or agent."),
+    (RESETS, "Support PINs reset by an administrator."),
     (THROTTLED, "Requests refused by a rate limit, by limit."),
     (MAIL_SENT, "Messages the SMTP server accepted."),
     (

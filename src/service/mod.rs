@@ -1,8 +1,14 @@
 //! The use cases, with every rule about who may do what. The web panel, the JSON API and the CLI
 //! all call these and nothing below them, so a rule exists once.
+//!
+//! Inside the layer the files depend one way too (the architecture test checks): the use cases
+//! (`pins`, `members`, `links`, `two_step` …) call the look-ups and mechanisms under them
+//! (`people`, `sessions`, `limits`, `password`, `mail`), never each other in a loop.
 
 pub mod accounts;
 pub mod activity;
+pub mod directory;
+pub mod hashing;
 pub mod health;
 pub mod keys;
 pub mod limits;
@@ -10,28 +16,61 @@ pub mod links;
 pub mod login;
 pub mod mail;
 pub mod maintenance;
+pub mod members;
 pub mod metrics;
 pub mod password;
+pub mod people;
 pub mod pins;
 pub mod policy;
 pub mod sessions;
+pub mod tokens;
 pub mod two_step;
 
 use std::sync::Arc;
 
 use crate::crypto::PinCipher;
-use crate::domain::PinError;
-use crate::domain::User;
-use crate::store::{self, audit::NewEvent, Db};
+use crate::domain::{Event, PinError, Role, User};
+use crate::store::{self, audit::NewEvent, Db, Tx};
 
 /// Unix seconds now: the one clock every layer reads.
 pub use crate::store::now;
 
-/// What every use case needs: the database, the PIN cipher, the limits and the settings.
+/// The defaults of the use cases' settings, written once: `Settings::default`, the command
+/// line's defaults and the README's table all come from these.
+pub mod defaults {
+    use crate::domain::Role;
+
+    /// `PINPANEL_REAUTH_MINUTES`.
+    pub const REAUTH_MINUTES: u32 = 15;
+    /// `PINPANEL_AUDIT_RETENTION_DAYS`.
+    pub const AUDIT_RETENTION_DAYS: i64 = 400;
+    /// `PINPANEL_REQUIRE_TWO_STEP`.
+    pub const REQUIRE_TWO_STEP: &[Role] = &[Role::Agent, Role::Admin];
+    /// `PINPANEL_MAIL_FROM`.
+    pub const MAIL_FROM: &str = "pinpanel <pinpanel@localhost>";
+    /// `PINPANEL_VERIFY_LIMIT`, verifications per agent per minute.
+    pub const VERIFY_LIMIT: i64 = 60;
+    /// `PINPANEL_TOKEN_LIMIT`, token requests per client address per minute.
+    pub const TOKEN_LIMIT: i64 = 120;
+}
+
+/// The keys the use cases hold besides the PIN cipher.
+#[derive(Clone)]
+pub struct Keys {
+    /// Keys the throttle counters (derived from the PIN key), so they never hold who is counted.
+    pub throttle: [u8; 32],
+    /// Keys the recovery codes' HMACs: random, kept in the database sealed with the PIN key (so
+    /// a key rotation re-seals it and the codes keep working).
+    pub recovery: [u8; 32],
+}
+
+/// What every use case needs: the database, the PIN cipher, the limits and the settings. Built
+/// once ([`Ctx::new`]) from settings that are complete by then.
 #[derive(Clone)]
 pub struct Ctx {
     pub db: Db,
     pub cipher: Arc<PinCipher>,
+    pub keys: Arc<Keys>,
     pub limits: limits::Limits,
     pub settings: Arc<Settings>,
     /// The passkey relying party, when `PINPANEL_PUBLIC_URL` gives passkeys an origin.
@@ -40,6 +79,37 @@ pub struct Ctx {
     pub metrics: metrics::Metrics,
     /// The mail worker's sign of life, for readiness.
     pub mail_worker: health::Beat,
+    /// This instance's line for password hashing (bounded, so a flood is refused fast).
+    pub hashing: hashing::Line,
+}
+
+impl Ctx {
+    /// The context of an instance: passkeys are offered when the settings name a public URL.
+    pub fn new(
+        db: Db,
+        cipher: PinCipher,
+        keys: Keys,
+        settings: Settings,
+        limits: limits::Limits,
+        metrics: metrics::Metrics,
+        hashing_queue: usize,
+    ) -> anyhow::Result<Ctx> {
+        let passkeys = match &settings.public_url {
+            Some(url) => Some(two_step::passkeys::relying_party(url)?),
+            None => None,
+        };
+        Ok(Ctx {
+            db,
+            cipher: Arc::new(cipher),
+            keys: Arc::new(keys),
+            limits,
+            settings: Arc::new(settings),
+            passkeys,
+            metrics,
+            mail_worker: health::Beat::default(),
+            hashing: hashing::Line::new(hashing_queue),
+        })
+    }
 }
 
 impl std::fmt::Debug for Ctx {
@@ -53,15 +123,10 @@ impl std::fmt::Debug for Ctx {
 }
 
 /// The use cases' settings, the same for every face.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Settings {
-    /// Keys the throttle counters (derived from the PIN key), so they never hold who is counted.
-    pub throttle_key: [u8; 32],
-    /// Keys the recovery codes' HMACs: random, kept in the database sealed with the PIN key (so
-    /// a key rotation re-seals it and the codes keep working).
-    pub recovery_key: [u8; 32],
     /// The roles that must set up two-step login (`PINPANEL_REQUIRE_TWO_STEP`).
-    pub require_two_step: Vec<crate::domain::Role>,
+    pub require_two_step: Vec<Role>,
     /// How long a password entry allows showing and changing the PIN ("sudo mode"), in the
     /// panel and through the API alike.
     pub reauth_secs: i64,
@@ -78,30 +143,17 @@ pub struct Settings {
     pub link_base: url::Url,
 }
 
-impl Settings {
-    pub fn new(throttle_key: [u8; 32], recovery_key: [u8; 32]) -> Self {
+impl Default for Settings {
+    fn default() -> Self {
         Settings {
-            throttle_key,
-            recovery_key,
-            require_two_step: vec![crate::domain::Role::Agent, crate::domain::Role::Admin],
-            reauth_secs: 15 * 60,
-            audit_retention_days: 400,
+            require_two_step: defaults::REQUIRE_TWO_STEP.to_vec(),
+            reauth_secs: i64::from(defaults::REAUTH_MINUTES) * 60,
+            audit_retention_days: defaults::AUDIT_RETENTION_DAYS,
             public_url: None,
-            mail_from: "pinpanel <pinpanel@localhost>".into(),
+            mail_from: defaults::MAIL_FROM.into(),
             mail_sends: false,
             link_base: url::Url::parse("http://localhost/").unwrap_or_else(|_| unreachable!()),
         }
-    }
-}
-
-impl std::fmt::Debug for Settings {
-    // Hand-written so the key never prints.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Settings")
-            .field("reauth_secs", &self.reauth_secs)
-            .field("audit_retention_days", &self.audit_retention_days)
-            .field("require_two_step", &self.require_two_step)
-            .finish_non_exhaustive()
     }
 }
 
@@ -136,13 +188,16 @@ pub enum ServiceError {
     /// A password given again (to confirm a change) was wrong.
     #[error("that password is not correct")]
     WrongPassword,
+    /// Showing or changing a PIN (or a second factor) needs a recent password entry.
+    #[error("enter your password again first")]
+    ReauthRequired,
     /// A verification was asked for without a PIN.
     #[error("no Support PIN was given")]
     PinRequired,
     /// Bad input other than a PIN, with a message for a person.
     #[error("{0}")]
     Invalid(String),
-    /// A duplicate (username, account number).
+    /// A duplicate (username, account number), or a state that refuses the change.
     #[error("{0}")]
     Conflict(String),
     /// Too many attempts in the current window; try again after `retry_after` seconds.
@@ -155,17 +210,17 @@ pub enum ServiceError {
     Internal(#[from] anyhow::Error),
 }
 
-impl From<sqlx::Error> for ServiceError {
-    fn from(e: sqlx::Error) -> Self {
+impl From<store::Error> for ServiceError {
+    fn from(e: store::Error) -> Self {
         ServiceError::Internal(anyhow::Error::new(e).context("database error"))
     }
 }
 
-impl From<password::PasswordError> for ServiceError {
-    fn from(e: password::PasswordError) -> Self {
+impl From<hashing::HashError> for ServiceError {
+    fn from(e: hashing::HashError) -> Self {
         match e {
-            password::PasswordError::Busy => ServiceError::Busy { retry_after: 1 },
-            password::PasswordError::Failed(e) => ServiceError::Internal(e),
+            hashing::HashError::Busy => ServiceError::Busy { retry_after: 1 },
+            hashing::HashError::Failed(e) => ServiceError::Internal(e),
         }
     }
 }
@@ -177,53 +232,6 @@ impl From<crate::crypto::DecryptError> for ServiceError {
 }
 
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
-
-/// The names of audit events; the activity list and the tests use the same constants.
-pub mod events {
-    pub const LOGIN_OK: &str = "login.ok";
-    pub const LOGIN_FAILED: &str = "login.failed";
-    pub const LOGIN_THROTTLED: &str = "login.throttled";
-    pub const THROTTLED: &str = "throttled";
-    pub const LOGOUT: &str = "logout";
-    pub const REAUTH_OK: &str = "reauth.ok";
-    pub const REAUTH_FAILED: &str = "reauth.failed";
-    pub const PIN_CREATED: &str = "pin.created";
-    pub const PIN_SHOWN: &str = "pin.shown";
-    pub const PIN_CHANGED: &str = "pin.changed";
-    pub const PIN_VERIFIED: &str = "pin.verified";
-    pub const PIN_VERIFY_FAILED: &str = "pin.verify_failed";
-    pub const PIN_LOCKED: &str = "pin.locked";
-    pub const PIN_UNLOCKED: &str = "pin.unlocked";
-    pub const PIN_RESET: &str = "pin.reset";
-    pub const PERMISSION_DENIED: &str = "permission.denied";
-    pub const ROLE_CHANGED: &str = "member.role_changed";
-    pub const ACCOUNT_CREATED: &str = "account.created";
-    pub const POLICY_CHANGED: &str = "account.policy_changed";
-    pub const MEMBER_CREATED: &str = "member.created";
-    pub const MEMBER_DISABLED: &str = "member.disabled";
-    pub const MEMBER_ENABLED: &str = "member.enabled";
-    pub const EMAIL_CHANGED: &str = "member.email_changed";
-    pub const MEMBER_INVITED: &str = "member.invited";
-    pub const INVITATION_ACCEPTED: &str = "invitation.accepted";
-    pub const PASSWORD_LINK_SENT: &str = "password.link_sent";
-    pub const PASSWORD_RESET: &str = "password.reset";
-    pub const SESSION_ENDED: &str = "login.session_ended";
-    pub const PASSWORD_CHANGED: &str = "password.changed";
-    pub const TOKEN_ISSUED: &str = "token.issued";
-    pub const TOKEN_REVOKED: &str = "token.revoked";
-    pub const TWO_STEP_ENABLED: &str = "two_step.enabled";
-    pub const TWO_STEP_DISABLED: &str = "two_step.disabled";
-    pub const PASSKEY_ADDED: &str = "two_step.passkey_added";
-    pub const PASSKEY_REMOVED: &str = "two_step.passkey_removed";
-    pub const RECOVERY_CODES_REGENERATED: &str = "two_step.recovery_codes_regenerated";
-    pub const RECOVERY_CODE_USED: &str = "two_step.recovery_code_used";
-    pub const SECOND_STEP_OK: &str = "login.second_step";
-    pub const SECOND_STEP_FAILED: &str = "login.second_step_failed";
-    pub const MAIL_QUEUED: &str = "mail.queued";
-    pub const MAIL_SENT: &str = "mail.sent";
-    pub const MAIL_FAILED: &str = "mail.failed";
-    pub const KEY_ROTATED: &str = "key.rotated";
-}
 
 /// Who did something, for the audit log.
 #[derive(Debug, Clone, Copy)]
@@ -254,12 +262,12 @@ impl Actor<'_> {
 /// Records a security event in the audit table (inside the caller's transaction) and in the
 /// structured log. Neither ever carries a secret: callers pass ids, names and outcomes only.
 pub async fn audit(
-    conn: &mut sqlx::AnyConnection,
-    event: &str,
+    conn: &mut Tx,
+    event: Event,
     actor: Actor<'_>,
     subject: Option<&User>,
     detail: &str,
-) -> sqlx::Result<()> {
+) -> store::Result<()> {
     store::audit::insert(
         conn,
         &new_event(event, &actor, subject, detail),
@@ -272,13 +280,13 @@ pub async fn audit(
 
 /// The row of an audit event, for a statement that writes it along with other work.
 fn new_event<'a>(
-    event: &'a str,
+    event: Event,
     actor: &'a Actor<'a>,
     subject: Option<&User>,
     detail: &'a str,
 ) -> NewEvent<'a> {
     NewEvent {
-        event,
+        event: event.as_str(),
         actor_id: actor.id(),
         actor_name: actor.name(),
         subject_id: subject.map(|s| s.id),
@@ -288,10 +296,10 @@ fn new_event<'a>(
 }
 
 /// The structured-log line of an audit event, once it is recorded.
-fn log_event(event: &str, actor: &Actor<'_>, subject: Option<&User>, detail: &str) {
+fn log_event(event: Event, actor: &Actor<'_>, subject: Option<&User>, detail: &str) {
     tracing::info!(
         target: "pinpanel::audit",
-        event,
+        event = event.as_str(),
         actor = actor.name(),
         subject = subject.map(|s| s.username.as_str()),
         detail,
@@ -301,7 +309,7 @@ fn log_event(event: &str, actor: &Actor<'_>, subject: Option<&User>, detail: &st
 /// Records one event in a transaction of its own.
 pub async fn audit_now(
     db: &Db,
-    event: &str,
+    event: Event,
     actor: Actor<'_>,
     subject: Option<&User>,
     detail: &str,

@@ -1,8 +1,10 @@
 //! Who may do what to whom: SPEC's role table as pure functions, used before every use case.
 //! A person outside the target's account gets `NotFound`, never `Forbidden`, so ids do not leak.
+//! The rules that need a fact from the database (the re-auth window's time, the count of
+//! administrators) take that fact as an argument, so each rule is still written here once.
 
 use super::{Result, ServiceError};
-use crate::domain::{UnlockPolicy, User};
+use crate::domain::{Role, UnlockPolicy, User};
 
 /// May `actor` know that `target` exists? Agents may look up any member; members may name
 /// only people of their own account.
@@ -40,6 +42,11 @@ pub fn may_use_own_pin(actor: &User, target: &User) -> Result<()> {
     }
 }
 
+/// The roles whose members may unlock another member's PIN (of their own account).
+pub fn roles_that_unlock_others() -> &'static [Role] {
+    &[Role::Admin]
+}
+
 /// Unlocking: an administrator of the account; the owner when the account's policy is `self`.
 /// Never an agent: an agent who could unlock could guess any PIN in verify-and-unlock loops
 /// (six guesses, unlock, six more …).
@@ -51,7 +58,9 @@ pub fn may_unlock(actor: &User, target: &User, policy: UnlockPolicy) -> Result<(
             "support agents verify PINs; they never unlock them",
         ));
     }
-    if actor.is_admin() || (own && policy == UnlockPolicy::SelfService) {
+    if roles_that_unlock_others().contains(&actor.role)
+        || (own && policy == UnlockPolicy::SelfService)
+    {
         Ok(())
     } else {
         Err(ServiceError::Forbidden(
@@ -97,6 +106,83 @@ pub fn may_administer(actor: &User, account_id: i64) -> Result<()> {
         Err(ServiceError::Forbidden(
             "only administrators of the account may do this",
         ))
+    }
+}
+
+/// What an administrator changes about a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberChange {
+    /// Disabling or enabling.
+    Enabled,
+    /// Making a user or an administrator.
+    Role,
+}
+
+/// Changing a member (disabling, enabling, their role): an administrator of the account, never
+/// on themselves (`Conflict`: the page says why, as for the last administrator).
+pub fn may_change_member(actor: &User, target: &User, change: MemberChange) -> Result<()> {
+    may_administer(actor, target.account_id.ok_or(ServiceError::NotFound)?)?;
+    if actor.id == target.id {
+        return Err(ServiceError::Conflict(
+            match change {
+                MemberChange::Enabled => "Nobody may disable or enable themselves.",
+                MemberChange::Role => "Nobody may change their own role.",
+            }
+            .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// An account always keeps an enabled administrator: a change that takes the account from
+/// `before` enabled administrators to `after` is refused when it leaves none.
+pub fn keeps_an_administrator(before: i64, after: i64) -> Result<()> {
+    if before > 0 && after == 0 {
+        return Err(ServiceError::Conflict(
+            "An account always keeps an enabled administrator: this is the last one.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Proof that a person entered their password (or signed in) recently enough to show or change
+/// their PIN or their second factors ("sudo mode"): the only way to those use cases. Made by
+/// [`recent_password`] from when the password was last entered (a session's re-entry, a
+/// token's issue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecentPassword {
+    user_id: i64,
+}
+
+impl RecentPassword {
+    /// Is this proof about `user`?
+    pub fn of(&self, user: &User) -> Result<()> {
+        if self.user_id == user.id {
+            Ok(())
+        } else {
+            Err(ServiceError::ReauthRequired)
+        }
+    }
+}
+
+/// Proof for the step a password was just checked for (a login, a re-entry, a token's issue):
+/// it lets that step go on even when the re-auth window is shorter than a request.
+pub fn password_just_entered(user: &User) -> RecentPassword {
+    RecentPassword { user_id: user.id }
+}
+
+/// The re-auth window, the one rule for the panel's sessions and the API's tokens: `user`
+/// entered their password at `entered_at`; within `window_secs` of `now` that is proof enough.
+pub fn recent_password(
+    user: &User,
+    entered_at: i64,
+    now: i64,
+    window_secs: i64,
+) -> Result<RecentPassword> {
+    if now - entered_at < window_secs {
+        Ok(RecentPassword { user_id: user.id })
+    } else {
+        Err(ServiceError::ReauthRequired)
     }
 }
 
@@ -207,6 +293,52 @@ mod tests {
     fn only_agents_verify() {
         assert!(may_verify(&user(3, None, Role::Agent)).is_ok());
         assert!(may_verify(&user(1, Some(10), Role::Admin)).is_err());
+    }
+
+    #[test]
+    fn nobody_changes_themselves_and_the_last_administrator_stays() {
+        let admin = user(1, Some(10), Role::Admin);
+        let member = user(2, Some(10), Role::User);
+        assert!(may_change_member(&admin, &member, MemberChange::Role).is_ok());
+        assert!(matches!(
+            may_change_member(&admin, &admin, MemberChange::Enabled),
+            Err(ServiceError::Conflict(_))
+        ));
+        assert!(matches!(
+            may_change_member(&member, &admin, MemberChange::Enabled),
+            Err(ServiceError::Forbidden(_))
+        ));
+        assert!(keeps_an_administrator(2, 1).is_ok());
+        assert!(keeps_an_administrator(0, 0).is_ok());
+        assert!(matches!(
+            keeps_an_administrator(1, 0),
+            Err(ServiceError::Conflict(_))
+        ));
+    }
+
+    #[test]
+    fn a_password_entry_is_proof_within_the_window_only() {
+        let me = user(1, Some(10), Role::User);
+        let other = user(2, Some(10), Role::User);
+        let proof = recent_password(&me, 1000, 1000 + 899, 900).unwrap();
+        assert!(proof.of(&me).is_ok());
+        assert!(proof.of(&other).is_err());
+        assert!(matches!(
+            recent_password(&me, 1000, 1900, 900),
+            Err(ServiceError::ReauthRequired)
+        ));
+    }
+
+    #[test]
+    fn the_unlockers_are_the_roles_that_may_unlock_another() {
+        let member = user(2, Some(10), Role::User);
+        for role in [Role::User, Role::Admin] {
+            let other = user(3, Some(10), role);
+            assert_eq!(
+                may_unlock(&other, &member, UnlockPolicy::Admins).is_ok(),
+                roles_that_unlock_others().contains(&role)
+            );
+        }
     }
 
     #[test]

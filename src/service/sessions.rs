@@ -1,9 +1,10 @@
-//! A person's own web sessions: which are live (when each started and was last used, from
-//! where, in which browser), ending one, ending all others.
+//! A person's web sessions and API tokens as a whole: which sessions are live (when each
+//! started and was last used, from where, in which browser), ending one, ending all others,
+//! ending every one with the tokens (after a security change), and logging out.
 
-use super::{audit_now, events, Actor, Ctx, Result, ServiceError};
-use crate::domain::{self, SessionInfo, User};
-use crate::store;
+use super::{audit_now, Actor, Ctx, Result, ServiceError};
+use crate::domain::{self, Event, SessionInfo, User};
+use crate::store::{self, Tx};
 
 /// The session facts the sessions page lists; the panel's session writes them under these
 /// keys (none of them is a secret).
@@ -60,7 +61,7 @@ pub async fn end(ctx: &Ctx, user: &User, handle: &str, current: &str) -> Result<
     }
     audit_now(
         &ctx.db,
-        events::SESSION_ENDED,
+        Event::SessionEnded,
         Actor::User(user),
         Some(user),
         "one",
@@ -73,11 +74,23 @@ pub async fn end_others(ctx: &Ctx, user: &User, current: &str) -> Result<u64> {
     let n = store::sessions::delete_others(&ctx.db.pool, user.id, current).await?;
     audit_now(
         &ctx.db,
-        events::SESSION_ENDED,
+        Event::SessionEnded,
         Actor::User(user),
         Some(user),
         &format!("all others ({n})"),
     )
     .await?;
     Ok(n)
+}
+
+/// Ends every session and API token of `user_id` (inside the caller's transaction).
+pub async fn end_all(conn: &mut Tx, user_id: i64) -> store::Result<()> {
+    store::sessions::delete_for_user(conn, user_id).await?;
+    store::tokens::delete_for_user(conn, user_id).await?;
+    Ok(())
+}
+
+/// Records that `user` logged out (the face ends the session itself).
+pub async fn logged_out(ctx: &Ctx, user: &User) -> Result<()> {
+    audit_now(&ctx.db, Event::Logout, Actor::User(user), Some(user), "").await
 }

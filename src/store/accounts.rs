@@ -17,24 +17,27 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Account> {
 
 const COLUMNS: &str = "id, number, name, unlock_policy";
 
-pub async fn insert(
+/// Creates an account numbered `number`; `None` (and nothing written, the transaction still
+/// usable) when the number is taken.
+pub async fn insert_unless_taken(
     conn: &mut AnyConnection,
     number: &str,
     name: &str,
     policy: UnlockPolicy,
     now: i64,
-) -> sqlx::Result<Account> {
-    let row = sqlx::query(&format!(
+) -> sqlx::Result<Option<Account>> {
+    sqlx::query(&format!(
         "INSERT INTO accounts (number, name, unlock_policy, created_at) VALUES ($1, $2, $3, $4) \
-         RETURNING {COLUMNS}"
+         ON CONFLICT (number) DO NOTHING RETURNING {COLUMNS}"
     ))
     .bind(number)
     .bind(name)
     .bind(policy.as_str())
     .bind(now)
-    .fetch_one(conn)
-    .await?;
-    from_row(&row)
+    .fetch_optional(conn)
+    .await?
+    .map(|r| from_row(&r))
+    .transpose()
 }
 
 pub async fn by_number(pool: &AnyPool, number: &str) -> sqlx::Result<Option<Account>> {

@@ -1,6 +1,8 @@
 //! The audit log: security events, never a secret.
 
-use sqlx::{AnyConnection, AnyPool, Row};
+use sqlx::{AnyConnection, AnyPool};
+
+use super::sql::Statement;
 
 use crate::domain::AccountEvent;
 
@@ -73,8 +75,8 @@ pub struct ActivityFilter<'a> {
     pub account_id: i64,
     /// Only events about this member.
     pub subject_id: Option<i64>,
-    /// Only events whose name starts with one of these.
-    pub prefixes: &'a [&'a str],
+    /// Only events with one of these names (all when empty).
+    pub events: &'a [&'a str],
     /// Only events older than this id (the next page).
     pub before: Option<i64>,
     pub limit: i64,
@@ -85,53 +87,49 @@ pub async fn account_activity(
     pool: &AnyPool,
     f: &ActivityFilter<'_>,
 ) -> sqlx::Result<Vec<AccountEvent>> {
-    let mut sql = String::from(
+    let mut q = Statement::new(
         "SELECT a.id, a.at, a.event, a.actor_name, u.username AS subject_name, a.detail \
-         FROM audit_log a LEFT JOIN users u ON u.id = a.subject_id WHERE a.account_id = $1",
+         FROM audit_log a LEFT JOIN users u ON u.id = a.subject_id WHERE a.account_id = ",
     );
-    let mut n = 1;
-    let mut next = || {
-        n += 1;
-        format!("${n}")
-    };
-    if f.subject_id.is_some() {
-        sql.push_str(&format!(" AND a.subject_id = {}", next()));
-    }
-    if !f.prefixes.is_empty() {
-        let likes: Vec<String> = f
-            .prefixes
-            .iter()
-            .map(|_| format!("a.event LIKE {}", next()))
-            .collect();
-        sql.push_str(&format!(" AND ({})", likes.join(" OR ")));
-    }
-    if f.before.is_some() {
-        sql.push_str(&format!(" AND a.id < {}", next()));
-    }
-    sql.push_str(&format!(" ORDER BY a.id DESC LIMIT {}", next()));
-    let mut q = sqlx::query(&sql).bind(f.account_id);
+    q.bind(f.account_id);
     if let Some(s) = f.subject_id {
-        q = q.bind(s);
+        q.push(" AND a.subject_id = ").bind(s);
     }
-    for p in f.prefixes {
-        q = q.bind(format!("{p}%"));
+    if !f.events.is_empty() {
+        q.push(" AND a.event IN (")
+            .bind_list(f.events.iter().copied())
+            .push(")");
     }
     if let Some(b) = f.before {
-        q = q.bind(b);
+        q.push(" AND a.id < ").bind(b);
     }
-    q.bind(f.limit)
+    q.push(" ORDER BY a.id DESC LIMIT ").bind(f.limit);
+    q.query_as::<AccountEventRow>()
         .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(AccountEvent {
-                id: r.try_get("id")?,
-                at: r.try_get("at")?,
-                event: r.try_get("event")?,
-                actor_name: r.try_get("actor_name")?,
-                subject_name: r.try_get("subject_name")?,
-                detail: r.try_get("detail")?,
-            })
-        })
-        .collect()
+        .await
+        .map(|rows| rows.into_iter().map(AccountEvent::from).collect())
+}
+
+/// A row of [`account_activity`].
+#[derive(sqlx::FromRow)]
+struct AccountEventRow {
+    id: i64,
+    at: i64,
+    event: String,
+    actor_name: String,
+    subject_name: Option<String>,
+    detail: String,
+}
+
+impl From<AccountEventRow> for AccountEvent {
+    fn from(r: AccountEventRow) -> Self {
+        AccountEvent {
+            id: r.id,
+            at: r.at,
+            event: r.event,
+            actor_name: r.actor_name,
+            subject_name: r.subject_name,
+            detail: r.detail,
+        }
+    }
 }

@@ -13,6 +13,7 @@ pub mod pins;
 pub mod rekey;
 pub mod sessions;
 pub mod settings;
+pub mod sql;
 pub mod throttle;
 pub mod tokens;
 pub mod two_step;
@@ -46,11 +47,19 @@ impl Backend {
     }
 }
 
-/// A connection pool and the backend behind it.
+/// A connection, or a transaction (which derefs to one): what functions that must be atomic
+/// with others take, so the caller decides the transaction.
+pub type Tx = sqlx::AnyConnection;
+/// What a statement fails with.
+pub type Error = sqlx::Error;
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A connection pool and the backend behind it. Only the store looks at the backend: the layers
+/// above ask it what they need to know ([`Db::writes_in_parallel`]).
 #[derive(Debug, Clone)]
 pub struct Db {
     pub pool: AnyPool,
-    pub backend: Backend,
+    backend: Backend,
 }
 
 /// Options for [`Db::connect`].
@@ -122,6 +131,18 @@ impl Db {
             .await
             .with_context(|| format!("cannot open the {backend:?} database"))?;
         Ok(Db { pool, backend })
+    }
+
+    /// Which engine this is (for the command line's backup, which differs by engine).
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Can writers run side by side (PostgreSQL's row locks), or does every write queue for the
+    /// database's one writer (SQLite)? Work that writes several rows is cheaper in a few
+    /// separate statements in the first case, and in one short transaction in the second.
+    pub fn writes_in_parallel(&self) -> bool {
+        self.backend == Backend::Postgres
     }
 
     /// Begins a transaction on a connection of the pool.

@@ -5,7 +5,7 @@
 
 use sqlx::{AnyConnection, AnyPool, Row};
 
-use super::Backend;
+use super::{Backend, Db};
 
 /// A message to queue.
 pub struct NewMessage<'a> {
@@ -57,8 +57,7 @@ pub struct Claimed {
 /// Claims up to `limit` due messages for `owner` until `lease_until`: pending, due, and not
 /// leased by a live worker (a dead worker's lease has run out).
 pub async fn claim(
-    pool: &AnyPool,
-    backend: Backend,
+    db: &Db,
     owner: &str,
     now: i64,
     lease_until: i64,
@@ -66,7 +65,7 @@ pub async fn claim(
 ) -> sqlx::Result<Vec<Claimed>> {
     // SQLite has one writer, so the UPDATE's own read is already exclusive; PostgreSQL needs
     // the row locks, skipping rows another instance is claiming right now.
-    let lock = match backend {
+    let lock = match db.backend() {
         Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
@@ -81,7 +80,7 @@ pub async fn claim(
     .bind(now)
     .bind(lease_until)
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(&db.pool)
     .await?
     .iter()
     .map(|r| {

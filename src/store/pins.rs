@@ -5,6 +5,8 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 
+use super::sql::Statement;
+
 use super::text_col;
 use crate::domain::{AuditEvent, PinState, MAX_PIN_FAILURES};
 
@@ -183,7 +185,7 @@ pub async fn record_success(
 /// Which existing states a new PIN may replace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplaceWhen {
-    /// ACTIVE or INACTIVE: a change by the owner, a reset by an administrator or agent.
+    /// ACTIVE or INACTIVE: a change by the owner, a reset by an administrator.
     NotLocked,
     /// INACTIVE only: `reset?only_if_missing=true`.
     Missing,
@@ -227,33 +229,37 @@ pub async fn unlock(conn: &mut AnyConnection, user_id: i64) -> sqlx::Result<bool
     Ok(row.is_some())
 }
 
-/// A member's PIN row with the latest `limit` PIN events about them, in one statement (the
-/// profile page shows both).
+/// A member's PIN row with the latest `limit` events about them named in `events` (the PIN's
+/// events), in one statement (the profile page shows both).
 pub async fn with_activity(
     pool: &AnyPool,
     user_id: i64,
+    events: &[&str],
     limit: i64,
 ) -> sqlx::Result<Option<(PinRecord, Vec<AuditEvent>)>> {
-    let rows = sqlx::query(&format!(
+    let mut q = Statement::new(format!(
         "SELECT {COLUMNS}, e.at AS e_at, e.event AS e_event, e.actor_id AS e_actor_id, \
            e.actor_name AS e_actor_name, e.detail AS e_detail \
          FROM support_pins p LEFT JOIN ( \
-           SELECT id, at, event, actor_id, actor_name, detail FROM audit_log \
-           WHERE subject_id = $1 AND event LIKE 'pin.%' ORDER BY id DESC LIMIT $2 \
-         ) e ON 1 = 1 WHERE p.user_id = $1 ORDER BY e.id DESC"
-    ))
-    .bind(user_id)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+           SELECT id, at, event, actor_id, actor_name, detail FROM audit_log WHERE subject_id = "
+    ));
+    q.bind(user_id)
+        .push(" AND event IN (")
+        .bind_list(events.iter().copied())
+        .push(") ORDER BY id DESC LIMIT ")
+        .bind(limit)
+        .push(") e ON 1 = 1 WHERE p.user_id = ")
+        .bind(user_id)
+        .push(" ORDER BY e.id DESC");
+    let rows = q.query().fetch_all(pool).await?;
     let Some(first) = rows.first() else {
         return Ok(None);
     };
     let record = from_row(first)?;
-    let mut events = Vec::new();
+    let mut found = Vec::new();
     for r in &rows {
         if let Some(at) = r.try_get::<Option<i64>, _>("e_at")? {
-            events.push(AuditEvent {
+            found.push(AuditEvent {
                 at,
                 event: r.try_get("e_event")?,
                 actor_id: r.try_get("e_actor_id")?,
@@ -262,5 +268,5 @@ pub async fn with_activity(
             });
         }
     }
-    Ok(Some((record, events)))
+    Ok(Some((record, found)))
 }

@@ -73,10 +73,13 @@ pub const MAIL_HTML: Column = Column {
 pub const SEALED: [Column; 4] = [PINS, TOTP, MAIL_TEXT, MAIL_HTML];
 
 /// One sealed value: its row's key, what it is bound to (when not the key), the sealed bytes.
-#[derive(Debug)]
+#[derive(Debug, sqlx::FromRow)]
 pub struct Sealed {
+    #[sqlx(rename = "k")]
     pub key: i64,
+    #[sqlx(rename = "b")]
     pub bound_to: Option<String>,
+    #[sqlx(rename = "v")]
     pub value: Vec<u8>,
 }
 
@@ -87,8 +90,8 @@ pub async fn page(
     after: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<Sealed>> {
-    let bound = column.bound_to.unwrap_or("NULL");
-    let rows = sqlx::query(&format!(
+    let bound = column.bound_to.unwrap_or("CAST(NULL AS TEXT)");
+    sqlx::query_as(&format!(
         "SELECT {key} AS k, {bound} AS b, {value} AS v FROM {table} \
          WHERE {key} > $1 AND {filter} ORDER BY {key} LIMIT $2",
         key = column.key,
@@ -99,19 +102,7 @@ pub async fn page(
     .bind(after)
     .bind(limit)
     .fetch_all(conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Sealed {
-                key: r.try_get("k")?,
-                bound_to: match column.bound_to {
-                    Some(_) => Some(r.try_get("b")?),
-                    None => None,
-                },
-                value: r.try_get("v")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 /// Replaces the sealed value of row `key` of `column`.

@@ -4,6 +4,8 @@
 
 use sqlx::{AnyConnection, AnyPool, Row};
 
+use super::sql::Statement;
+
 /// The upsert of [`hit_on`]: `$1` the key, `$2` now, `$3` the window; returns `hits` and
 /// `window_start`. Also the first half of `pins::get_counting` on PostgreSQL.
 pub const HIT: &str =
@@ -68,7 +70,6 @@ pub async fn reserve(
     Ok(Ok(()))
 }
 
-/// Gives one hit back (a reserved attempt that turned out not to count).
 /// Gives back one hit on each of `keys`, and forgets `forget` altogether (its row goes, so its
 /// window starts again): at most two statements, on the caller's connection, so that in a
 /// transaction they commit with the success they belong to.
@@ -84,17 +85,10 @@ pub async fn give_back_on(
             .await?;
     }
     if !keys.is_empty() {
-        // Only the placeholders are formatted in; the keys are bound.
-        let list: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "UPDATE throttle SET hits = hits - 1 WHERE hits > 0 AND key IN ({})",
-            list.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for key in keys {
-            query = query.bind(*key);
-        }
-        query.execute(&mut *conn).await?;
+        let mut q =
+            Statement::new("UPDATE throttle SET hits = hits - 1 WHERE hits > 0 AND key IN (");
+        q.bind_list(keys.iter().copied()).push(")");
+        q.query().execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -145,6 +145,7 @@ pub async fn delete_all(conn: &mut AnyConnection, user_id: i64) -> sqlx::Result<
 }
 
 /// A stored passkey.
+#[derive(sqlx::FromRow)]
 pub struct PasskeyRow {
     pub id: i64,
     /// webauthn-rs's serialised `Passkey`.
@@ -155,24 +156,13 @@ pub struct PasskeyRow {
 }
 
 pub async fn passkeys(pool: &AnyPool, user_id: i64) -> sqlx::Result<Vec<PasskeyRow>> {
-    sqlx::query(
+    sqlx::query_as(
         "SELECT id, passkey, name, created_at, last_used_at FROM passkeys \
          WHERE user_id = $1 ORDER BY id",
     )
     .bind(user_id)
     .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(PasskeyRow {
-            id: r.try_get("id")?,
-            passkey: r.try_get("passkey")?,
-            name: r.try_get("name")?,
-            created_at: r.try_get("created_at")?,
-            last_used_at: r.try_get("last_used_at")?,
-        })
-    })
-    .collect()
+    .await
 }
 
 /// Stores a new passkey; a unique-constraint error when the credential id is anyone's already.

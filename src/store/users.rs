@@ -4,6 +4,8 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 
+use super::sql::Statement;
+
 use super::{opt_text_col, text_col};
 use crate::domain::{Account, Kind, MemberSummary, Role, User};
 
@@ -24,6 +26,25 @@ pub(crate) fn from_row(row: &AnyRow) -> sqlx::Result<User> {
         auth_epoch: row.try_get("auth_epoch")?,
         password_hash: row.try_get("password_hash")?,
         created_at: row.try_get("created_at")?,
+    })
+}
+
+/// The number of second factors a person has (`u`), as `factors`.
+const FACTORS: &str = "CAST((SELECT COUNT(*) FROM totp_secrets t WHERE t.user_id = u.id \
+     AND t.confirmed = 1) + (SELECT COUNT(*) FROM passkeys k WHERE k.user_id = u.id) AS BIGINT) \
+     AS factors";
+
+/// A member with their PIN state (`pin_state`), second factors ([`FACTORS`]) and, when
+/// `with_activity`, when their PIN last saw an event (`last_pin_activity`).
+fn summary_from_row(row: &AnyRow, with_activity: bool) -> sqlx::Result<MemberSummary> {
+    Ok(MemberSummary {
+        user: from_row(row)?,
+        pin_state: text_col(row, "pin_state")?,
+        last_pin_activity: match with_activity {
+            true => row.try_get("last_pin_activity")?,
+            false => None,
+        },
+        two_step: row.try_get::<i64, _>("factors")? > 0,
     })
 }
 
@@ -136,48 +157,52 @@ pub async fn in_account_by_username(
     .transpose()
 }
 
-/// The enabled administrators of an account, by name; on the pool or inside a transaction (a
-/// lock reads them while it holds its write transaction: a second connection there could wait
-/// for ever behind the writer it is waiting for).
-pub async fn admins_of<'e, E>(db: E, account_id: i64) -> sqlx::Result<Vec<User>>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM users u WHERE u.account_id = $1 AND u.role = 'admin' \
-         AND u.disabled = 0 ORDER BY u.full_name, u.username"
-    ))
-    .bind(account_id)
-    .fetch_all(db)
-    .await?
-    .iter()
-    .map(from_row)
-    .collect()
+/// The enabled people of an account with one of `roles`, by name; on the pool or inside a
+/// transaction.
+pub async fn enabled_with_roles(
+    conn: &mut AnyConnection,
+    account_id: i64,
+    roles: &[Role],
+) -> sqlx::Result<Vec<User>> {
+    let mut q = Statement::new(format!(
+        "SELECT {COLUMNS} FROM users u WHERE u.disabled = 0 AND u.account_id = "
+    ));
+    q.bind(account_id)
+        .push(" AND u.role IN (")
+        .bind_list(roles.iter().map(|r| r.as_str()))
+        .push(") ORDER BY u.full_name, u.username");
+    q.query()
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(from_row)
+        .collect()
 }
 
-pub async fn members_of(pool: &AnyPool, account_id: i64) -> sqlx::Result<Vec<MemberSummary>> {
-    sqlx::query(&format!(
+/// The members of an account with their PIN state, two-step login and when one of `pin_events`
+/// last happened to them.
+pub async fn members_of(
+    pool: &AnyPool,
+    account_id: i64,
+    pin_events: &[&str],
+) -> sqlx::Result<Vec<MemberSummary>> {
+    let mut q = Statement::new(format!(
         "SELECT {COLUMNS}, COALESCE(p.state, 'INACTIVE') AS pin_state, \
-         (SELECT MAX(a.at) FROM audit_log a WHERE a.subject_id = u.id AND a.event LIKE 'pin.%') \
-           AS last_pin_activity, \
-         CAST((SELECT COUNT(*) FROM totp_secrets t WHERE t.user_id = u.id AND t.confirmed = 1) \
-           + (SELECT COUNT(*) FROM passkeys k WHERE k.user_id = u.id) AS BIGINT) AS factors \
-         FROM users u LEFT JOIN support_pins p ON p.user_id = u.id \
-         WHERE u.account_id = $1 ORDER BY u.full_name, u.username"
-    ))
-    .bind(account_id)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(|row| {
-        Ok(MemberSummary {
-            user: from_row(row)?,
-            pin_state: text_col(row, "pin_state")?,
-            last_pin_activity: row.try_get("last_pin_activity")?,
-            two_step: row.try_get::<i64, _>("factors")? > 0,
-        })
-    })
-    .collect()
+         (SELECT MAX(a.at) FROM audit_log a WHERE a.subject_id = u.id AND a.event IN ("
+    ));
+    q.bind_list(pin_events.iter().copied())
+        .push(&format!(
+            ")) AS last_pin_activity, {FACTORS} \
+             FROM users u LEFT JOIN support_pins p ON p.user_id = u.id WHERE u.account_id = "
+        ))
+        .bind(account_id)
+        .push(" ORDER BY u.full_name, u.username");
+    q.query()
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|row| summary_from_row(row, true))
+        .collect()
 }
 
 /// Sets a new password hash and ends every session and token minted before (new epoch).
@@ -270,58 +295,35 @@ pub struct MemberPage<'a> {
 
 /// A page of an account's members with their PIN state, in id order (stable for paging).
 pub async fn members_page(pool: &AnyPool, p: &MemberPage<'_>) -> sqlx::Result<Vec<MemberSummary>> {
-    let mut sql = format!(
-        "SELECT {COLUMNS}, COALESCE(pn.state, 'INACTIVE') AS pin_state, \
-         CAST((SELECT COUNT(*) FROM totp_secrets t WHERE t.user_id = u.id AND t.confirmed = 1) \
-           + (SELECT COUNT(*) FROM passkeys k WHERE k.user_id = u.id) AS BIGINT) AS factors \
-         FROM users u LEFT JOIN support_pins pn ON pn.user_id = u.id WHERE u.account_id = $1"
-    );
-    let mut n = 1;
-    let mut next = || {
-        n += 1;
-        format!("${n}")
-    };
-    if p.username.is_some() {
-        sql.push_str(&format!(" AND u.username = {}", next()));
-    }
-    if p.email.is_some() {
-        sql.push_str(&format!(" AND LOWER(u.email) = LOWER({})", next()));
-    }
-    if p.after.is_some() {
-        sql.push_str(&format!(" AND u.id > {}", next()));
-    }
-    sql.push_str(&format!(" ORDER BY u.id LIMIT {}", next()));
-    let mut q = sqlx::query(&sql).bind(p.account_id);
+    let mut q = Statement::new(format!(
+        "SELECT {COLUMNS}, COALESCE(pn.state, 'INACTIVE') AS pin_state, {FACTORS} \
+         FROM users u LEFT JOIN support_pins pn ON pn.user_id = u.id WHERE u.account_id = "
+    ));
+    q.bind(p.account_id);
     if let Some(u) = p.username {
-        q = q.bind(u);
+        q.push(" AND u.username = ").bind(u);
     }
     if let Some(e) = p.email {
-        q = q.bind(e);
+        q.push(" AND LOWER(u.email) = LOWER(").bind(e).push(")");
     }
     if let Some(a) = p.after {
-        q = q.bind(a);
+        q.push(" AND u.id > ").bind(a);
     }
-    q.bind(p.limit)
+    q.push(" ORDER BY u.id LIMIT ").bind(p.limit);
+    q.query()
         .fetch_all(pool)
         .await?
         .iter()
-        .map(|row| {
-            Ok(MemberSummary {
-                user: from_row(row)?,
-                pin_state: text_col(row, "pin_state")?,
-                last_pin_activity: None,
-                two_step: row.try_get::<i64, _>("factors")? > 0,
-            })
-        })
+        .map(|row| summary_from_row(row, false))
         .collect()
 }
 
 /// Sets a person's e-mail address (`None` removes it).
-pub async fn set_email(pool: &AnyPool, id: i64, email: Option<&str>) -> sqlx::Result<()> {
+pub async fn set_email(conn: &mut AnyConnection, id: i64, email: Option<&str>) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET email = $2 WHERE id = $1")
         .bind(id)
         .bind(email)
-        .execute(pool)
+        .execute(conn)
         .await?;
     Ok(())
 }

@@ -1,24 +1,23 @@
-//! A person's own login: changing the password, their sessions; and the pages of people who
-//! are not logged in: "Forgot password?", the password link, the invitation, the first start's
-//! set-up. The anonymous pages keep no session (their forms carry the anonymous CSRF token).
+//! A person's own login: changing their password, and their sessions (ending one, or every
+//! other).
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Form;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::error::{Result, WebError};
-use super::login::anonymous_page;
+use super::error::Result;
+use super::flash::Flash;
 use super::session::{Auth, Client};
 use super::{urls, Chrome};
 use crate::domain::{SessionInfo, MIN_PASSWORD_CHARS};
 use crate::http::time::format_time;
 use crate::http::{client::ClientAddr, AppState};
-use crate::service::{accounts, links, sessions, ServiceError};
+use crate::service::{password, sessions, ServiceError};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "account/password.html")]
@@ -66,7 +65,7 @@ pub async fn password_post(
         )
             .into_response()
     };
-    match accounts::change_own_password(&state.ctx, &auth.user, form.current, form.new, form.again)
+    match password::change_own_password(&state.ctx, &auth.user, form.current, form.new, form.again)
         .await
     {
         Ok(user) => {
@@ -109,7 +108,7 @@ pub struct SessionRow {
 pub struct SessionsPage {
     chrome: Chrome,
     sessions: Vec<SessionRow>,
-    flash: Option<String>,
+    flash: Option<Flash>,
 }
 
 impl SessionsPage {
@@ -121,7 +120,7 @@ impl SessionsPage {
 async fn sessions_page(
     state: &AppState,
     auth: &Auth,
-    flash: Option<String>,
+    flash: Option<Flash>,
 ) -> Result<SessionsPage> {
     let current = auth.session.handle().unwrap_or_default();
     let list = sessions::list(&state.ctx, &auth.user, &current).await?;
@@ -158,7 +157,7 @@ pub async fn session_end_post(
         Err(ServiceError::Invalid(why)) => why,
         Err(e) => return Err(e.into()),
     };
-    sessions_page(&state, &auth, Some(flash)).await
+    sessions_page(&state, &auth, Some(Flash::done(flash))).await
 }
 
 pub async fn sessions_end_others_post(
@@ -172,347 +171,5 @@ pub async fn sessions_end_others_post(
         1 => "Your other session has ended.".to_owned(),
         n => format!("Your {n} other sessions have ended."),
     };
-    sessions_page(&state, &auth, Some(flash)).await
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "account/forgot.html")]
-pub struct ForgotPage {
-    csrf: String,
-    sent: bool,
-    error: Option<String>,
-}
-
-pub async fn forgot_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    anonymous_page(&state, &headers, StatusCode::OK, |csrf| {
-        ForgotPage {
-            csrf,
-            sent: false,
-            error: None,
-        }
-        .into_response()
-    })
-}
-
-#[derive(Deserialize)]
-pub struct ForgotForm {
-    #[serde(default)]
-    who: String,
-}
-
-/// The same answer whether or not anyone matched.
-pub async fn forgot_post(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ClientAddr(addr): ClientAddr,
-    Form(form): Form<ForgotForm>,
-) -> Result<Response> {
-    if form.who.trim().is_empty() {
-        return Ok(anonymous_page(
-            &state,
-            &headers,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            |csrf| {
-                ForgotPage {
-                    csrf,
-                    sent: false,
-                    error: Some("Enter your username or e-mail address.".into()),
-                }
-                .into_response()
-            },
-        ));
-    }
-    links::request_password_link(&state.ctx, &form.who, &addr, urls::RESET_PASSWORD).await?;
-    Ok(anonymous_page(&state, &headers, StatusCode::OK, |csrf| {
-        ForgotPage {
-            csrf,
-            sent: true,
-            error: None,
-        }
-        .into_response()
-    }))
-}
-
-/// The page where a one-time link's holder chooses a password.
-#[derive(Template, WebTemplate)]
-#[template(path = "account/choose_password.html")]
-pub struct ChoosePasswordPage {
-    csrf: String,
-    title: &'static str,
-    intro: String,
-    action: String,
-    error: Option<String>,
-    min_chars: usize,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "account/link_used.html")]
-pub struct LinkUsedPage {
-    title: &'static str,
-    message: &'static str,
-}
-
-fn link_is_dead(title: &'static str) -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        LinkUsedPage {
-            title,
-            message: "This link has been used already, has expired, or is not a link we sent. \
-                      Ask for a new one.",
-        },
-    )
-        .into_response()
-}
-
-#[derive(Deserialize)]
-pub struct NewPasswordForm {
-    new: SecretString,
-    again: SecretString,
-}
-
-/// Which one-time link a page is for.
-#[derive(Clone, Copy)]
-enum LinkKind {
-    Invitation,
-    Password,
-}
-
-impl LinkKind {
-    fn title(self) -> &'static str {
-        match self {
-            LinkKind::Invitation => "Choose your password",
-            LinkKind::Password => "Choose a new password",
-        }
-    }
-
-    fn route(self) -> &'static str {
-        match self {
-            LinkKind::Invitation => urls::INVITATION,
-            LinkKind::Password => urls::RESET_PASSWORD,
-        }
-    }
-}
-
-async fn link_page(
-    state: &AppState,
-    headers: &HeaderMap,
-    kind: LinkKind,
-    token: &str,
-    status: StatusCode,
-    error: Option<String>,
-) -> Result<Response> {
-    let holder = match kind {
-        LinkKind::Invitation => links::invitation_holder(&state.ctx, token).await,
-        LinkKind::Password => links::password_link_holder(&state.ctx, token).await,
-    };
-    let user = match holder {
-        Ok(user) => user,
-        Err(ServiceError::NotFound) => return Ok(link_is_dead(kind.title())),
-        Err(e) => return Err(e.into()),
-    };
-    let intro = match kind {
-        LinkKind::Invitation => format!(
-            "Welcome, {}. Choose the password you will log in with as {}.",
-            user.full_name, user.username
-        ),
-        LinkKind::Password => format!(
-            "Choose a new password for {}. Every session of yours ends when you save it.",
-            user.username
-        ),
-    };
-    let action = kind.route().replace("{token}", token);
-    Ok(anonymous_page(state, headers, status, |csrf| {
-        ChoosePasswordPage {
-            csrf,
-            title: kind.title(),
-            intro,
-            action,
-            error,
-            min_chars: MIN_PASSWORD_CHARS,
-        }
-        .into_response()
-    }))
-}
-
-async fn link_post(
-    state: &AppState,
-    headers: &HeaderMap,
-    kind: LinkKind,
-    token: &str,
-    form: NewPasswordForm,
-) -> Result<Response> {
-    let result = match kind {
-        LinkKind::Invitation => {
-            links::accept_invitation(&state.ctx, token, form.new, form.again).await
-        }
-        LinkKind::Password => links::reset_password(&state.ctx, token, form.new, form.again).await,
-    };
-    match result {
-        Ok(_) => Ok(Redirect::to(urls::LOGIN_PASSWORD_SET).into_response()),
-        Err(ServiceError::NotFound) => Ok(link_is_dead(kind.title())),
-        Err(ServiceError::Invalid(why)) => {
-            link_page(
-                state,
-                headers,
-                kind,
-                token,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(why),
-            )
-            .await
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-pub async fn invitation_get(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-) -> Result<Response> {
-    link_page(
-        &state,
-        &headers,
-        LinkKind::Invitation,
-        &token,
-        StatusCode::OK,
-        None,
-    )
-    .await
-}
-
-pub async fn invitation_post(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-    Form(form): Form<NewPasswordForm>,
-) -> Result<Response> {
-    link_post(&state, &headers, LinkKind::Invitation, &token, form).await
-}
-
-pub async fn reset_get(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-) -> Result<Response> {
-    link_page(
-        &state,
-        &headers,
-        LinkKind::Password,
-        &token,
-        StatusCode::OK,
-        None,
-    )
-    .await
-}
-
-pub async fn reset_post(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-    Form(form): Form<NewPasswordForm>,
-) -> Result<Response> {
-    link_post(&state, &headers, LinkKind::Password, &token, form).await
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "account/setup.html")]
-pub struct SetupPage {
-    csrf: String,
-    action: String,
-    form: SetupFields,
-    error: Option<String>,
-    min_chars: usize,
-}
-
-#[derive(Default, Deserialize)]
-pub struct SetupFields {
-    #[serde(default)]
-    account: String,
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    email: String,
-}
-
-#[derive(Deserialize)]
-pub struct SetupForm {
-    #[serde(flatten)]
-    fields: SetupFields,
-    new: SecretString,
-    again: SecretString,
-}
-
-fn setup_page(
-    state: &AppState,
-    headers: &HeaderMap,
-    token: &str,
-    status: StatusCode,
-    form: SetupFields,
-    error: Option<String>,
-) -> Response {
-    let action = urls::SETUP.replace("{token}", token);
-    anonymous_page(state, headers, status, |csrf| {
-        SetupPage {
-            csrf,
-            action,
-            form,
-            error,
-            min_chars: MIN_PASSWORD_CHARS,
-        }
-        .into_response()
-    })
-}
-
-const SETUP_TITLE: &str = "Set up pinpanel";
-
-pub async fn setup_get(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-) -> Result<Response> {
-    if !links::setup_is_open(&state.ctx, &token).await? {
-        return Ok(link_is_dead(SETUP_TITLE));
-    }
-    Ok(setup_page(
-        &state,
-        &headers,
-        &token,
-        StatusCode::OK,
-        SetupFields::default(),
-        None,
-    ))
-}
-
-/// Creates the first account and its administrator; then the link stops working.
-pub async fn setup_post(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-    Form(form): Form<SetupForm>,
-) -> Result<Response> {
-    let f = &form.fields;
-    let setup = links::Setup {
-        account_name: f.account.clone(),
-        username: f.username.clone(),
-        full_name: f.name.clone(),
-        email: Some(f.email.clone()),
-        password: form.new,
-        again: form.again,
-    };
-    match links::complete_setup(&state.ctx, &token, setup).await {
-        Ok(_) => Ok(Redirect::to(urls::LOGIN_PASSWORD_SET).into_response()),
-        Err(ServiceError::NotFound) => Ok(link_is_dead(SETUP_TITLE)),
-        Err(ServiceError::Invalid(why) | ServiceError::Conflict(why)) => Ok(setup_page(
-            &state,
-            &headers,
-            &token,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            form.fields,
-            Some(why),
-        )),
-        Err(e) => Err(WebError::from(e)),
-    }
+    sessions_page(&state, &auth, Some(Flash::done(flash))).await
 }

@@ -13,15 +13,41 @@ use serde::Deserialize;
 use super::error::{Result, WebError};
 use super::session::Auth;
 use super::{urls, Chrome};
-use crate::domain::{self, Username, MAX_PIN_FAILURES};
+use crate::domain::{AccountNumber, Username, MAX_PIN_FAILURES};
 use crate::http::AppState;
 use crate::service::pins::{self, VerifyOutcome};
-use crate::service::{policy, ServiceError};
+use crate::service::{people, policy, ServiceError};
+
+/// How an attempt came out, as the page marks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutcomeKind {
+    Verified,
+    Failed,
+    Locked,
+    /// No such member, or no PIN.
+    Missing,
+    Disabled,
+    /// The form was not filled in right.
+    Invalid,
+}
+
+impl std::fmt::Display for OutcomeKind {
+    /// The page's CSS and test hook.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            OutcomeKind::Verified => "verified",
+            OutcomeKind::Failed => "failed",
+            OutcomeKind::Locked => "locked",
+            OutcomeKind::Missing => "missing",
+            OutcomeKind::Disabled => "disabled",
+            OutcomeKind::Invalid => "invalid",
+        })
+    }
+}
 
 /// What the agent sees after an attempt.
 pub struct Outcome {
-    /// `verified`, `failed`, `locked`, `missing`, `disabled` or `invalid`: a CSS and test hook.
-    pub kind: &'static str,
+    pub kind: OutcomeKind,
     pub headline: String,
     pub detail: String,
 }
@@ -62,7 +88,7 @@ pub struct VerifyForm {
 
 fn invalid(msg: &str) -> Outcome {
     Outcome {
-        kind: "invalid",
+        kind: OutcomeKind::Invalid,
         headline: "Check the form".into(),
         detail: msg.into(),
     }
@@ -92,7 +118,7 @@ async fn check(
     auth: &Auth,
     form: &VerifyForm,
 ) -> Result<Result<Outcome, Outcome>> {
-    let Ok(number) = domain::parse_account_number(&form.account) else {
+    let Ok(number) = AccountNumber::parse(&form.account) else {
         return Ok(Err(invalid(
             "Enter the caller's account number (digits only).",
         )));
@@ -100,16 +126,12 @@ async fn check(
     let Ok(username) = Username::parse(&form.username) else {
         return Ok(Err(invalid("Enter the caller's username.")));
     };
-    let member =
-        pins::member_by_username(&state.ctx, &auth.user, &number, username.as_str()).await?;
+    let member = people::member_by_username(&state.ctx, &auth.user, &number, &username).await?;
     let Some(member) = member else {
         return Ok(Ok(Outcome {
-            kind: "missing",
+            kind: OutcomeKind::Missing,
             headline: "No such member".into(),
-            detail: format!(
-                "Account {number} has no member with the username {}.",
-                username.as_str()
-            ),
+            detail: format!("Account {number} has no member with the username {username}."),
         }));
     };
     let who = format!("{} ({})", member.full_name, member.username);
@@ -121,12 +143,12 @@ async fn check(
     };
     let outcome = match outcome {
         VerifyOutcome::Verified => Outcome {
-            kind: "verified",
+            kind: OutcomeKind::Verified,
             headline: "Verified".into(),
             detail: format!("The caller gave the right Support PIN for {who}."),
         },
         VerifyOutcome::Incorrect { attempts_left: 0 } => Outcome {
-            kind: "locked",
+            kind: OutcomeKind::Locked,
             headline: "Not verified: Support PIN Locked".into(),
             detail: format!(
                 "That was the {MAX_PIN_FAILURES}th wrong PIN in a row, so the Support PIN of {who} \
@@ -134,7 +156,7 @@ async fn check(
             ),
         },
         VerifyOutcome::Incorrect { attempts_left } => Outcome {
-            kind: "failed",
+            kind: OutcomeKind::Failed,
             headline: "Not verified".into(),
             detail: format!(
                 "That is not the Support PIN of {who}. {attempts_left} attempt{} left before the \
@@ -143,14 +165,14 @@ async fn check(
             ),
         },
         VerifyOutcome::Locked => Outcome {
-            kind: "locked",
+            kind: OutcomeKind::Locked,
             headline: "Support PIN Locked".into(),
             detail: format!(
                 "The Support PIN of {who} is locked and cannot be verified until it is unlocked."
             ),
         },
         VerifyOutcome::Disabled => Outcome {
-            kind: "disabled",
+            kind: OutcomeKind::Disabled,
             headline: "Not verified: member disabled".into(),
             detail: format!(
                 "{who} is disabled in their account, so they cannot be verified. Nothing was \
@@ -158,7 +180,7 @@ async fn check(
             ),
         },
         VerifyOutcome::NoPin => Outcome {
-            kind: "missing",
+            kind: OutcomeKind::Missing,
             headline: "No Support PIN".into(),
             detail: format!("{who} has no Support PIN yet."),
         },

@@ -9,6 +9,7 @@ use askama::Template;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use super::flash::sentence;
 use super::urls;
 use crate::http::errors::{Bodiless, ErrorMessage};
 use crate::service::ServiceError;
@@ -23,6 +24,12 @@ pub enum WebError {
     TwoStepSetUpRequired,
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// What was sent cannot be used (422), with what was wrong.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// A rule refused the change (409), with why.
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("not found")]
     NotFound,
     /// The CSRF token is missing or wrong.
@@ -43,26 +50,29 @@ pub enum WebError {
 
 pub type Result<T, E = WebError> = std::result::Result<T, E>;
 
+/// The handlers turn most refusals into messages on their own pages; one that reaches here is
+/// a state the page did not expect (a double submit, a form sent twice), answered by kind.
 impl From<ServiceError> for WebError {
     fn from(e: ServiceError) -> Self {
+        let said = |e: &ServiceError| sentence(&e.to_string());
         match e {
             ServiceError::NotFound => WebError::NotFound,
-            ServiceError::Forbidden(why) => WebError::Forbidden(capitalise(why)),
-            ServiceError::Internal(e) => WebError::Internal(e),
+            ServiceError::Forbidden(why) => WebError::Forbidden(sentence(why)),
+            ServiceError::ReauthRequired => WebError::Forbidden(said(&e)),
+            e @ (ServiceError::InvalidPin(_)
+            | ServiceError::WrongCode
+            | ServiceError::WrongPassword
+            | ServiceError::PinRequired) => WebError::Invalid(said(&e)),
+            ServiceError::Invalid(why) => WebError::Invalid(why),
+            e @ (ServiceError::Locked
+            | ServiceError::NotLocked
+            | ServiceError::NoPin
+            | ServiceError::PinExists) => WebError::Conflict(said(&e)),
+            ServiceError::Conflict(why) => WebError::Conflict(why),
             ServiceError::Throttled { retry_after } => WebError::Throttled { retry_after },
             ServiceError::Busy { retry_after } => WebError::Busy { retry_after },
-            // The handlers turn the others into messages on their own pages; one that reaches
-            // here is a state the page did not expect, such as a double submit.
-            other => WebError::Forbidden(capitalise(&other.to_string())),
+            ServiceError::Internal(e) => WebError::Internal(e),
         }
-    }
-}
-
-fn capitalise(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str()),
-        None => String::new(),
     }
 }
 
@@ -89,6 +99,8 @@ impl IntoResponse for WebError {
                 return res;
             }
             WebError::Forbidden(msg) => (StatusCode::FORBIDDEN, msg),
+            WebError::Invalid(msg) => (StatusCode::UNPROCESSABLE_ENTITY, msg),
+            WebError::Conflict(msg) => (StatusCode::CONFLICT, msg),
             WebError::NotFound => (StatusCode::NOT_FOUND, "There is nothing here.".into()),
             WebError::Csrf => (
                 StatusCode::FORBIDDEN,

@@ -15,8 +15,7 @@ use super::{csrf, urls};
 use crate::domain::User;
 use crate::http::{client::ClientAddr, AppState};
 use crate::service::login::{authenticate, LoginFailure};
-use crate::service::two_step;
-use crate::service::{audit_now, events, Actor};
+use crate::service::{sessions, two_step};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "login.html")]
@@ -179,14 +178,7 @@ pub async fn logout_post(
     auth: Option<Auth>,
 ) -> Result<Response> {
     if let Some(auth) = &auth {
-        audit_now(
-            &state.ctx.db,
-            events::LOGOUT,
-            Actor::User(&auth.user),
-            Some(&auth.user),
-            "",
-        )
-        .await?;
+        sessions::logged_out(&state.ctx, &auth.user).await?;
     }
     session.logout().await?;
     let mut res = Redirect::to(urls::LOGIN).into_response();

@@ -12,13 +12,15 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::error::Result;
+use super::flash::Flash;
 use super::session::Auth;
-use super::users::{admin_account, page, page_with, target, AddForm, ConfirmPage, Notice};
+use super::users::Notice;
+use super::users::{admin_account, page, page_with, target, AddForm, ConfirmAction, ConfirmPage};
 use super::{urls, Chrome};
-use crate::domain::{ActivityKind, Kind, Role};
+use crate::domain::{ActivityKind, Role};
 use crate::http::time::{format_time, iso_time};
 use crate::http::AppState;
-use crate::service::{accounts, activity, links, Actor, ServiceError};
+use crate::service::{activity, links, members, Actor, ServiceError};
 
 /// Add a member: a generated PIN and an invitation (mailed, or shown once to pass on).
 pub async fn add_post(
@@ -27,22 +29,12 @@ pub async fn add_post(
     Form(form): Form<AddForm>,
 ) -> Result<Response> {
     let account = admin_account(&auth)?;
-    let kind = if form.kind == "contact" {
-        Kind::Contact
-    } else {
-        Kind::User
-    };
-    let role = if form.role == "admin" {
-        Role::Admin
-    } else {
-        Role::User
-    };
     let new = links::NewMember {
         username: form.username.clone(),
         full_name: form.name.clone(),
         email: form.email.clone(),
-        kind,
-        role,
+        kind: form.kind,
+        role: form.role,
     };
     match links::invite(&state.ctx, &auth.user, &account, new, urls::INVITATION).await {
         Ok(invited) => {
@@ -56,7 +48,7 @@ pub async fn add_post(
                 )
             };
             let notice = Notice {
-                flash: Some((flash, false)),
+                flash: Some(Flash::done(flash)),
                 invitation: invited.link_to_pass_on.map(|link| (who, link)),
                 ..Notice::default()
             };
@@ -121,9 +113,9 @@ async fn confirm(state: &AppState, auth: &Auth, id: i64, change: MemberChange) -
     Ok(ConfirmPage {
         chrome: Chrome::of(auth),
         action: if matches!(change, MemberChange::Disable) {
-            "reset"
+            ConfirmAction::Danger
         } else {
-            "confirm"
+            ConfirmAction::Confirm
         },
         title: format!("{}: {}", change.title(), member.full_name),
         question: format!(
@@ -143,27 +135,19 @@ async fn apply(state: &AppState, auth: &Auth, id: i64, change: MemberChange) -> 
     let actor = Actor::User(&auth.user);
     let ctx = &state.ctx;
     let result = match change {
-        MemberChange::Disable => accounts::set_enabled(ctx, actor, &member, false).await,
-        MemberChange::Enable => accounts::set_enabled(ctx, actor, &member, true).await,
-        MemberChange::MakeAdmin => accounts::set_role(ctx, actor, &member, Role::Admin).await,
-        MemberChange::MakeUser => accounts::set_role(ctx, actor, &member, Role::User).await,
+        MemberChange::Disable => members::set_enabled(ctx, actor, &member, false).await,
+        MemberChange::Enable => members::set_enabled(ctx, actor, &member, true).await,
+        MemberChange::MakeAdmin => members::set_role(ctx, actor, &member, Role::Admin).await,
+        MemberChange::MakeUser => members::set_role(ctx, actor, &member, Role::User).await,
     };
     let who = format!("{} ({})", member.full_name, member.username);
     let account = admin_account(auth)?;
     let (status, flash) = match result {
-        Ok(()) => (StatusCode::OK, (change.done(&who), false)),
-        Err(ServiceError::Forbidden(why)) => (StatusCode::CONFLICT, (capitalised(why), true)),
+        Ok(()) => (StatusCode::OK, Flash::done(change.done(&who))),
+        Err(ServiceError::Conflict(why)) => (StatusCode::CONFLICT, Flash::problem(why)),
         Err(e) => return Err(e.into()),
     };
     Ok((status, page_with(state, auth, account, Some(flash)).await?).into_response())
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => format!("{}{}.", f.to_uppercase(), c.as_str()),
-        None => String::new(),
-    }
 }
 
 macro_rules! change_handlers {
@@ -264,7 +248,7 @@ pub async fn activity_get(
     let account = admin_account(&auth)?;
     let filter = q.filter();
     let (events, next) = activity::page(&state.ctx, &auth.user, account.id, &filter).await?;
-    let members = accounts::members(&state.ctx, Actor::User(&auth.user), account.id)
+    let members = members::members(&state.ctx, Actor::User(&auth.user), account.id)
         .await?
         .into_iter()
         .map(|m| {

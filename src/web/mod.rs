@@ -7,9 +7,12 @@ pub mod account;
 pub mod agent;
 pub mod csrf;
 pub mod error;
+pub mod flash;
+pub mod links;
 pub mod login;
 pub mod members;
 pub mod profile;
+pub mod second_step;
 pub mod session;
 pub mod two_step;
 pub mod urls;
@@ -74,15 +77,15 @@ pub fn router<S: SessionStore + Clone>(
         .route(urls::AGENT, get(agent::agent_get).post(agent::agent_post))
         .route(
             urls::SECOND_STEP,
-            get(two_step::second_step_get).post(two_step::second_step_post),
+            get(second_step::second_step_get).post(second_step::second_step_post),
         )
         .route(
             urls::SECOND_STEP_PASSKEY_OPTIONS,
-            post(two_step::second_step_passkey_options_post),
+            post(second_step::second_step_passkey_options_post),
         )
         .route(
             urls::SECOND_STEP_PASSKEY,
-            post(two_step::second_step_passkey_post),
+            post(second_step::second_step_passkey_post),
         )
         .route(urls::TWO_STEP, get(two_step::two_step_get))
         .route(
@@ -131,20 +134,17 @@ pub fn router<S: SessionStore + Clone>(
         )
         .route(
             urls::FORGOT_PASSWORD,
-            get(account::forgot_get).post(account::forgot_post),
+            get(links::forgot_get).post(links::forgot_post),
         )
         .route(
             urls::RESET_PASSWORD,
-            get(account::reset_get).post(account::reset_post),
+            get(links::reset_get).post(links::reset_post),
         )
         .route(
             urls::INVITATION,
-            get(account::invitation_get).post(account::invitation_post),
+            get(links::invitation_get).post(links::invitation_post),
         )
-        .route(
-            urls::SETUP,
-            get(account::setup_get).post(account::setup_post),
-        )
+        .route(urls::SETUP, get(links::setup_get).post(links::setup_post))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_csrf_token,

@@ -14,12 +14,14 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::error::{Result, WebError};
+use super::flash::Flash;
 use super::session::Auth;
 use super::{urls, Chrome, Htmx};
-use crate::domain::{PinState, MAX_PIN_FAILURES, PIN_GUIDANCE, PIN_LEN};
+use crate::domain::{Event, PinState, MAX_PIN_FAILURES, PIN_GUIDANCE, PIN_LEN};
 use crate::http::time::{format_time, iso_time};
 use crate::http::AppState;
-use crate::service::{self, events, login::reauthenticate, pins, policy, ServiceError};
+use crate::service::policy::{self, RecentPassword};
+use crate::service::{login::reauthenticate, people, pins, ServiceError};
 
 /// How many activity entries the section lists.
 const ACTIVITY_LIMIT: i64 = 10;
@@ -32,6 +34,23 @@ pub struct ActivityRow {
     pub by: String,
 }
 
+/// What a password re-entry in the section leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReauthFor {
+    Show,
+    Edit,
+}
+
+impl std::fmt::Display for ReauthFor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReauthFor::Show => "show",
+            ReauthFor::Edit => "edit",
+        })
+    }
+}
+
 /// What the section shows besides the state.
 #[derive(Default)]
 pub struct View {
@@ -41,11 +60,11 @@ pub struct View {
     pub editing: bool,
     /// Why the last candidate PIN was refused.
     pub errors: Vec<&'static str>,
-    /// The password is needed before `show` or `edit` can go on.
-    pub reauth_for: Option<&'static str>,
+    /// The password is needed before showing or editing can go on.
+    pub reauth_for: Option<ReauthFor>,
     pub reauth_error: bool,
     /// A confirmation or notice to announce.
-    pub flash: Option<String>,
+    pub flash: Option<Flash>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -71,7 +90,7 @@ impl SupportPinPartial {
     }
 
     fn reauth_is_edit(&self) -> bool {
-        self.view.reauth_for == Some("edit")
+        self.view.reauth_for == Some(ReauthFor::Edit)
     }
 }
 
@@ -93,19 +112,14 @@ pub struct UnlockConfirmPage {
     chrome: Chrome,
 }
 
+/// An event of the PIN's activity in a person's words.
 fn describe(event: &str, detail: &str) -> String {
-    let what = match event {
-        events::PIN_CREATED => "Support PIN created",
-        events::PIN_SHOWN => "Shown",
-        events::PIN_CHANGED => "Changed",
-        events::PIN_VERIFIED => "Verified by Support",
-        events::PIN_VERIFY_FAILED => "Failed verification by Support",
-        events::PIN_LOCKED => "Locked",
-        events::PIN_UNLOCKED => "Unlocked",
-        events::PIN_RESET => "Reset to a new PIN",
-        other => other,
+    let kind = event.parse::<Event>().ok();
+    let what: &str = match kind {
+        Some(kind) => kind.label(),
+        None => event,
     };
-    if detail.is_empty() || event == events::PIN_CREATED {
+    if detail.is_empty() || kind == Some(Event::PinCreated) {
         what.to_owned()
     } else {
         format!("{what} ({detail})")
@@ -127,14 +141,13 @@ async fn section(state: &AppState, auth: &Auth, view: View) -> Result<SupportPin
     }
     let (status, events) = pins::overview(ctx, me, me, ACTIVITY_LIMIT).await?;
     let may_unlock = may_unlock_own(auth)?;
-    let unlockers = if may_unlock {
-        Vec::new()
-    } else {
-        pins::unlockers(ctx, me)
+    let unlockers = match (&auth.account, may_unlock) {
+        (Some(account), false) => people::unlockers(ctx, me, account)
             .await?
             .into_iter()
             .map(|u| (u.full_name, u.username))
-            .collect()
+            .collect(),
+        _ => Vec::new(),
     };
     let activity = events
         .into_iter()
@@ -206,10 +219,10 @@ pub async fn support_pin_get(
     respond(&state, &auth, htmx, StatusCode::OK, View::default()).await
 }
 
-/// Showing and changing the PIN need a recent password entry ("sudo mode"): `None` within the
-/// window, else the section asking for the password before `then` (`show` or `edit`) goes on.
-fn password_first(auth: &Auth, then: &'static str) -> Option<View> {
-    (!auth.recently_authenticated()).then(|| View {
+/// Showing and changing the PIN need a recent password entry ("sudo mode"): the proof of one,
+/// or the section asking for the password before `then` goes on.
+fn password_first(state: &AppState, auth: &Auth, then: ReauthFor) -> Result<RecentPassword, View> {
+    auth.recent_password(&state.ctx).ok_or_else(|| View {
         reauth_for: Some(then),
         ..View::default()
     })
@@ -222,14 +235,19 @@ pub async fn support_pin_show_post(
     auth: Auth,
     htmx: Htmx,
 ) -> Result<Response> {
-    if let Some(view) = password_first(&auth, "show") {
-        return respond(&state, &auth, htmx, StatusCode::OK, view).await;
+    match password_first(&state, &auth, ReauthFor::Show) {
+        Ok(recent) => show(&state, &auth, htmx, &recent).await,
+        Err(view) => respond(&state, &auth, htmx, StatusCode::OK, view).await,
     }
-    show(&state, &auth, htmx).await
 }
 
-async fn show(state: &AppState, auth: &Auth, htmx: Htmx) -> Result<Response> {
-    let view = match pins::show(&state.ctx, &auth.user, &auth.user).await {
+async fn show(
+    state: &AppState,
+    auth: &Auth,
+    htmx: Htmx,
+    recent: &RecentPassword,
+) -> Result<Response> {
+    let view = match pins::show(&state.ctx, &auth.user, &auth.user, recent).await {
         Ok(pin) => View {
             shown_pin: Some(pin.expose().to_owned()),
             ..View::default()
@@ -245,10 +263,10 @@ pub async fn support_pin_edit_get(
     auth: Auth,
     htmx: Htmx,
 ) -> Result<Response> {
-    if let Some(view) = password_first(&auth, "edit") {
-        return respond(&state, &auth, htmx, StatusCode::OK, view).await;
+    match password_first(&state, &auth, ReauthFor::Edit) {
+        Ok(_) => edit_form(&state, &auth, htmx).await,
+        Err(view) => respond(&state, &auth, htmx, StatusCode::OK, view).await,
     }
-    edit_form(&state, &auth, htmx).await
 }
 
 async fn edit_form(state: &AppState, auth: &Auth, htmx: Htmx) -> Result<Response> {
@@ -272,12 +290,13 @@ pub async fn support_pin_post(
     htmx: Htmx,
     Form(form): Form<PinForm>,
 ) -> Result<Response> {
-    if let Some(view) = password_first(&auth, "edit") {
-        return respond(&state, &auth, htmx, StatusCode::OK, view).await;
-    }
-    let view = match service::pins::change(&state.ctx, &auth.user, &auth.user, &form.pin).await {
+    let recent = match password_first(&state, &auth, ReauthFor::Edit) {
+        Ok(recent) => recent,
+        Err(view) => return respond(&state, &auth, htmx, StatusCode::OK, view).await,
+    };
+    let view = match pins::change(&state.ctx, &auth.user, &auth.user, &recent, &form.pin).await {
         Ok(()) => View {
-            flash: Some("Your Support PIN has been changed.".into()),
+            flash: Some(Flash::done("Your Support PIN has been changed.")),
             ..View::default()
         },
         Err(ServiceError::InvalidPin(e)) => {
@@ -289,7 +308,9 @@ pub async fn support_pin_post(
             return respond(&state, &auth, htmx, StatusCode::UNPROCESSABLE_ENTITY, view).await;
         }
         Err(ServiceError::Locked) => View {
-            flash: Some("Your Support PIN is locked, so it cannot be changed.".into()),
+            flash: Some(Flash::done(
+                "Your Support PIN is locked, so it cannot be changed.",
+            )),
             ..View::default()
         },
         Err(e) => return Err(e.into()),
@@ -300,8 +321,12 @@ pub async fn support_pin_post(
 #[derive(Deserialize)]
 pub struct ReauthForm {
     password: SecretString,
-    #[serde(default)]
-    then: String,
+    #[serde(default = "show_first")]
+    then: ReauthFor,
+}
+
+fn show_first() -> ReauthFor {
+    ReauthFor::Show
 }
 
 /// Password re-entry in the section; on success the step that asked for it goes on.
@@ -311,7 +336,7 @@ pub async fn reauth_post(
     htmx: Htmx,
     Form(form): Form<ReauthForm>,
 ) -> Result<Response> {
-    let then = if form.then == "edit" { "edit" } else { "show" };
+    let then = form.then;
     if !reauthenticate(&state.ctx, &auth.user, form.password).await? {
         let view = View {
             reauth_for: Some(then),
@@ -320,11 +345,10 @@ pub async fn reauth_post(
         };
         return respond(&state, &auth, htmx, StatusCode::UNPROCESSABLE_ENTITY, view).await;
     }
-    auth.session.reauthenticated().await?;
-    if then == "edit" {
-        edit_form(&state, &auth, htmx).await
-    } else {
-        show(&state, &auth, htmx).await
+    let recent = auth.session.reauthenticated(&auth.user).await?;
+    match then {
+        ReauthFor::Edit => edit_form(&state, &auth, htmx).await,
+        ReauthFor::Show => show(&state, &auth, htmx, &recent).await,
     }
 }
 
@@ -364,7 +388,7 @@ pub async fn support_pin_unlock_post(
         Err(e) => return Err(e.into()),
     };
     let view = View {
-        flash: Some(flash.into()),
+        flash: Some(Flash::done(flash)),
         ..View::default()
     };
     respond(&state, &auth, htmx, StatusCode::OK, view).await

@@ -17,7 +17,8 @@ use super::urls;
 use crate::crypto;
 use crate::domain::{Account, User};
 use crate::http::AppState;
-use crate::service::{self, login::current_user, login::within_reauth_window};
+use crate::service::policy::{self, RecentPassword};
+use crate::service::{self, login::current_user, Ctx};
 
 /// The record key holding the logged-in person's id; the session store mirrors it into its
 /// `user_id` column so that one person's sessions can be ended.
@@ -221,10 +222,11 @@ impl WebSession {
     }
 
     /// Records a successful password re-entry, under a new session id: the elevated session
-    /// is not the one whose id may have been seen before.
-    pub async fn reauthenticated(&self) -> Result<(), WebError> {
+    /// is not the one whose id may have been seen before. Returns the proof of it.
+    pub async fn reauthenticated(&self, user: &User) -> Result<RecentPassword, WebError> {
         self.0.cycle_id().await.map_err(session_err)?;
-        self.set(REAUTH_AT, service::now()).await
+        self.set(REAUTH_AT, service::now()).await?;
+        Ok(policy::password_just_entered(user))
     }
 }
 
@@ -237,8 +239,8 @@ pub struct Auth {
     pub account: Option<Account>,
     pub session: WebSession,
     pub csrf: String,
-    /// A password entry is recent enough to show or change the PIN ("sudo mode").
-    recent: bool,
+    /// When the password was last entered (the login, or a re-entry since).
+    reauth_at: i64,
     /// The person must set up two-step login before anything else.
     pub setting_up: bool,
 }
@@ -251,9 +253,16 @@ fn may_visit_while_setting_up(path: &str) -> bool {
 }
 
 impl Auth {
-    /// Is a password entry recent enough to show or change the PIN ("sudo mode")?
-    pub fn recently_authenticated(&self) -> bool {
-        self.recent
+    /// Proof that the password was entered recently enough to show or change the PIN, or a
+    /// second factor ("sudo mode"), if it was.
+    pub fn recent_password(&self, ctx: &Ctx) -> Option<RecentPassword> {
+        policy::recent_password(
+            &self.user,
+            self.reauth_at,
+            service::now(),
+            ctx.settings.reauth_secs,
+        )
+        .ok()
     }
 }
 
@@ -305,7 +314,7 @@ impl FromRequestParts<AppState> for Auth {
             account,
             session,
             csrf,
-            recent: within_reauth_window(&state.ctx, reauth_at),
+            reauth_at,
             setting_up,
         })
     }

@@ -11,12 +11,13 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::error::{Result, WebError};
+use super::flash::Flash;
 use super::session::Auth;
 use super::{urls, Chrome};
-use crate::domain::{Account, PinState, UnlockPolicy, User};
+use crate::domain::{Account, Kind, PinState, Role, UnlockPolicy, User};
 use crate::http::time::format_time;
 use crate::http::AppState;
-use crate::service::{accounts, pins, policy, Actor, ServiceError};
+use crate::service::{accounts, members, people, pins, policy, Actor, ServiceError};
 
 pub struct MemberRow {
     pub id: i64,
@@ -48,7 +49,7 @@ pub struct MemberAction {
 }
 
 /// The add-member form as it was sent (to show it again with what was wrong).
-#[derive(Default, Deserialize)]
+#[derive(Deserialize)]
 pub struct AddForm {
     #[serde(default)]
     pub username: String,
@@ -56,25 +57,45 @@ pub struct AddForm {
     pub name: String,
     #[serde(default)]
     pub email: String,
-    #[serde(default)]
-    pub kind: String,
-    #[serde(default)]
-    pub role: String,
+    #[serde(default = "default_kind")]
+    pub kind: Kind,
+    #[serde(default = "default_role")]
+    pub role: Role,
+}
+
+fn default_kind() -> Kind {
+    Kind::User
+}
+
+fn default_role() -> Role {
+    Role::User
+}
+
+impl Default for AddForm {
+    fn default() -> Self {
+        AddForm {
+            username: String::new(),
+            name: String::new(),
+            email: String::new(),
+            kind: default_kind(),
+            role: default_role(),
+        }
+    }
 }
 
 impl AddForm {
     fn is_contact(&self) -> bool {
-        self.kind == "contact"
+        self.kind == Kind::Contact
     }
     fn is_admin(&self) -> bool {
-        self.role == "admin"
+        self.role == Role::Admin
     }
 }
 
 /// What the Users page says above the list.
 #[derive(Default)]
 pub struct Notice {
-    pub flash: Option<(String, bool)>,
+    pub flash: Option<Flash>,
     /// An invitation link to pass on by hand (mail is not configured), shown once.
     pub invitation: Option<(String, String)>,
     /// The add-member form, with the reason it was refused.
@@ -90,19 +111,37 @@ pub struct UsersPage {
     account_number: String,
     policy: UnlockPolicy,
     members: Vec<MemberRow>,
-    flash: Option<String>,
-    flash_is_error: bool,
+    flash: Option<Flash>,
     invitation: Option<(String, String)>,
     add: AddForm,
     add_error: Option<String>,
     mail_sends: bool,
 }
 
+/// What a confirmation page confirms, which decides its button's look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmAction {
+    Unlock,
+    /// A change that cannot simply be taken back (a reset, disabling).
+    Danger,
+    Confirm,
+}
+
+impl ConfirmAction {
+    /// The CSS class of the confirming button.
+    pub fn button_class(self) -> &'static str {
+        match self {
+            ConfirmAction::Danger => "button-danger",
+            ConfirmAction::Unlock | ConfirmAction::Confirm => "button-primary",
+        }
+    }
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "users/confirm.html")]
 pub struct ConfirmPage {
     pub chrome: Chrome,
-    pub action: &'static str,
+    pub action: ConfirmAction,
     pub title: String,
     pub question: String,
     pub button: &'static str,
@@ -177,7 +216,7 @@ pub(super) async fn page(
     account: Account,
     notice: Notice,
 ) -> Result<UsersPage> {
-    let members = accounts::members(&state.ctx, Actor::User(&auth.user), account.id)
+    let members = members::members(&state.ctx, Actor::User(&auth.user), account.id)
         .await?
         .into_iter()
         .map(|m| MemberRow {
@@ -197,18 +236,13 @@ pub(super) async fn page(
             no_email: m.user.email.is_none(),
         })
         .collect();
-    let (flash, flash_is_error) = match notice.flash {
-        Some((f, e)) => (Some(f), e),
-        None => (None, false),
-    };
     Ok(UsersPage {
         chrome: Chrome::of(auth),
         account_name: account.name,
         account_number: account.number,
         policy: account.unlock_policy,
         members,
-        flash,
-        flash_is_error,
+        flash: notice.flash,
         invitation: notice.invitation,
         add: notice.add,
         add_error: notice.add_error,
@@ -221,7 +255,7 @@ pub(super) async fn page_with(
     state: &AppState,
     auth: &Auth,
     account: Account,
-    flash: Option<(String, bool)>,
+    flash: Option<Flash>,
 ) -> Result<UsersPage> {
     page(
         state,
@@ -252,7 +286,7 @@ pub async fn policy_post(
 ) -> Result<Response> {
     let mut account = admin_account(&auth)?;
     let Ok(policy) = form.unlock_policy.parse::<UnlockPolicy>() else {
-        let flash = Some(("Choose who may unlock PINs.".into(), true));
+        let flash = Some(Flash::problem("Choose who may unlock PINs."));
         let p = page_with(&state, &auth, account, flash).await?;
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, p).into_response());
     };
@@ -263,7 +297,7 @@ pub async fn policy_post(
         UnlockPolicy::Admins => "Only administrators may now unlock Support PINs.",
     };
     Ok(
-        page_with(&state, &auth, account, Some((message.into(), false)))
+        page_with(&state, &auth, account, Some(Flash::done(message)))
             .await?
             .into_response(),
     )
@@ -272,7 +306,7 @@ pub async fn policy_post(
 /// The member `id` if the administrator may name them (same account), else 404.
 pub(super) async fn target(state: &AppState, auth: &Auth, id: i64) -> Result<User> {
     admin_account(auth)?;
-    Ok(pins::member(&state.ctx, &auth.user, id).await?)
+    Ok(people::member(&state.ctx, &auth.user, id).await?)
 }
 
 pub async fn unlock_get(
@@ -283,7 +317,7 @@ pub async fn unlock_get(
     let member = target(&state, &auth, id).await?;
     Ok(ConfirmPage {
         chrome: Chrome::of(&auth),
-        action: "unlock",
+        action: ConfirmAction::Unlock,
         title: "Unlock Support PIN".into(),
         question: format!(
             "Unlock the Support PIN of {} ({})?",
@@ -304,17 +338,14 @@ pub async fn unlock_post(
     let (status, flash) = match pins::unlock(&state.ctx, &auth.user, &member).await {
         Ok(()) => (
             StatusCode::OK,
-            (
-                format!("Support PIN of {} unlocked.", member.full_name),
-                false,
-            ),
+            Flash::done(format!("Support PIN of {} unlocked.", member.full_name)),
         ),
         Err(ServiceError::NotLocked) => (
             StatusCode::CONFLICT,
-            (
-                format!("The Support PIN of {} is not locked.", member.full_name),
-                true,
-            ),
+            Flash::problem(format!(
+                "The Support PIN of {} is not locked.",
+                member.full_name
+            )),
         ),
         Err(e) => return Err(e.into()),
     };
@@ -334,7 +365,7 @@ pub async fn reset_get(
     let member = target(&state, &auth, id).await?;
     Ok(ConfirmPage {
         chrome: Chrome::of(&auth),
-        action: "reset",
+        action: ConfirmAction::Danger,
         title: "Reset Support PIN".into(),
         question: format!(
             "Give {} ({}) a new, generated Support PIN? Their current PIN stops working at once; \
@@ -357,20 +388,14 @@ pub async fn reset_post(
         match pins::reset(&state.ctx, Actor::User(&auth.user), &member, false).await {
             Ok(()) => (
                 StatusCode::OK,
-                (
-                    format!("{} has a new Support PIN.", member.full_name),
-                    false,
-                ),
+                Flash::done(format!("{} has a new Support PIN.", member.full_name)),
             ),
             Err(ServiceError::Locked) => (
                 StatusCode::CONFLICT,
-                (
-                    format!(
-                        "The Support PIN of {} is locked: unlock it before resetting it.",
-                        member.full_name
-                    ),
-                    true,
-                ),
+                Flash::problem(format!(
+                    "The Support PIN of {} is locked: unlock it before resetting it.",
+                    member.full_name
+                )),
             ),
             Err(e) => return Err(e.into()),
         };

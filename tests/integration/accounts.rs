@@ -3,7 +3,7 @@
 //! passwords, activity, and the first start. Mail goes to a real SMTP server.
 
 use pinpanel::domain::{Role, UnlockPolicy};
-use pinpanel::service::{accounts, mail::Delivery, Actor};
+use pinpanel::service::{mail::Delivery, members, people, Actor};
 use pinpanel::startup::ServeSettings;
 
 use crate::dual;
@@ -119,7 +119,7 @@ async fn an_invitation_mail_leads_to_a_password_and_a_login(backend: Backend) {
     assert!(profile.contains("Full bob"));
     // bob has a generated PIN.
     assert_eq!(
-        app.pin_row(&accounts::user_by_username(&app.ctx, "bob").await.unwrap())
+        app.pin_row(&people::user_by_username(&app.ctx, "bob").await.unwrap())
             .await
             .0,
         "ACTIVE"
@@ -161,7 +161,7 @@ async fn without_mail_the_invitation_link_is_shown_once_and_works_once(app: Test
         .await;
     assert_eq!(status, 422);
     assert!(page.contains("is not an e-mail address"), "{page}");
-    assert!(accounts::user_by_username(&app.ctx, "carl").await.is_err());
+    assert!(people::user_by_username(&app.ctx, "carl").await.is_err());
     // A common password is refused with the reason; a good one works, once.
     let (status, page) = choose_password(&app, &path, "password12345").await;
     assert_eq!(status, 422);
@@ -217,11 +217,11 @@ async fn members_are_disabled_enabled_promoted_and_an_administrator_always_stays
         .await;
     assert!(page.contains("is now a user"), "{page}");
     // The last administrator stays, even from the command line.
-    let err = accounts::disable(&app.ctx, Actor::Cli, &ada)
+    let err = members::disable(&app.ctx, Actor::Cli, &ada)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("enabled administrator"), "{err}");
-    let err = accounts::set_role(&app.ctx, Actor::Cli, &ada, Role::User)
+    let err = members::set_role(&app.ctx, Actor::Cli, &ada, Role::User)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("enabled administrator"), "{err}");
@@ -229,9 +229,9 @@ async fn members_are_disabled_enabled_promoted_and_an_administrator_always_stays
     let carl = app.admin(&acct, "carl").await;
     let (ctx1, ctx2) = (app.ctx.clone(), app.ctx.clone());
     let (a, c) = (ada.clone(), carl.clone());
-    let one = tokio::spawn(async move { accounts::disable(&ctx1, Actor::User(&a), &c).await });
+    let one = tokio::spawn(async move { members::disable(&ctx1, Actor::User(&a), &c).await });
     let (a, c) = (ada.clone(), carl.clone());
-    let two = tokio::spawn(async move { accounts::disable(&ctx2, Actor::User(&c), &a).await });
+    let two = tokio::spawn(async move { members::disable(&ctx2, Actor::User(&c), &a).await });
     let results = [one.await.unwrap(), two.await.unwrap()];
     assert_eq!(
         results.iter().filter(|r| r.is_ok()).count(),

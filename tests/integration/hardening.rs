@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use pinpanel::domain::UnlockPolicy;
-use pinpanel::service::{accounts, maintenance, Actor};
+use pinpanel::service::{maintenance, members, Actor};
 use pinpanel::startup::ServeSettings;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -232,7 +232,7 @@ async fn disabled_members_are_never_verified_and_nothing_is_counted(app: TestApp
     let alice = app.user(&acct, "alice").await;
     app.agent("sam").await;
     let right = app.pin_of(&alice).await;
-    accounts::disable(&app.ctx, Actor::Cli, &alice)
+    members::disable(&app.ctx, Actor::Cli, &alice)
         .await
         .unwrap();
     let token = app.token("sam").await;

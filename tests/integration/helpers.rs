@@ -9,7 +9,8 @@ use std::time::Duration;
 use pinpanel::crypto::{KeySource, PinKey};
 use pinpanel::domain::{Account, User};
 use pinpanel::domain::{Kind, Role, UnlockPolicy};
-use pinpanel::service::{accounts, Actor, Ctx};
+use pinpanel::service::policy::{self, RecentPassword};
+use pinpanel::service::{accounts, members, people, Actor, Ctx};
 use pinpanel::startup::{self, App, ServeSettings};
 use pinpanel::store::DbOptions;
 use reqwest::header::HeaderMap;
@@ -18,6 +19,12 @@ use tokio::sync::oneshot;
 
 /// The password every test person gets.
 pub const PASSWORD: &str = "correct horse battery";
+
+/// Proof that `user` has just entered their password (as a login or a re-entry gives), for the
+/// use cases that need one.
+pub fn fresh(user: &User) -> RecentPassword {
+    policy::password_just_entered(user)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -270,7 +277,7 @@ async fn start_on_addr(
     let opened = startup::open(&db.url, &keys, &DbOptions::default())
         .await
         .expect("open the store");
-    let app = App::build(opened.ctx, opened.csrf_key, addr, &settings)
+    let app = App::build(opened, addr, &settings)
         .await
         .expect("build the app");
     let ctx = app.ctx().clone();
@@ -384,10 +391,10 @@ impl TestApp {
         with_pin: bool,
         email: Option<String>,
     ) -> User {
-        accounts::create_person(
+        members::create_person(
             &self.ctx,
             Actor::Cli,
-            accounts::NewPerson {
+            members::NewPerson {
                 account: Some(account.clone()),
                 username: username.into(),
                 full_name: format!("Full {username}"),
@@ -412,10 +419,10 @@ impl TestApp {
     }
 
     pub async fn agent(&self, username: &str) -> User {
-        accounts::create_person(
+        members::create_person(
             &self.ctx,
             Actor::Cli,
-            accounts::NewPerson {
+            members::NewPerson {
                 account: None,
                 username: username.into(),
                 full_name: format!("Agent {username}"),
@@ -432,7 +439,7 @@ impl TestApp {
 
     /// The member's current PIN, read the way the owner would (and recorded as shown).
     pub async fn pin_of(&self, user: &User) -> String {
-        pinpanel::service::pins::show(&self.ctx, user, user)
+        pinpanel::service::pins::show(&self.ctx, user, user, &crate::helpers::fresh(user))
             .await
             .expect("show PIN")
             .expose()
@@ -453,7 +460,7 @@ impl TestApp {
     /// agent per member, so no agent's verification limit is ever in the way).
     pub async fn lock(&self, who: &User) {
         let name = format!("lock-agent-{}", who.id);
-        let agent = match accounts::user_by_username(&self.ctx, &name).await {
+        let agent = match people::user_by_username(&self.ctx, &name).await {
             Ok(agent) => agent,
             Err(_) => self.agent(&name).await,
         };

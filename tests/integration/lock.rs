@@ -239,7 +239,7 @@ async fn a_locked_pin_cannot_be_shown_or_changed(app: TestApp) {
     assert!(body.contains("locked"));
     assert_eq!(app.pin_row(&alice).await.0, "LOCKED");
     assert_eq!(
-        pinpanel::service::pins::show(&app.ctx, &alice, &alice)
+        pinpanel::service::pins::show(&app.ctx, &alice, &alice, &crate::helpers::fresh(&alice))
             .await
             .unwrap_err()
             .to_string(),

@@ -149,7 +149,7 @@ async fn disabled_members_cannot_log_in(app: TestApp) {
     let acct = app.account("Acme", UnlockPolicy::SelfService).await;
     let alice = app.user(&acct, "alice").await;
     let c = app.logged_in("alice").await;
-    pinpanel::service::accounts::disable(&app.ctx, pinpanel::service::Actor::Cli, &alice)
+    pinpanel::service::members::disable(&app.ctx, pinpanel::service::Actor::Cli, &alice)
         .await
         .unwrap();
     assert_eq!(c.get("/profile").await.0, 303, "disabling ends the session");

@@ -101,9 +101,15 @@ async fn each_event_mails_the_right_people_with_both_parts_and_no_secret(backend
 
     // Unlocked, changed, reset: the member only.
     pins::unlock(&app.ctx, &alice, &alice).await.unwrap();
-    pins::change(&app.ctx, &alice, &alice, "871694")
-        .await
-        .unwrap();
+    pins::change(
+        &app.ctx,
+        &alice,
+        &alice,
+        &crate::helpers::fresh(&alice),
+        "871694",
+    )
+    .await
+    .unwrap();
     pins::reset(&app.ctx, Actor::User(&ada), &alice, false)
         .await
         .unwrap();

@@ -310,11 +310,18 @@ async fn rotating_the_key_seals_everything_again(backend: Backend) {
     let bob = app.user(&acct, "bob").await;
     let pins_before = (app.pin_of(&alice).await, app.pin_of(&bob).await);
     // An authenticator app and recovery codes for alice, a password link in the outbox for bob.
-    let setup = two_step::begin_totp(&app.ctx, &alice).await.unwrap();
-    let codes = two_step::confirm_totp(&app.ctx, &alice, &totp_code(&setup.secret, now()))
+    let setup = two_step::totp::begin_totp(&app.ctx, &alice, &crate::helpers::fresh(&alice))
         .await
-        .unwrap()
-        .expect("recovery codes");
+        .unwrap();
+    let codes = two_step::totp::confirm_totp(
+        &app.ctx,
+        &alice,
+        &crate::helpers::fresh(&alice),
+        &totp_code(&setup.secret, now()),
+    )
+    .await
+    .unwrap()
+    .expect("recovery codes");
     links::request_password_link(&app.ctx, "bob", "192.0.2.1", "/password/reset/{token}")
         .await
         .unwrap();
@@ -359,7 +366,13 @@ async fn rotating_the_key_seals_everything_again(backend: Backend) {
         0,
         "nothing opens with the old key"
     );
-    let shown = |u| async move { pins::show(ctx, &u, &u).await.unwrap().expose().to_owned() };
+    let shown = |u| async move {
+        pins::show(ctx, &u, &u, &crate::helpers::fresh(&u))
+            .await
+            .unwrap()
+            .expose()
+            .to_owned()
+    };
     assert_eq!(
         (shown(alice.clone()).await, shown(bob.clone()).await),
         pins_before
@@ -437,7 +450,9 @@ async fn an_interrupted_rotation_leaves_the_old_key(backend: Backend) {
     let opened = startup::open(&url, &keys(&old), &DbOptions::default())
         .await
         .unwrap();
-    let shown = pins::show(&opened.ctx, &alice, &alice).await.unwrap();
+    let shown = pins::show(&opened.ctx, &alice, &alice, &crate::helpers::fresh(&alice))
+        .await
+        .unwrap();
     assert_eq!(shown.expose(), alice_pin);
 }
 
@@ -572,7 +587,9 @@ async fn backup_copies_the_live_database_or_points_at_pg_dump(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(check, "ok");
-    let shown = pins::show(&opened.ctx, &alice, &alice).await.unwrap();
+    let shown = pins::show(&opened.ctx, &alice, &alice, &crate::helpers::fresh(&alice))
+        .await
+        .unwrap();
     assert_eq!(shown.expose(), pin);
     // A file that exists is never overwritten.
     let (code, _, err) = pinpanel(

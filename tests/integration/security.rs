@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use pinpanel::domain::{Role, UnlockPolicy};
-use pinpanel::service::{accounts, pins, Actor, ServiceError};
+use pinpanel::service::{members, pins, Actor, ServiceError};
 use pinpanel::startup::ServeSettings;
 use serde_json::{json, Value};
 
@@ -91,7 +91,7 @@ async fn password_role_and_disable_changes_end_sessions_and_tokens(app: TestApp)
             .unwrap()
             .unwrap();
         match what {
-            "password" => accounts::set_password(
+            "password" => pinpanel::service::password::set_password(
                 &app.ctx,
                 Actor::Cli,
                 &user,
@@ -99,12 +99,10 @@ async fn password_role_and_disable_changes_end_sessions_and_tokens(app: TestApp)
             )
             .await
             .unwrap(),
-            "role" => accounts::set_role(&app.ctx, Actor::Cli, &user, Role::User)
+            "role" => members::set_role(&app.ctx, Actor::Cli, &user, Role::User)
                 .await
                 .unwrap(),
-            _ => accounts::disable(&app.ctx, Actor::Cli, &user)
-                .await
-                .unwrap(),
+            _ => members::disable(&app.ctx, Actor::Cli, &user).await.unwrap(),
         }
         assert_eq!(
             web.get("/profile").await.0,
@@ -455,10 +453,10 @@ async fn names_that_look_like_sql_or_html_are_stored_intact_and_shown_escaped(ap
     let acct = app.account("Acme", UnlockPolicy::SelfService).await;
     app.admin(&acct, "ada").await;
     let name = "Robert'); DROP TABLE users;-- <img src=x onerror=alert(1)> & \"co\"";
-    accounts::create_person(
+    members::create_person(
         &app.ctx,
         Actor::Cli,
-        accounts::NewPerson {
+        members::NewPerson {
             account: Some(acct.clone()),
             username: "bobby".into(),
             full_name: name.into(),

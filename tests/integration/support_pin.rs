@@ -207,9 +207,10 @@ async fn swapped_ciphertexts_fail_to_decrypt(app: TestApp) {
             .await
             .unwrap();
     }
-    let err = pinpanel::service::pins::show(&app.ctx, &alice, &alice)
-        .await
-        .unwrap_err();
+    let err =
+        pinpanel::service::pins::show(&app.ctx, &alice, &alice, &crate::helpers::fresh(&alice))
+            .await
+            .unwrap_err();
     assert!(
         format!("{err:#}").contains("could not be decrypted"),
         "{err:#}"

@@ -1,0 +1,244 @@
+//! The catalogue of messages: who is told what, in words. Each function builds its letters and
+//! queues them (inside the caller's transaction) with [`super::queue`].
+
+use super::{panel_url, queue, Letter};
+use crate::domain::time::format_time;
+use crate::domain::{MailKind, UnlockPolicy, User, MAX_PIN_FAILURES};
+use crate::service::{Actor, Ctx, Result};
+use crate::store::Tx;
+
+fn greeting(to: &User) -> String {
+    format!("Hello {},", to.full_name)
+}
+
+/// Who did something, as a mail says it.
+pub fn by_whom(actor: Actor<'_>, to: &User) -> String {
+    match actor {
+        Actor::User(u) if u.id == to.id => "you".to_owned(),
+        Actor::User(u) if u.is_agent() => "Support".to_owned(),
+        Actor::User(u) => format!("{} ({})", u.full_name, u.username),
+        Actor::Cli => "an operator of the panel".to_owned(),
+        Actor::System => "pinpanel".to_owned(),
+    }
+}
+
+/// `member`'s PIN was locked: a message to them, and one to each of `unlockers` (who may unlock
+/// it for them).
+pub async fn pin_locked(
+    ctx: &Ctx,
+    conn: &mut Tx,
+    member: &User,
+    policy: UnlockPolicy,
+    unlockers: &[User],
+    at: i64,
+) -> Result<()> {
+    let when = format_time(at);
+    let next = if policy == UnlockPolicy::SelfService {
+        "To unlock it, log in to the panel, open Support PIN and choose Unlock. The PIN itself \
+         does not change."
+            .to_owned()
+    } else {
+        let names: Vec<String> = unlockers
+            .iter()
+            .map(|a| format!("{} ({})", a.full_name, a.username))
+            .collect();
+        format!(
+            "In your account only an administrator may unlock it: ask {}.",
+            if names.is_empty() {
+                "your account's administrator".to_owned()
+            } else {
+                names.join(" or ")
+            }
+        )
+    };
+    let letter = Letter {
+        subject: "Your Support PIN is locked".into(),
+        greeting: greeting(member),
+        paragraphs: vec![
+            format!(
+                "Your Support PIN was locked at {when}, after {MAX_PIN_FAILURES} wrong PINs in a \
+                 row were given to Support. Until it is unlocked, Support cannot verify you with \
+                 it."
+            ),
+            next,
+            "If you did not call Support, someone may have tried to pass as you: tell your \
+             account's administrator."
+                .into(),
+        ],
+        action: panel_url(ctx).map(|u| ("Open your Support PIN".into(), u)),
+        panel_url: None,
+    };
+    queue(ctx, conn, MailKind::PinLocked, member, &letter, false).await?;
+    for admin in unlockers.iter().filter(|a| a.id != member.id) {
+        let letter = Letter {
+            subject: format!("The Support PIN of {} is locked", member.full_name),
+            greeting: greeting(admin),
+            paragraphs: vec![
+                format!(
+                    "The Support PIN of {} ({}) was locked at {when}, after {MAX_PIN_FAILURES} \
+                     wrong PINs in a row were given to Support.",
+                    member.full_name, member.username
+                ),
+                "As an administrator of the account you may unlock it on the Users page. \
+                 If the member did not call Support, someone may have tried to pass as them."
+                    .into(),
+            ],
+            action: panel_url(ctx).map(|u| ("Open the panel".into(), u)),
+            panel_url: None,
+        };
+        queue(ctx, conn, MailKind::PinLocked, admin, &letter, false).await?;
+    }
+    Ok(())
+}
+
+/// What happened to a member's PIN that they are told of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinChange {
+    Unlocked,
+    Changed,
+    Reset,
+}
+
+/// Unlocked, changed or reset: one message to the member.
+pub async fn pin_changed(
+    ctx: &Ctx,
+    conn: &mut Tx,
+    change: PinChange,
+    actor: Actor<'_>,
+    member: &User,
+    at: i64,
+) -> Result<()> {
+    let by = by_whom(actor, member);
+    let when = format_time(at);
+    let (kind, subject, what) = match change {
+        PinChange::Unlocked => (
+            MailKind::PinUnlocked,
+            "Your Support PIN was unlocked",
+            format!("Your Support PIN was unlocked by {by} at {when}. It has not changed, and Support can verify you with it again."),
+        ),
+        PinChange::Changed => (
+            MailKind::PinChanged,
+            "Your Support PIN was changed",
+            format!("Your Support PIN was changed by {by} at {when}. From now on Support verifies you with the new PIN."),
+        ),
+        PinChange::Reset => (
+            MailKind::PinReset,
+            "Your Support PIN was reset",
+            format!("Your Support PIN was reset to a new, generated PIN by {by} at {when}. Nobody but you can see it: log in to the panel to see it."),
+        ),
+    };
+    let letter = Letter {
+        subject: subject.into(),
+        greeting: greeting(member),
+        paragraphs: vec![
+            what,
+            "If this was not you or expected, change your password and tell your account's \
+             administrator."
+                .into(),
+        ],
+        action: panel_url(ctx).map(|u| ("Open your Support PIN".into(), u)),
+        panel_url: None,
+    };
+    queue(ctx, conn, kind, member, &letter, false).await?;
+    Ok(())
+}
+
+/// An invitation with its one-time link (sealed in the outbox).
+pub async fn invitation(
+    ctx: &Ctx,
+    conn: &mut Tx,
+    member: &User,
+    account_name: &str,
+    by: &User,
+    link: &str,
+) -> Result<bool> {
+    let letter = Letter {
+        subject: format!("You are invited to {account_name}'s Support PIN panel"),
+        greeting: greeting(member),
+        paragraphs: vec![
+            format!(
+                "{} ({}) added you to the Support PIN panel of {account_name}, with the \
+                 username {}. You already have a Support PIN: Support asks for it before \
+                 it helps you.",
+                by.full_name, by.username, member.username
+            ),
+            "Choose your password with the link below. It works once, within 72 hours; \
+             after that, ask for a new invitation."
+                .into(),
+        ],
+        action: Some(("Choose your password".into(), link.to_owned())),
+        panel_url: None,
+    };
+    queue(ctx, conn, MailKind::Invitation, member, &letter, true).await
+}
+
+/// A forgotten-password link (sealed in the outbox).
+pub async fn password_link(ctx: &Ctx, conn: &mut Tx, member: &User, link: &str) -> Result<bool> {
+    let letter = Letter {
+        subject: "Choose a new password".into(),
+        greeting: greeting(member),
+        paragraphs: vec![
+            format!(
+                "Someone asked for a new password for your login {} on the Support PIN \
+                 panel. If it was you, choose one with the link below: it works once, \
+                 within an hour, and logs you out everywhere.",
+                member.username
+            ),
+            "If it was not you, ignore this message: your password stays as it is.".into(),
+        ],
+        action: Some(("Choose a new password".into(), link.to_owned())),
+        panel_url: None,
+    };
+    queue(ctx, conn, MailKind::PasswordLink, member, &letter, true).await
+}
+
+/// Something about the person's login changed: `kind` says what (their password, two-step
+/// login turned on or off).
+pub async fn access_changed(
+    ctx: &Ctx,
+    conn: &mut Tx,
+    kind: AccessChange,
+    member: &User,
+    at: i64,
+) -> Result<bool> {
+    let when = format_time(at);
+    let login = &member.username;
+    let (mail, subject, what) = match kind {
+        AccessChange::Password => (
+            MailKind::PasswordChanged,
+            "Your password was changed",
+            format!("The password of your login {login} was changed at {when}. Your other sessions and API tokens have ended."),
+        ),
+        AccessChange::TwoStepOn => (
+            MailKind::TwoStepEnabled,
+            "Two-step login is on",
+            format!("Two-step login was turned on for your login {login} at {when}: after your password, the login now asks for a code or a passkey."),
+        ),
+        AccessChange::TwoStepOff => (
+            MailKind::TwoStepDisabled,
+            "Two-step login is off",
+            format!("Two-step login was turned off for your login {login} at {when}: your password alone now logs you in."),
+        ),
+    };
+    let letter = Letter {
+        subject: subject.into(),
+        greeting: greeting(member),
+        paragraphs: vec![
+            what,
+            "If this was not you, choose a new password with \"Forgot password?\" on the \
+             login page at once, and tell your account's administrator."
+                .into(),
+        ],
+        action: panel_url(ctx).map(|u| ("Log in".into(), u)),
+        panel_url: None,
+    };
+    queue(ctx, conn, mail, member, &letter, false).await
+}
+
+/// What changed about a person's login, that they are told of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessChange {
+    Password,
+    TwoStepOn,
+    TwoStepOff,
+}

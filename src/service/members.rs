@@ -1,0 +1,286 @@
+//! The people of an account (and the agents outside every account): creating them, listing
+//! them, disabling and enabling them, their role and their address. Who may is `policy`'s:
+//! administrators of the account, never on themselves, and the account keeps an enabled
+//! administrator. Each use case is one transaction, so bad input writes nothing.
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::policy::{self, MemberChange};
+use super::{audit, hashing, sessions, Actor, Ctx, Result, ServiceError};
+use crate::domain::{
+    self, Account, ActivityKind, DisplayName, EmailAddress, Event, Kind, MemberSummary, Role,
+    SupportPin, User, Username,
+};
+use crate::store::{self, users::NewUser, Tx};
+
+/// A person to create: a member of an account, or an agent when `account` is `None`.
+pub struct NewPerson {
+    pub account: Option<Account>,
+    pub username: String,
+    pub full_name: String,
+    pub email: Option<String>,
+    pub role: Role,
+    pub kind: Kind,
+    pub password: SecretString,
+    /// Give the member a generated PIN at once (SPEC); `false` for bulk imports whose PINs are
+    /// issued later.
+    pub with_pin: bool,
+}
+
+/// A person checked against the rules, ready to be written.
+pub(super) struct PersonRow<'a> {
+    pub account: Option<&'a Account>,
+    pub username: Username,
+    pub full_name: DisplayName,
+    pub email: Option<EmailAddress>,
+    pub role: Role,
+    pub kind: Kind,
+    pub password_hash: String,
+    pub with_pin: bool,
+}
+
+/// The fields of a new person, parsed once.
+pub(super) struct Checked {
+    pub username: Username,
+    pub full_name: DisplayName,
+    pub email: Option<EmailAddress>,
+}
+
+/// Checks who may create whom and the fields of a new person (everything but the password).
+pub(super) fn check_person(
+    actor: Actor<'_>,
+    account: Option<&Account>,
+    username: &str,
+    full_name: &str,
+    email: Option<&str>,
+    role: Role,
+) -> Result<Checked> {
+    let username = Username::parse(username).map_err(ServiceError::Invalid)?;
+    let full_name = DisplayName::parse(full_name).map_err(ServiceError::Invalid)?;
+    let email = EmailAddress::parse_optional(email).map_err(ServiceError::Invalid)?;
+    if let Actor::User(u) = actor {
+        policy::may_administer(u, account.map(|a| a.id).ok_or(ServiceError::NotFound)?)?;
+    }
+    if account.is_none() != (role == Role::Agent) {
+        return Err(ServiceError::Invalid(
+            "Agents belong to no account; account members are users or administrators.".into(),
+        ));
+    }
+    Ok(Checked {
+        username,
+        full_name,
+        email,
+    })
+}
+
+/// Writes a checked person inside the caller's transaction: the row, a generated PIN for a
+/// member (unless told otherwise), the audit events.
+pub(super) async fn insert_person(
+    ctx: &Ctx,
+    conn: &mut Tx,
+    actor: Actor<'_>,
+    p: PersonRow<'_>,
+) -> Result<User> {
+    let is_agent = p.account.is_none();
+    let now = store::now();
+    let row = NewUser {
+        account_id: p.account.map(|a| a.id),
+        username: p.username.as_str(),
+        full_name: p.full_name.as_str(),
+        email: p.email.as_ref().map(EmailAddress::as_str),
+        kind: (!is_agent).then_some(p.kind),
+        role: p.role,
+        password_hash: &p.password_hash,
+    };
+    let id = match store::users::insert(&mut *conn, &row, now).await {
+        Ok(id) => id,
+        Err(e) if store::is_unique_violation(&e) => {
+            return Err(ServiceError::Conflict(format!(
+                "The username '{}' is taken.",
+                p.username
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (account_id, kind) = (row.account_id, row.kind);
+    let user = User {
+        id,
+        account_id,
+        username: p.username.into_string(),
+        full_name: p.full_name.into_string(),
+        email: p.email.map(EmailAddress::into_string),
+        kind,
+        role: p.role,
+        disabled: false,
+        auth_epoch: 0,
+        password_hash: p.password_hash.clone(),
+        created_at: now,
+    };
+    let detail = format!(
+        "{} ({})",
+        p.role,
+        if is_agent { "agent" } else { p.kind.as_str() }
+    );
+    audit(
+        &mut *conn,
+        Event::MemberCreated,
+        actor,
+        Some(&user),
+        &detail,
+    )
+    .await?;
+    if !is_agent {
+        let blob = p
+            .with_pin
+            .then(|| ctx.cipher.encrypt_pin(id, &SupportPin::generate()));
+        let created = blob.is_some();
+        store::pins::insert(&mut *conn, id, blob, now).await?;
+        if created {
+            audit(
+                &mut *conn,
+                Event::PinCreated,
+                Actor::System,
+                Some(&user),
+                "generated",
+            )
+            .await?;
+        }
+    }
+    Ok(user)
+}
+
+/// Creates a member (with a generated Support PIN unless told otherwise) or an agent.
+pub async fn create_person(ctx: &Ctx, actor: Actor<'_>, new: NewPerson) -> Result<User> {
+    let checked = check_person(
+        actor,
+        new.account.as_ref(),
+        &new.username,
+        &new.full_name,
+        new.email.as_deref(),
+        new.role,
+    )?;
+    domain::check_password(new.password.expose_secret()).map_err(ServiceError::Invalid)?;
+    let password_hash = hashing::hash(&ctx.hashing, new.password).await?;
+    let mut tx = ctx.db.begin().await?;
+    let user = insert_person(
+        ctx,
+        &mut tx,
+        actor,
+        PersonRow {
+            account: new.account.as_ref(),
+            username: checked.username,
+            full_name: checked.full_name,
+            email: checked.email,
+            role: new.role,
+            kind: new.kind,
+            password_hash,
+            with_pin: new.with_pin,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// The members of an account with their PIN state (never a PIN), for its administrators or
+/// the command line.
+pub async fn members(ctx: &Ctx, actor: Actor<'_>, account_id: i64) -> Result<Vec<MemberSummary>> {
+    if let Actor::User(u) = actor {
+        policy::may_administer(u, account_id)?;
+    }
+    let pin_events: Vec<&str> = ActivityKind::Pin.events().map(Event::as_str).collect();
+    Ok(store::users::members_of(&ctx.db.pool, account_id, &pin_events).await?)
+}
+
+/// Disables a person: they cannot log in, and their sessions and tokens end.
+pub async fn disable(ctx: &Ctx, actor: Actor<'_>, user: &User) -> Result<()> {
+    set_enabled(ctx, actor, user, false).await
+}
+
+/// Refuses a change that would leave `user`'s account without an enabled administrator (the
+/// rule is [`policy::keeps_an_administrator`]): runs inside the change's transaction, with the
+/// account's row taken, so concurrent changes are checked one after the other.
+async fn keep_an_administrator(conn: &mut Tx, user: &User) -> Result<()> {
+    let Some(account_id) = user.account_id else {
+        return Ok(());
+    };
+    store::users::lock_account(conn, account_id).await?;
+    // Read now, under the lock: `user` may be a copy from before another change.
+    let before = store::users::enabled_admins_except(conn, account_id, 0).await?;
+    let after = store::users::enabled_admins_except(conn, account_id, user.id).await?;
+    policy::keeps_an_administrator(before, after)
+}
+
+/// Disables or enables a member (or agent). Nobody changes themselves, and the last enabled
+/// administrator of an account stays. Either way the person's sessions and tokens end.
+pub async fn set_enabled(ctx: &Ctx, actor: Actor<'_>, user: &User, enabled: bool) -> Result<()> {
+    if let Actor::User(u) = actor {
+        policy::may_change_member(u, user, MemberChange::Enabled)?;
+    }
+    let mut tx = ctx.db.begin().await?;
+    if !enabled {
+        keep_an_administrator(&mut tx, user).await?;
+    }
+    store::users::set_disabled(&mut tx, user.id, !enabled).await?;
+    sessions::end_all(&mut tx, user.id).await?;
+    let event = if enabled {
+        Event::MemberEnabled
+    } else {
+        Event::MemberDisabled
+    };
+    audit(&mut tx, event, actor, Some(user), "").await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Makes a member a user or an administrator; their sessions and tokens end, so the new role
+/// applies from their next login.
+pub async fn set_role(ctx: &Ctx, actor: Actor<'_>, user: &User, role: Role) -> Result<()> {
+    if role == Role::Agent || user.is_agent() {
+        return Err(ServiceError::Invalid(
+            "Only account members have a role of user or admin.".into(),
+        ));
+    }
+    if let Actor::User(u) = actor {
+        policy::may_change_member(u, user, MemberChange::Role)?;
+    }
+    let mut tx = ctx.db.begin().await?;
+    if role != Role::Admin {
+        keep_an_administrator(&mut tx, user).await?;
+    }
+    store::users::set_role(&mut tx, user.id, role).await?;
+    sessions::end_all(&mut tx, user.id).await?;
+    audit(
+        &mut tx,
+        Event::RoleChanged,
+        actor,
+        Some(user),
+        role.as_str(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets a member's e-mail address: the member, or an administrator of their account.
+pub async fn set_email(ctx: &Ctx, actor: &User, user: &User, email: Option<&str>) -> Result<User> {
+    if actor.id != user.id {
+        policy::may_administer(actor, user.account_id.ok_or(ServiceError::NotFound)?)?;
+    }
+    let email = EmailAddress::parse_optional(email).map_err(ServiceError::Invalid)?;
+    let mut tx = ctx.db.begin().await?;
+    store::users::set_email(&mut tx, user.id, email.as_ref().map(EmailAddress::as_str)).await?;
+    audit(
+        &mut tx,
+        Event::EmailChanged,
+        Actor::User(actor),
+        Some(user),
+        "",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(User {
+        email: email.map(EmailAddress::into_string),
+        ..user.clone()
+    })
+}

@@ -1,0 +1,184 @@
+//! Two-step login as a whole: what a person has set up, the code at the second step of a login
+//! (checked, throttled and used up one way for the panel and the API), turning it off, and the
+//! API's multi-factor exchange. The factors themselves are in [`totp`] (authenticator apps,
+//! RFC 6238), [`passkeys`] (WebAuthn) and [`recovery`] (one-use recovery codes).
+//!
+//! Storage: TOTP secrets are encrypted like PINs (the PIN key, the person's id as associated
+//! data); recovery codes are kept as an HMAC under a key that is itself sealed with the PIN key;
+//! passkeys are public credentials. None of them reaches a log or an audit detail.
+
+pub mod passkeys;
+pub mod recovery;
+pub mod totp;
+
+use secrecy::SecretString;
+
+use super::mail::messages::AccessChange;
+use super::metrics::Login;
+use super::{audit, audit_now, limits, login, mail, Actor, Ctx, Result, ServiceError};
+use crate::crypto;
+use crate::domain::second_factor::SecondFactorCode;
+use crate::domain::{Event, Role, TwoStepStatus, User};
+use crate::store;
+
+pub use passkeys::PasskeyInfo;
+pub use totp::{TotpSetup, TOTP_PURPOSE};
+
+/// How long a half-done login (password given, second step not yet) lasts, in the panel and
+/// through the API.
+pub const PENDING_SECS: i64 = 5 * 60;
+
+/// What a person has set up.
+pub async fn status(ctx: &Ctx, user: &User) -> Result<TwoStepStatus> {
+    Ok(store::two_step::status(&ctx.db.pool, user.id).await?)
+}
+
+/// Must this person set up two-step login before anything else (`PINPANEL_REQUIRE_TWO_STEP`)?
+pub fn required_for(ctx: &Ctx, role: Role) -> bool {
+    ctx.settings.require_two_step.contains(&role)
+}
+
+/// Can passkeys be used here (is there a public URL to be their origin)?
+pub fn passkeys_available(ctx: &Ctx) -> bool {
+    ctx.passkeys.is_some()
+}
+
+/// Reserves a second-factor attempt (throttled like passwords, in the database).
+pub(super) async fn reserve_attempt(ctx: &Ctx, user: &User) -> Result<limits::Reservation> {
+    limits::reserve(
+        ctx,
+        &[(ctx.limits.second_step_per_user, &user.id.to_string())],
+    )
+    .await
+}
+
+/// Which second factor was used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Used {
+    AuthenticatorApp,
+    /// A recovery code; this many are left.
+    RecoveryCode {
+        left: i64,
+    },
+    Passkey,
+}
+
+/// Checks a code at the second step: an authenticator code (each accepted once: a replay in its
+/// time window fails) or a recovery code (each works once). Wrong codes are throttled per person
+/// like passwords; `WrongCode` otherwise.
+pub async fn check_code(ctx: &Ctx, user: &User, raw: &str) -> Result<Used> {
+    let reservation = reserve_attempt(ctx, user).await?;
+    let pool = &ctx.db.pool;
+    let used = match SecondFactorCode::parse(raw) {
+        Some(SecondFactorCode::Authenticator(code)) => match store::two_step::totp(pool, user.id)
+            .await?
+            .filter(|r| r.confirmed)
+        {
+            Some(row) => match totp::matching_step(ctx, user, &row.ciphertext, &code)? {
+                Some(step) if store::two_step::accept_step(pool, user.id, step).await? => {
+                    Some(Used::AuthenticatorApp)
+                }
+                _ => None,
+            },
+            None => None,
+        },
+        Some(SecondFactorCode::Recovery(code)) => {
+            let hash = recovery::hash(ctx, user, &code);
+            if store::two_step::use_recovery_code(pool, user.id, &hash, store::now()).await? {
+                let left = status(ctx, user).await?.recovery_codes_left;
+                Some(Used::RecoveryCode { left })
+            } else {
+                None
+            }
+        }
+        None => None,
+    };
+    match used {
+        Some(used) => {
+            let (event, detail) = match used {
+                Used::RecoveryCode { .. } => (Event::RecoveryCodeUsed, ""),
+                _ => (Event::SecondStepOk, "authenticator app"),
+            };
+            reservation.succeeded(ctx, event, user, detail).await?;
+            ctx.metrics.login(Login::SecondStepSuccess);
+            Ok(used)
+        }
+        None => {
+            audit_now(
+                &ctx.db,
+                Event::SecondStepFailed,
+                Actor::User(user),
+                Some(user),
+                "",
+            )
+            .await?;
+            ctx.metrics.login(Login::SecondStepFailure);
+            Err(ServiceError::WrongCode)
+        }
+    }
+}
+
+pub(super) async fn require_password(ctx: &Ctx, user: &User, password: SecretString) -> Result<()> {
+    if login::reauthenticate(ctx, user, password).await? {
+        Ok(())
+    } else {
+        Err(ServiceError::WrongPassword)
+    }
+}
+
+/// Turns two-step login off (every factor and code goes), after the password again; refused
+/// when the person's role requires it.
+pub async fn turn_off(ctx: &Ctx, user: &User, password: SecretString) -> Result<()> {
+    if required_for(ctx, user.role) {
+        return Err(ServiceError::Forbidden(
+            "your role requires two-step login, so it cannot be turned off",
+        ));
+    }
+    require_password(ctx, user, password).await?;
+    let mut tx = ctx.db.begin().await?;
+    store::two_step::delete_all(&mut tx, user.id).await?;
+    audit(
+        &mut tx,
+        Event::TwoStepDisabled,
+        Actor::User(user),
+        Some(user),
+        "",
+    )
+    .await?;
+    mail::messages::access_changed(ctx, &mut tx, AccessChange::TwoStepOff, user, store::now())
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The API's multi-factor step after a correct password: a one-use session id for the
+/// passcode exchange (stored hashed, valid for [`PENDING_SECS`]).
+pub async fn begin_api_second_step(ctx: &Ctx, user: &User) -> Result<String> {
+    let id = crypto::random_token();
+    store::two_step::insert_mfa_session(
+        &ctx.db.pool,
+        &crypto::sha256_hex(id.as_bytes()),
+        user.id,
+        user.auth_epoch,
+        store::now() + PENDING_SECS,
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Exchanges a passcode (authenticator or recovery code) on an API multi-factor session for
+/// the person; the session serves once. `NotFound` when the session is unknown or expired.
+pub async fn finish_api_second_step(ctx: &Ctx, session_id: &str, passcode: &str) -> Result<User> {
+    let hash = crypto::sha256_hex(session_id.as_bytes());
+    let (user_id, epoch) = store::two_step::mfa_session(&ctx.db.pool, &hash, store::now())
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    let (user, _) = login::current_user(ctx, user_id, epoch)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    check_code(ctx, &user, passcode).await?;
+    if !store::two_step::end_mfa_session(&ctx.db.pool, &hash).await? {
+        return Err(ServiceError::NotFound);
+    }
+    Ok(user)
+}

@@ -1,0 +1,258 @@
+//! Passkeys (WebAuthn, with `webauthn-rs`): registering, naming and removing them, and the
+//! passkey second step of a login. Passkeys are public credentials, nothing secret.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use secrecy::SecretString;
+use webauthn_rs::prelude::{
+    CreationChallengeResponse, Passkey, PasskeyAuthentication, PasskeyRegistration,
+    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Uuid, Webauthn,
+};
+
+use super::{
+    recovery, require_password, required_for, reserve_attempt, status, AccessChange, Used,
+};
+use crate::domain::{Event, User};
+use crate::service::metrics::Login;
+use crate::service::policy::RecentPassword;
+use crate::service::{audit, audit_now, mail, Actor, Ctx, Result, ServiceError};
+use crate::store;
+
+/// The relying party for passkeys, built from `PINPANEL_PUBLIC_URL`.
+pub fn relying_party(public_url: &url::Url) -> anyhow::Result<Arc<Webauthn>> {
+    let rp_id = public_url.domain().ok_or_else(|| {
+        anyhow::anyhow!("PINPANEL_PUBLIC_URL must name a host (not an IP address) for passkeys")
+    })?;
+    let webauthn = webauthn_rs::prelude::WebauthnBuilder::new(rp_id, public_url)?
+        .rp_name("pinpanel")
+        .build()?;
+    Ok(Arc::new(webauthn))
+}
+
+/// A passkey as the profile lists it.
+pub struct PasskeyInfo {
+    pub id: i64,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+pub async fn passkeys(ctx: &Ctx, user: &User) -> Result<Vec<PasskeyInfo>> {
+    Ok(store::two_step::passkeys(&ctx.db.pool, user.id)
+        .await?
+        .into_iter()
+        .map(|p| PasskeyInfo {
+            id: p.id,
+            name: p.name,
+            created_at: p.created_at,
+            last_used_at: p.last_used_at,
+        })
+        .collect())
+}
+
+fn relying(ctx: &Ctx) -> Result<&Webauthn> {
+    ctx.passkeys
+        .as_deref()
+        .ok_or_else(|| ServiceError::Invalid("Passkeys need PINPANEL_PUBLIC_URL to be set.".into()))
+}
+
+fn decode(rows: &[store::two_step::PasskeyRow]) -> Result<Vec<(i64, Passkey)>> {
+    rows.iter()
+        .map(|r| {
+            serde_json::from_str::<Passkey>(&r.passkey)
+                .map(|p| (r.id, p))
+                .map_err(|e| ServiceError::Internal(anyhow::anyhow!("stored passkey: {e}")))
+        })
+        .collect()
+}
+
+/// Starts registering a passkey: the options for the browser and the state to keep until
+/// [`finish_passkey_registration`].
+pub async fn start_passkey_registration(
+    ctx: &Ctx,
+    user: &User,
+    recent: &RecentPassword,
+) -> Result<(CreationChallengeResponse, PasskeyRegistration)> {
+    recent.of(user)?;
+    let webauthn = relying(ctx)?;
+    let handle =
+        store::two_step::webauthn_id(&ctx.db.pool, user.id, &Uuid::new_v4().to_string()).await?;
+    let handle = Uuid::parse_str(&handle)
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("webauthn id: {e}")))?;
+    let existing = decode(&store::two_step::passkeys(&ctx.db.pool, user.id).await?)?;
+    let exclude = existing.iter().map(|(_, p)| p.cred_id().clone()).collect();
+    webauthn
+        .start_passkey_registration(handle, &user.username, &user.full_name, Some(exclude))
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("passkey registration: {e}")))
+}
+
+/// Finishes registering a passkey; returns its id and, when the person had no recovery codes,
+/// the ten new ones.
+pub async fn finish_passkey_registration(
+    ctx: &Ctx,
+    user: &User,
+    credential: &RegisterPublicKeyCredential,
+    state: &PasskeyRegistration,
+) -> Result<(i64, Option<Vec<String>>)> {
+    let webauthn = relying(ctx)?;
+    let passkey = webauthn
+        .finish_passkey_registration(credential, state)
+        .map_err(|e| {
+            tracing::info!(error = %e, "a passkey registration was refused");
+            ServiceError::Invalid("The passkey could not be added. Please try again.".into())
+        })?;
+    let cred_id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(passkey.cred_id());
+    let json = serde_json::to_string(&passkey)
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("passkey: {e}")))?;
+    let before = status(ctx, user).await?;
+    let name = format!("Passkey {}", before.passkeys + 1);
+    let mut tx = ctx.db.begin().await?;
+    let id = match store::two_step::insert_passkey(
+        &mut tx,
+        user.id,
+        &cred_id,
+        &json,
+        &name,
+        store::now(),
+    )
+    .await
+    {
+        Ok(id) => id,
+        Err(e) if store::is_unique_violation(&e) => {
+            return Err(ServiceError::Conflict(
+                "This passkey is already registered.".into(),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let codes = if before.recovery_codes_left == 0 {
+        Some(recovery::replace_codes(ctx, &mut tx, user).await?)
+    } else {
+        None
+    };
+    let event = if before.enabled() {
+        Event::PasskeyAdded
+    } else {
+        Event::TwoStepEnabled
+    };
+    audit(&mut tx, event, Actor::User(user), Some(user), "passkey").await?;
+    if !before.enabled() {
+        mail::messages::access_changed(ctx, &mut tx, AccessChange::TwoStepOn, user, store::now())
+            .await?;
+    }
+    tx.commit().await?;
+    Ok((id, codes))
+}
+
+/// Renames one of the person's passkeys.
+pub async fn rename_passkey(ctx: &Ctx, user: &User, id: i64, name: &str) -> Result<()> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 60 || name.chars().any(char::is_control) {
+        return Err(ServiceError::Invalid(
+            "A passkey name has 1 to 60 characters.".into(),
+        ));
+    }
+    if !store::two_step::rename_passkey(&ctx.db.pool, user.id, id, name).await? {
+        return Err(ServiceError::NotFound);
+    }
+    Ok(())
+}
+
+/// Removes one of the person's passkeys, after the password again. Removing the last factor is
+/// turning two-step off, refused when the role requires it.
+pub async fn remove_passkey(ctx: &Ctx, user: &User, id: i64, password: SecretString) -> Result<()> {
+    let before = status(ctx, user).await?;
+    let last = !before.authenticator_app && before.passkeys <= 1;
+    if last && required_for(ctx, user.role) {
+        return Err(ServiceError::Forbidden(
+            "your role requires two-step login: add another factor before removing this one",
+        ));
+    }
+    require_password(ctx, user, password).await?;
+    let mut tx = ctx.db.begin().await?;
+    if !store::two_step::delete_passkey(&mut tx, user.id, id).await? {
+        return Err(ServiceError::NotFound);
+    }
+    if last {
+        store::two_step::delete_all(&mut tx, user.id).await?;
+    }
+    let event = if last {
+        Event::TwoStepDisabled
+    } else {
+        Event::PasskeyRemoved
+    };
+    audit(&mut tx, event, Actor::User(user), Some(user), "passkey").await?;
+    if last {
+        mail::messages::access_changed(ctx, &mut tx, AccessChange::TwoStepOff, user, store::now())
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Starts a passkey second step for `user`: the options for the browser and the state to keep.
+pub async fn start_passkey_login(
+    ctx: &Ctx,
+    user: &User,
+) -> Result<(RequestChallengeResponse, PasskeyAuthentication)> {
+    let webauthn = relying(ctx)?;
+    let keys = decode(&store::two_step::passkeys(&ctx.db.pool, user.id).await?)?;
+    if keys.is_empty() {
+        return Err(ServiceError::Invalid("You have no passkey.".into()));
+    }
+    let keys: Vec<Passkey> = keys.into_iter().map(|(_, p)| p).collect();
+    webauthn
+        .start_passkey_authentication(&keys)
+        .map_err(|e| ServiceError::Internal(anyhow::anyhow!("passkey login: {e}")))
+}
+
+/// Finishes a passkey second step: the assertion must come from one of `user`'s passkeys.
+pub async fn finish_passkey_login(
+    ctx: &Ctx,
+    user: &User,
+    credential: &PublicKeyCredential,
+    state: &PasskeyAuthentication,
+) -> Result<Used> {
+    let webauthn = relying(ctx)?;
+    let reservation = reserve_attempt(ctx, user).await?;
+    let result = match webauthn.finish_passkey_authentication(credential, state) {
+        Ok(result) => result,
+        Err(e) => {
+            tracing::info!(error = %e, "a passkey assertion was refused");
+            audit_now(
+                &ctx.db,
+                Event::SecondStepFailed,
+                Actor::User(user),
+                Some(user),
+                "passkey",
+            )
+            .await?;
+            ctx.metrics.login(Login::SecondStepFailure);
+            return Err(ServiceError::WrongCode);
+        }
+    };
+    reservation.give_back(ctx, true).await?;
+    let rows = store::two_step::passkeys(&ctx.db.pool, user.id).await?;
+    for (id, mut passkey) in decode(&rows)? {
+        if let Some(changed) = passkey.update_credential(&result) {
+            let json = if changed {
+                serde_json::to_string(&passkey).ok()
+            } else {
+                None
+            };
+            store::two_step::passkey_used(&ctx.db.pool, user.id, id, json.as_deref(), store::now())
+                .await?;
+        }
+    }
+    audit_now(
+        &ctx.db,
+        Event::SecondStepOk,
+        Actor::User(user),
+        Some(user),
+        "passkey",
+    )
+    .await?;
+    ctx.metrics.login(Login::SecondStepSuccess);
+    Ok(Used::Passkey)
+}

@@ -1,0 +1,219 @@
+//! The whole application's router: the panel, the API, the probes and the static files, behind
+//! the layers every response passes through (security headers, request ids, timeouts, limits,
+//! compression, the readable error bodies).
+
+use axum::extract::Request;
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::http::request_id::RequestId;
+use crate::http::{errors::fill_bodies, health, AppState, API_PREFIX, BODY_LIMIT};
+use crate::store::sessions::DbSessionStore;
+use crate::web;
+
+/// Where the static files are: `PINPANEL_STATIC_DIR`, else the `static/` folder of the source
+/// tree this binary was built from.
+fn static_dir() -> std::path::PathBuf {
+    std::env::var_os("PINPANEL_STATIC_DIR")
+        .map(Into::into)
+        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/static").into())
+}
+
+/// The whole application: the panel, the API, health, static files, and the layers every
+/// response passes through.
+pub fn app(state: AppState) -> Router {
+    let settings = &state.settings;
+    let secure = settings.cookie_secure;
+    let store = DbSessionStore::new(
+        state.ctx.db.pool.clone(),
+        web::session::USER_ID_KEY,
+        web::session::PERSON_KEY,
+    );
+    let sessions = SessionManagerLayer::new(store)
+        .with_name(web::session_cookie_name(secure))
+        .with_secure(secure)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+            settings.idle_timeout_secs,
+        )));
+    let statics = Router::new()
+        .fallback_service(ServeDir::new(static_dir()).precompressed_gzip())
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ));
+    let mut router = Router::new()
+        .merge(web::router(state.clone(), sessions))
+        .nest(API_PREFIX, crate::api::router())
+        .route(web::urls::HEALTHZ, get(health::healthz))
+        .route(web::urls::READYZ, get(health::readyz))
+        .nest(web::urls::STATIC, statics)
+        .fallback(not_found)
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::client::resolve,
+        ))
+        // A request that takes longer (a body sent a byte at a time, say) gets 503.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            settings.request_timeout,
+        ))
+        .layer(middleware::from_fn(readable_errors))
+        // Counted and timed by route template, with the status the client gets.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::metrics::track,
+        ))
+        // Responses are personal and may carry secrets: nothing is cached unless it says so
+        // (static files do).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .with_state(state);
+    if secure {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        ));
+    }
+    with_security_headers(router)
+        .layer(CompressionLayer::new())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let RequestId(id) = RequestId::of(req.headers());
+            let theirs = req
+                .extensions()
+                .get::<ClientRequestId>()
+                .map_or("", |c| c.0.as_str());
+            // The path only: no query string, no headers (cookies, tokens) in the logs.
+            tracing::info_span!(
+                "request",
+                method = %req.method(),
+                path = %loggable_path(req.uri().path()),
+                request_id = %id,
+                client_request_id = %theirs,
+            )
+        }))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::from_fn(set_aside_client_request_id))
+        .layer(CatchPanicLayer::new())
+}
+
+/// A request id the client sent, kept apart from ours (and only in a safe, short form).
+#[derive(Debug, Clone)]
+struct ClientRequestId(String);
+
+/// The request id is always our own: a client's `X-Request-Id` is removed before ours is set
+/// (so it cannot forge or collide with the ids in our logs), and logged beside ours.
+async fn set_aside_client_request_id(mut req: Request, next: Next) -> Response {
+    if let Some(theirs) = req.headers_mut().remove(crate::http::request_id::HEADER) {
+        let safe: String = String::from_utf8_lossy(theirs.as_bytes())
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .take(64)
+            .collect();
+        req.extensions_mut().insert(ClientRequestId(safe));
+    }
+    next.run(req).await
+}
+
+/// The headers every response carries: a strict CSP (no inline scripts or styles, no eval, no
+/// framing), no MIME sniffing, no referrer, no opener, no powerful features.
+fn with_security_headers(mut router: Router) -> Router {
+    let headers: [(HeaderName, &'static str); 6] = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; object-src 'none'; base-uri 'none'; \
+             frame-ancestors 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+        (
+            HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=(), payment=()",
+        ),
+    ];
+    for (name, value) in headers {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    router
+}
+
+/// The request path as it may be logged: some paths carry a secret (`/v2.0/tokens/{token}`, as
+/// the provider's API has it; the one-time links of invitations, password links and the first
+/// start), which must not reach a log line.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let tokens = format!("{API_PREFIX}/tokens/");
+    let secret_routes = [
+        tokens.as_str(),
+        web::urls::INVITATION.trim_end_matches("{token}"),
+        web::urls::RESET_PASSWORD.trim_end_matches("{token}"),
+        web::urls::SETUP.trim_end_matches("{token}"),
+    ];
+    for prefix in secret_routes {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            if !rest.is_empty() {
+                return format!("{prefix}<redacted>").into();
+            }
+        }
+    }
+    path.into()
+}
+
+async fn not_found() -> StatusCode {
+    StatusCode::NOT_FOUND
+}
+
+/// Gives bodiless errors the panel's error pages, or the API's JSON shape under its prefix.
+async fn readable_errors(req: Request, next: Next) -> Response {
+    let render = if req.uri().path().starts_with(API_PREFIX) {
+        crate::api::render_error
+    } else {
+        web::error::render
+    };
+    fill_bodies(req, next, render).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn paths_with_a_secret_are_logged_without_it() {
+        assert_eq!(loggable_path("/v2.0/tokens/abc"), "/v2.0/tokens/<redacted>");
+        assert_eq!(loggable_path("/invitation/abc"), "/invitation/<redacted>");
+        assert_eq!(
+            loggable_path("/password/reset/abc"),
+            "/password/reset/<redacted>"
+        );
+        assert_eq!(loggable_path("/setup/abc"), "/setup/<redacted>");
+        assert_eq!(loggable_path("/v2.0/tokens"), "/v2.0/tokens");
+        assert_eq!(loggable_path("/profile"), "/profile");
+    }
+}
