@@ -178,7 +178,25 @@ fn write_key_file(path: &Path, key: &PinKey) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create the key file {}", path.display()))?;
     writeln!(file, "{}", key.to_hex())
         .and_then(|_| file.sync_all())
-        .with_context(|| format!("cannot write the key file {}", path.display()))
+        .with_context(|| format!("cannot write the key file {}", path.display()))?;
+    // The file's name is in its directory: synced too, so that a crash right after (a key
+    // rotation commits next) cannot lose the only copy of the new key.
+    sync_directory_of(path)
+}
+
+/// Flushes the directory holding `path` to disk (its entries: a new file's name).
+fn sync_directory_of(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("cannot sync the directory {}", dir.display()))?;
+    }
+    Ok(())
 }
 
 /// A key file that other users of the machine can read (or write) is a key they may have: the
@@ -350,6 +368,9 @@ impl PinCipher {
         Ok(to.seal(&plain, &aad))
     }
 }
+
+/// What authenticator-app secrets are sealed as (with the person's id: `Bound::Secret`).
+pub const TOTP_PURPOSE: &str = "totp";
 
 /// The name of the settings row holding the key check.
 pub const KEY_CHECK_NAME: &str = "key_check";

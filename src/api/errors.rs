@@ -148,14 +148,24 @@ impl From<crate::service::ServiceError> for ApiError {
                 &format!("Invalid Phone PIN. {} {}", err, crate::domain::PIN_GUIDANCE),
             ),
             E::WrongCode | E::WrongPassword => ApiError::bad_credentials(),
+            E::CodesRefused => ApiError::forbidden(
+                "Too many wrong passcodes were given for this user: passcodes from the app are \
+                 refused until a recovery code is used or an administrator allows them again.",
+            ),
             E::ReauthRequired => ApiError::forbidden(
-                "The Support PIN can be changed only within the re-authentication window after \
-                 a password entry: request a new token (POST /v2.0/tokens) and try again.",
+                "The Support PIN and the e-mail address can be changed only within the \
+                 re-authentication window after a password entry: request a new token (POST \
+                 /v2.0/tokens) and try again.",
             ),
             E::PinRequired => ApiError::pin(
                 StatusCode::BAD_REQUEST,
                 codes::INVALID,
                 "Must supply a Phone PIN.",
+            ),
+            E::KeyRotated => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "This server is being restarted with a new key. Nothing was changed; try again \
+                 in a minute.",
             ),
             E::Invalid(msg) => ApiError::bad_request(msg),
             E::Conflict(msg) => ApiError::new(StatusCode::CONFLICT, msg),

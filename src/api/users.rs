@@ -2,6 +2,7 @@
 //! or an ordinary update).
 
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -12,7 +13,7 @@ use super::extract::{no_store, visible, ApiJson, ApiResult, ApiUser};
 use super::shapes::{one_user_json, own_pin, user_json, UserFacts};
 use crate::http::AppState;
 use crate::service::directory::{self, Directory};
-use crate::service::{members, people, pins, policy, ServiceError};
+use crate::service::{email, people, pins, policy, Actor, ServiceError};
 
 /// The query of `GET /v2.0/users`.
 #[derive(Debug, Default, Deserialize)]
@@ -134,18 +135,33 @@ pub async fn user_post(
     let me = caller.me();
     let user = visible(&state, me, &user_id).await?;
     let Some(pin) = update.user.phone_pin else {
-        let user = match update.user.email.as_deref() {
-            Some(email) => match members::set_email(&state.ctx, me, &user, Some(email)).await {
-                Ok(user) => user,
-                Err(ServiceError::Forbidden(_)) => {
-                    return Err(ApiError::forbidden("Not Authorized"))
+        // A new address never takes effect on this call: it waits for its link (the person's
+        // own, within the re-auth window) or for the member to accept it (an administrator's
+        // request). The answer is then 202, and the user object shows the address in force.
+        let requested = match update.user.email.as_deref() {
+            Some(new) if user.id == me.id => {
+                let recent = caller.recent.ok_or(ServiceError::ReauthRequired)?;
+                email::request_own(&state.ctx, me, &recent, new).await?
+            }
+            Some(new) => {
+                let asked =
+                    email::request_for(&state.ctx, Actor::User(me), &me.username, &user, new);
+                match asked.await {
+                    Ok(r) => r,
+                    Err(ServiceError::Forbidden(_)) => {
+                        return Err(ApiError::forbidden("Not Authorized"))
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
-            },
-            None => user,
+            }
+            None => email::Requested::Unchanged,
+        };
+        let status = match requested {
+            email::Requested::Waiting => StatusCode::ACCEPTED,
+            email::Requested::Unchanged => StatusCode::OK,
         };
         let body = json!({ "user": one_user_json(&state, me, &user, None).await? });
-        return Ok(no_store(Json(body).into_response()));
+        return Ok(no_store((status, Json(body)).into_response()));
     };
     policy::may_use_own_pin(me, &user)?;
     let recent = caller.recent.ok_or(ServiceError::ReauthRequired)?;

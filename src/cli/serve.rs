@@ -55,7 +55,7 @@ pub async fn serve(
         // The first start: a one-time link that creates the first account and its
         // administrator.
         if let Some(token) = links::setup_token(app.ctx()).await? {
-            let link = mail::one_time_link(app.ctx(), crate::web::urls::SETUP, &token);
+            let link = mail::one_time_link(app.ctx(), app.ctx().settings.link_routes.setup, &token);
             println!(
                 "pinpanel has no account yet: open {link} to create the first account and its \
                  administrator (the link works once)"

@@ -59,6 +59,8 @@ pub struct MemberSummary {
     pub last_pin_activity: Option<i64>,
     /// Two-step login is on.
     pub two_step: bool,
+    /// Wrong second steps in a row since the count last started again.
+    pub second_step_failures: i64,
 }
 
 /// A recorded audit event as the activity lists show it.
@@ -101,6 +103,17 @@ pub struct AccountEvent {
     /// The member it was about, if any.
     pub subject_name: Option<String>,
     pub detail: String,
+}
+
+/// An API token of a person, as their sessions page lists it (never the token).
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    /// A handle for revoking it (random, not derived from the token).
+    pub handle: String,
+    pub address: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub last_used_at: Option<i64>,
 }
 
 /// A web session of a person, as their sessions page lists it.

@@ -102,6 +102,7 @@ use ActivityKind::{Logins, Mail, Members, Pin, TwoStep};
 
 events! {
     LoginOk => "login.ok", Some(Logins), "Logged in";
+    PasswordPassed => "login.password_ok", Some(Logins), "Password accepted, second step pending";
     LoginFailed => "login.failed", Some(Logins), "Failed login";
     LoginThrottled => "login.throttled", Some(Logins), "Logins refused for a while";
     Throttled => "throttled", None, "Requests refused for a while";
@@ -124,6 +125,8 @@ events! {
     MemberDisabled => "member.disabled", Some(Members), "Member disabled";
     MemberEnabled => "member.enabled", Some(Members), "Member enabled";
     EmailChanged => "member.email_changed", Some(Members), "E-mail address changed";
+    EmailChangeRequested => "member.email_change_requested", Some(Members), "E-mail address change asked for";
+    EmailChangeDeclined => "member.email_change_declined", Some(Members), "E-mail address change declined";
     MemberInvited => "member.invited", Some(Members), "Invited";
     InvitationAccepted => "invitation.accepted", Some(Members), "Invitation accepted";
     PasswordLinkSent => "password.link_sent", Some(Members), "Password link sent";
@@ -140,6 +143,7 @@ events! {
     RecoveryCodeUsed => "two_step.recovery_code_used", Some(TwoStep), "Recovery code used";
     SecondStepOk => "login.second_step", Some(Logins), "Second step of a login";
     SecondStepFailed => "login.second_step_failed", Some(Logins), "Wrong second step of a login";
+    SecondStepCleared => "two_step.codes_cleared", Some(TwoStep), "Codes allowed again after too many wrong ones";
     MailQueued => "mail.queued", Some(Mail), "Mail queued";
     MailSent => "mail.sent", Some(Mail), "Mail sent";
     MailFailed => "mail.failed", Some(Mail), "Mail given up";
@@ -181,6 +185,14 @@ pub enum MailKind {
     PasswordChanged,
     TwoStepEnabled,
     TwoStepDisabled,
+    /// Wrong second steps: someone who knows the password is trying.
+    SecondStepAlert,
+    /// The link that confirms a new address, sent to it.
+    EmailConfirm,
+    /// Someone asked to change the address: told to the current one.
+    EmailRequested,
+    /// The address was changed: told to the one it was.
+    EmailChanged,
     /// `pinpanel mail test`.
     Test,
 }
@@ -197,6 +209,10 @@ impl MailKind {
             MailKind::PasswordChanged => Event::PasswordChanged.as_str(),
             MailKind::TwoStepEnabled => Event::TwoStepEnabled.as_str(),
             MailKind::TwoStepDisabled => Event::TwoStepDisabled.as_str(),
+            MailKind::SecondStepAlert => "two_step.alert",
+            MailKind::EmailConfirm => "email.confirm",
+            MailKind::EmailRequested => Event::EmailChangeRequested.as_str(),
+            MailKind::EmailChanged => Event::EmailChanged.as_str(),
             MailKind::Test => "mail.test",
         }
     }

@@ -15,7 +15,7 @@ use std::str::FromStr;
 
 pub use browser::browser_label;
 pub use entities::{
-    Account, AccountEvent, AuditEvent, MemberSummary, SessionInfo, TwoStepStatus, User,
+    Account, AccountEvent, AuditEvent, MemberSummary, SessionInfo, TokenInfo, TwoStepStatus, User,
 };
 pub use event::{ActivityKind, Event, MailKind};
 pub use names::{AccountNumber, DisplayName, EmailAddress, Username};

@@ -67,6 +67,7 @@ pub async fn directory(ctx: &Ctx, actor: &User, q: &Directory) -> Result<Vec<Mem
                 pin_state,
                 last_pin_activity: None,
                 two_step,
+                second_step_failures: 0,
             }])
         }
     }

@@ -4,7 +4,7 @@
 //! bounded too: past [`MAX_WAITING`] waiting checks per permit, a check is refused at once
 //! ([`HashError::Busy`], a 503 with `Retry-After`) instead of waiting ever longer.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use anyhow::Context;
@@ -28,6 +28,8 @@ pub struct Line {
     /// Checks waiting for a permit or holding one right now.
     in_line: Arc<AtomicUsize>,
     limit: usize,
+    /// Argon2 runs of password checks (every check runs it once, whatever it is given).
+    runs: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Line {
@@ -49,7 +51,13 @@ impl Line {
             permits: Arc::new(Semaphore::new(permits)),
             in_line: Arc::new(AtomicUsize::new(0)),
             limit: permits * (waiting + 1),
+            runs: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// How many times a password check of this line ran argon2.
+    pub fn checks_run(&self) -> u64 {
+        self.runs.load(Ordering::Relaxed)
     }
 
     /// Takes a place in line, or `Busy` at once when the line is full.
@@ -106,28 +114,21 @@ fn hash_blocking(password: &str) -> anyhow::Result<String> {
 static MEMORY: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
 
 /// Verifies `password` against a PHC-format argon2 hash, as `PasswordVerifier` does, but in a
-/// pooled buffer. Any malformed hash verifies nothing.
-fn verify_blocking(hash: &str, password: &str) -> bool {
-    let Ok(parsed) = PasswordHash::new(hash) else {
-        return false;
-    };
-    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
-        return false;
-    };
-    let (Ok(params), Ok(algorithm)) = (
-        Params::try_from(&parsed),
-        Algorithm::try_from(parsed.algorithm),
-    ) else {
-        return false;
-    };
-    let version = match parsed.version.map(Version::try_from).transpose() {
-        Ok(v) => v.unwrap_or_default(),
-        Err(_) => return false,
-    };
+/// pooled buffer. `None` when the hash cannot be used (an invited member's placeholder, a
+/// malformed value): then argon2 did not run.
+fn verify_blocking(hash: &str, password: &str, runs: &AtomicU64) -> Option<bool> {
+    let parsed = PasswordHash::new(hash).ok()?;
+    let (salt, expected) = (parsed.salt?, parsed.hash?);
+    let params = Params::try_from(&parsed).ok()?;
+    let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .ok()?
+        .unwrap_or_default();
     let mut salt_buf = [0u8; 64];
-    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
-        return false;
-    };
+    let salt = salt.decode_b64(&mut salt_buf).ok()?;
     let mut memory = MEMORY
         .lock()
         .ok()
@@ -135,6 +136,7 @@ fn verify_blocking(hash: &str, password: &str) -> bool {
         .unwrap_or_default();
     memory.resize(params.block_count(), Block::default());
     let mut out = vec![0u8; expected.len()];
+    runs.fetch_add(1, Ordering::Relaxed);
     let ok = Argon2::new(algorithm, version, params)
         .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut memory[..])
         .is_ok()
@@ -143,7 +145,7 @@ fn verify_blocking(hash: &str, password: &str) -> bool {
     if let Ok(mut pool) = MEMORY.lock() {
         pool.push(memory);
     }
-    ok
+    Some(ok)
 }
 
 async fn in_line<T: Send + 'static>(
@@ -188,12 +190,22 @@ pub async fn verify_at(
     hash: Option<String>,
     password: SecretString,
 ) -> Result<bool, HashError> {
-    in_line(place, move || match hash {
-        Some(h) => verify_blocking(&h, password.expose_secret()),
-        None => {
-            verify_blocking(&DUMMY_HASH, password.expose_secret());
-            false
-        }
+    let runs = place.0.runs.clone();
+    in_line(place, move || {
+        // Whenever the stored hash cannot be used (no such person, an invited member who has
+        // not chosen a password yet, a malformed value), the dummy hash is checked instead, so
+        // every answer costs one argon2 run and timing tells nothing.
+        let ok = match hash
+            .as_deref()
+            .and_then(|h| verify_blocking(h, password.expose_secret(), &runs))
+        {
+            Some(ok) => ok,
+            None => {
+                verify_blocking(&DUMMY_HASH, password.expose_secret(), &runs);
+                false
+            }
+        };
+        ok
     })
     .await
 }

@@ -8,12 +8,28 @@
 //! and CSRF tokens are derived from the PIN key, so counters start afresh and forms open during
 //! the change must be sent again.
 
-use crate::crypto::{Bound, PinCipher, KEY_CHECK_NAME};
-use crate::store::rekey::{self, Holds};
-use crate::store::Db;
-
-use super::{audit, two_step::TOTP_PURPOSE, Actor, Result, ServiceError};
+use crate::crypto::{Bound, PinCipher, KEY_CHECK_NAME, TOTP_PURPOSE};
 use crate::domain::Event;
+use crate::store::rekey::{self, Holds};
+use crate::store::{self, Db, Tx};
+
+use super::{audit, Actor, Ctx, Result, ServiceError};
+
+/// Inside a transaction that writes a value sealed with this instance's PIN key: holds the
+/// database's key check (until the transaction ends) if it is still the one this instance
+/// started with, else `KeyRotated` (the caller's transaction rolls back: nothing is lost). A
+/// rotation takes the same row first, so the two happen one after the other.
+pub async fn hold(ctx: &Ctx, conn: &mut Tx) -> Result<()> {
+    if store::settings::hold(conn, KEY_CHECK_NAME, &ctx.keys.check).await? {
+        Ok(())
+    } else {
+        tracing::error!(
+            "the PIN key was rotated while this instance was running: it refuses to seal \
+             anything until it is restarted with the new key"
+        );
+        Err(ServiceError::KeyRotated)
+    }
+}
 
 /// How many values a rotation sealed again, by kind.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -31,6 +47,9 @@ const PAGE: i64 = 500;
 /// database's key (the caller opened the database with it); `new` must differ.
 pub async fn rotate(db: &Db, old: &PinCipher, new: &PinCipher) -> Result<Rotated> {
     let mut tx = db.begin().await?;
+    // The key check's row first: writers that seal hold it too (`hold`), so each of them
+    // either commits before this reads anything, or finds the new check and writes nothing.
+    store::settings::touch(&mut tx, KEY_CHECK_NAME).await?;
     let settings = rekey::settings(&mut tx).await?;
     let check = settings
         .iter()

@@ -205,6 +205,20 @@ pub async fn hit(ctx: &Ctx, limit: Limit, who: &str) -> Result<()> {
     }
 }
 
+/// Whether `who` has spent `limit` in the current window, by reading its counter only (no write:
+/// for an answer that must not wait on the database's writer). `Throttled` when spent; the
+/// hit itself is counted later, by [`hit`].
+pub async fn check(ctx: &Ctx, limit: Limit, who: &str) -> Result<()> {
+    let key = key(ctx, limit, who);
+    let now = store::now();
+    match store::throttle::peek(&ctx.db.pool, &key, limit.window, now).await? {
+        Some((hits, start)) if hits >= limit.max => Err(ServiceError::Throttled {
+            retry_after: retry_after(limit, start, now),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// An attempt reserved on every counter that guards it. Dropping it keeps the hits (the
 /// attempt failed); [`Reservation::give_back`] returns them (it succeeded, or was never made).
 #[must_use = "an attempt either fails (keep the reservation) or is given back"]

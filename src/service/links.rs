@@ -5,10 +5,10 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use super::mail::messages::{self, AccessChange};
-use super::{accounts, audit, audit_now, hashing, limits, mail, members, policy, sessions};
+use super::{accounts, audit, hashing, limits, mail, members, policy, sessions};
 use super::{Actor, Ctx, Result, ServiceError};
 use crate::crypto;
-use crate::domain::{self, Account, DisplayName, EmailAddress, Event, Kind, Role};
+use crate::domain::{self, Account, DisplayName, Event, Kind, Role};
 use crate::domain::{UnlockPolicy, User, Username};
 use crate::store;
 
@@ -51,15 +51,9 @@ pub struct Invited {
 }
 
 /// An administrator adds a member: a generated PIN, no password yet, and an invitation (a
-/// one-time link for 72 hours, to `route` with its `{token}`) mailed to them, in one
+/// one-time link for 72 hours) mailed to them, in one
 /// transaction.
-pub async fn invite(
-    ctx: &Ctx,
-    admin: &User,
-    account: &Account,
-    new: NewMember,
-    route: &str,
-) -> Result<Invited> {
+pub async fn invite(ctx: &Ctx, admin: &User, account: &Account, new: NewMember) -> Result<Invited> {
     policy::may_administer(admin, account.id)?;
     if new.role == Role::Agent {
         return Err(ServiceError::Invalid(
@@ -80,7 +74,7 @@ pub async fn invite(
         new.role,
     )?;
     let (token, hash) = new_token();
-    let link = mail::one_time_link(ctx, route, &token);
+    let link = mail::one_time_link(ctx, ctx.settings.link_routes.invitation, &token);
     let now = store::now();
     let mut tx = ctx.db.begin().await?;
     let member = members::insert_person(
@@ -176,6 +170,7 @@ async fn set_password_with(
     }
     store::users::set_password(&mut tx, user.id, &hash).await?;
     sessions::end_all(&mut tx, user.id).await?;
+    store::links::void_all_for(&mut tx, user.id, store::now()).await?;
     audit(&mut tx, event, Actor::User(&user), Some(&user), "").await?;
     if purpose == PASSWORD {
         messages::access_changed(ctx, &mut tx, AccessChange::Password, &user, store::now()).await?;
@@ -212,10 +207,26 @@ pub async fn reset_password(
     set_password_with(ctx, token, PASSWORD, new, again, Event::PasswordReset).await
 }
 
-/// "Forgot password?": mails a one-time link (one hour, to `route`) to each enabled member whose
-/// username or address `who` is. The answer is the same whether or not anyone matched; it is
-/// throttled per client address (`Throttled`) and, silently, per member.
-pub async fn request_password_link(ctx: &Ctx, who: &str, address: &str, route: &str) -> Result<()> {
+/// "Forgot password?" as the panel answers it: at once, the same whether or not anyone matches,
+/// after only a read of the client address's counter (`Throttled` once it is spent); the work
+/// that depends on a match ([`request_password_link`]) goes on in the background, so no answer
+/// waits on it and its time tells nothing about who exists.
+pub async fn ask_for_password_link(ctx: &Ctx, who: &str, address: &str) -> Result<()> {
+    limits::check(ctx, ctx.limits.password_links_per_address, address).await?;
+    let (ctx, who, address) = (ctx.clone(), who.to_owned(), address.to_owned());
+    tokio::spawn(async move {
+        match request_password_link(&ctx, &who, &address).await {
+            Ok(()) | Err(ServiceError::Throttled { .. }) => {}
+            Err(e) => tracing::warn!(error = %e, "a password link could not be sent"),
+        }
+    });
+    Ok(())
+}
+
+/// "Forgot password?": mails a one-time link (one hour) to each enabled member whose
+/// username or address `who` is, when the address in force is theirs. It is throttled per
+/// client address (`Throttled`) and, silently, per member.
+pub async fn request_password_link(ctx: &Ctx, who: &str, address: &str) -> Result<()> {
     limits::hit(ctx, ctx.limits.password_links_per_address, address).await?;
     let who = who.trim();
     let mut people = match Username::parse(who) {
@@ -243,7 +254,7 @@ pub async fn request_password_link(ctx: &Ctx, who: &str, address: &str, route: &
             continue;
         }
         let (token, hash) = new_token();
-        let link = mail::one_time_link(ctx, route, &token);
+        let link = mail::one_time_link(ctx, ctx.settings.link_routes.password, &token);
         let now = store::now();
         let mut tx = ctx.db.begin().await?;
         store::links::void_for(&mut tx, user.id, PASSWORD, now).await?;
@@ -278,7 +289,11 @@ pub async fn setup_token(ctx: &Ctx) -> Result<Option<String>> {
     }
     let (token, hash) = new_token();
     let now = store::now();
-    store::links::insert(&ctx.db.pool, &hash, SETUP, None, now, now + SETUP_SECS).await?;
+    // One set-up link at a time: the links earlier starts printed stop working.
+    let mut tx = ctx.db.begin().await?;
+    store::links::void_unowned(&mut tx, SETUP, now).await?;
+    store::links::insert(&mut *tx, &hash, SETUP, None, now, now + SETUP_SECS).await?;
+    tx.commit().await?;
     Ok(Some(token))
 }
 
@@ -300,53 +315,63 @@ pub struct Setup {
     pub again: SecretString,
 }
 
-/// Creates the first account and its administrator with the set-up link, which then stops
-/// working (and so do the links of other instances: they need a database without accounts).
+/// Creates the first account and its administrator with the set-up link, all in one
+/// transaction: the link is spent only when both are created (a taken username leaves no
+/// account and a live link), and the links of other instances stop working with it (they need
+/// a database without accounts).
 pub async fn complete_setup(ctx: &Ctx, token: &str, s: Setup) -> Result<User> {
     if !setup_is_open(ctx, token).await? {
         return Err(ServiceError::NotFound);
     }
-    // Every field is checked before the link is used, so a mistake does not spend it.
-    DisplayName::parse_account_name(&s.account_name).map_err(ServiceError::Invalid)?;
-    Username::parse(&s.username).map_err(ServiceError::Invalid)?;
-    DisplayName::parse(&s.full_name).map_err(ServiceError::Invalid)?;
-    EmailAddress::parse_optional(s.email.as_deref()).map_err(ServiceError::Invalid)?;
+    let account_name =
+        DisplayName::parse_account_name(&s.account_name).map_err(ServiceError::Invalid)?;
+    let checked = members::parse_fields(&s.username, &s.full_name, s.email.as_deref())?;
     new_password(&s.password, &s.again)?;
+    let password_hash = hashing::hash(&ctx.hashing, s.password).await?;
     let mut tx = ctx.db.begin().await?;
     if !store::links::use_once(&mut tx, &hash_of(token), SETUP, store::now()).await? {
         return Err(ServiceError::NotFound);
     }
-    tx.commit().await?;
-    let account = accounts::create_account(
+    let mut account = None;
+    for _ in 0..20 {
+        account = accounts::insert_account(
+            &mut tx,
+            Actor::System,
+            &account_name,
+            None,
+            UnlockPolicy::SelfService,
+        )
+        .await?;
+        if account.is_some() {
+            break;
+        }
+    }
+    let account = account
+        .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("no free account number found")))?;
+    let admin = members::insert_person(
         ctx,
+        &mut tx,
         Actor::System,
-        &s.account_name,
-        None,
-        UnlockPolicy::SelfService,
-    )
-    .await?;
-    let admin = members::create_person(
-        ctx,
-        Actor::System,
-        members::NewPerson {
-            account: Some(account),
-            username: s.username,
-            full_name: s.full_name,
-            email: s.email.filter(|e| !e.trim().is_empty()),
+        members::PersonRow {
+            account: Some(&account),
+            username: checked.username,
+            full_name: checked.full_name,
+            email: checked.email,
             role: Role::Admin,
             kind: Kind::User,
-            password: s.password,
+            password_hash,
             with_pin: true,
         },
     )
     .await?;
-    audit_now(
-        &ctx.db,
+    audit(
+        &mut tx,
         Event::AccountCreated,
         Actor::System,
         Some(&admin),
         "first start",
     )
     .await?;
+    tx.commit().await?;
     Ok(admin)
 }

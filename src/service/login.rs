@@ -9,6 +9,13 @@ use super::{audit_now, hashing, limits, Actor, Ctx, Result, ServiceError};
 use crate::domain::{Account, Event, User, Username};
 use crate::store;
 
+/// Who a right password belongs to, and whether the login still needs its second step.
+pub struct Authenticated {
+    pub user: User,
+    /// The person has two-step login: the password opened only the second step.
+    pub second_step_due: bool,
+}
+
 /// Why a login did not succeed. Both look the same to the person logging in, except that
 /// throttling says when to try again; neither reveals whether the username exists.
 #[derive(Debug)]
@@ -27,7 +34,7 @@ pub async fn authenticate(
     username: &str,
     password: SecretString,
     address: &str,
-) -> Result<std::result::Result<User, LoginFailure>> {
+) -> Result<std::result::Result<Authenticated, LoginFailure>> {
     // A username that cannot exist still counts, under what was typed (it may hold control
     // characters, which PostgreSQL refuses in text, or be 10 KB long: only its HMAC is kept),
     // and is never looked up.
@@ -73,11 +80,22 @@ pub async fn authenticate(
     };
     match user {
         Some(user) if ok && !user.disabled => {
-            reservation
-                .succeeded(ctx, Event::LoginOk, &user, "")
-                .await?;
+            // With two-step login the password only opens the second step: recorded as such,
+            // not as a login.
+            let second_step_due = store::two_step::status(&ctx.db.pool, user.id)
+                .await?
+                .enabled();
+            let event = if second_step_due {
+                Event::PasswordPassed
+            } else {
+                Event::LoginOk
+            };
+            reservation.succeeded(ctx, event, &user, "").await?;
             ctx.metrics.login(Login::Success);
-            Ok(Ok(user))
+            Ok(Ok(Authenticated {
+                user,
+                second_step_due,
+            }))
         }
         user => {
             // The reservation stays: it is this failure's count.

@@ -6,7 +6,7 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use super::policy::{self, MemberChange};
-use super::{audit, hashing, sessions, Actor, Ctx, Result, ServiceError};
+use super::{audit, hashing, keys, sessions, Actor, Ctx, Result, ServiceError};
 use crate::domain::{
     self, Account, ActivityKind, DisplayName, EmailAddress, Event, Kind, MemberSummary, Role,
     SupportPin, User, Username,
@@ -55,9 +55,7 @@ pub(super) fn check_person(
     email: Option<&str>,
     role: Role,
 ) -> Result<Checked> {
-    let username = Username::parse(username).map_err(ServiceError::Invalid)?;
-    let full_name = DisplayName::parse(full_name).map_err(ServiceError::Invalid)?;
-    let email = EmailAddress::parse_optional(email).map_err(ServiceError::Invalid)?;
+    let checked = parse_fields(username, full_name, email)?;
     if let Actor::User(u) = actor {
         policy::may_administer(u, account.map(|a| a.id).ok_or(ServiceError::NotFound)?)?;
     }
@@ -66,10 +64,19 @@ pub(super) fn check_person(
             "Agents belong to no account; account members are users or administrators.".into(),
         ));
     }
+    Ok(checked)
+}
+
+/// The fields of a new person, parsed once (who may create them is [`check_person`]'s).
+pub(super) fn parse_fields(
+    username: &str,
+    full_name: &str,
+    email: Option<&str>,
+) -> Result<Checked> {
     Ok(Checked {
-        username,
-        full_name,
-        email,
+        username: Username::parse(username).map_err(ServiceError::Invalid)?,
+        full_name: DisplayName::parse(full_name).map_err(ServiceError::Invalid)?,
+        email: EmailAddress::parse_optional(email).map_err(ServiceError::Invalid)?,
     })
 }
 
@@ -130,6 +137,9 @@ pub(super) async fn insert_person(
     )
     .await?;
     if !is_agent {
+        if p.with_pin {
+            keys::hold(ctx, conn).await?;
+        }
         let blob = p
             .with_pin
             .then(|| ctx.cipher.encrypt_pin(id, &SupportPin::generate()));
@@ -223,6 +233,9 @@ pub async fn set_enabled(ctx: &Ctx, actor: Actor<'_>, user: &User, enabled: bool
     }
     store::users::set_disabled(&mut tx, user.id, !enabled).await?;
     sessions::end_all(&mut tx, user.id).await?;
+    if !enabled {
+        store::links::void_all_for(&mut tx, user.id, store::now()).await?;
+    }
     let event = if enabled {
         Event::MemberEnabled
     } else {
@@ -260,27 +273,4 @@ pub async fn set_role(ctx: &Ctx, actor: Actor<'_>, user: &User, role: Role) -> R
     .await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// Sets a member's e-mail address: the member, or an administrator of their account.
-pub async fn set_email(ctx: &Ctx, actor: &User, user: &User, email: Option<&str>) -> Result<User> {
-    if actor.id != user.id {
-        policy::may_administer(actor, user.account_id.ok_or(ServiceError::NotFound)?)?;
-    }
-    let email = EmailAddress::parse_optional(email).map_err(ServiceError::Invalid)?;
-    let mut tx = ctx.db.begin().await?;
-    store::users::set_email(&mut tx, user.id, email.as_ref().map(EmailAddress::as_str)).await?;
-    audit(
-        &mut tx,
-        Event::EmailChanged,
-        Actor::User(actor),
-        Some(user),
-        "",
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(User {
-        email: email.map(EmailAddress::into_string),
-        ..user.clone()
-    })
 }

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod activity;
 pub mod directory;
+pub mod email;
 pub mod hashing;
 pub mod health;
 pub mod keys;
@@ -62,6 +63,9 @@ pub struct Keys {
     /// Keys the recovery codes' HMACs: random, kept in the database sealed with the PIN key (so
     /// a key rotation re-seals it and the codes keep working).
     pub recovery: [u8; 32],
+    /// The database's key check as this instance found it at start: a write that seals holds it
+    /// unchanged (`keys::hold`), so nothing is sealed with a key rotated away meanwhile.
+    pub check: Vec<u8>,
 }
 
 /// What every use case needs: the database, the PIN cipher, the limits and the settings. Built
@@ -141,6 +145,20 @@ pub struct Settings {
     pub mail_sends: bool,
     /// The base of one-time links: the public URL, or the address this instance listens on.
     pub link_base: url::Url,
+    /// The panel's pages that one-time links open (the face names them; `startup` passes them).
+    pub link_routes: LinkRoutes,
+}
+
+/// The panel's routes of one-time links, each with a `{token}` segment.
+#[derive(Debug, Clone, Default)]
+pub struct LinkRoutes {
+    pub invitation: &'static str,
+    pub password: &'static str,
+    pub setup: &'static str,
+    /// A new address confirms a person's own change.
+    pub email_confirm: &'static str,
+    /// The current address answers someone else's request to change it.
+    pub email_answer: &'static str,
 }
 
 impl Default for Settings {
@@ -153,6 +171,7 @@ impl Default for Settings {
             mail_from: defaults::MAIL_FROM.into(),
             mail_sends: false,
             link_base: url::Url::parse("http://localhost/").unwrap_or_else(|_| unreachable!()),
+            link_routes: LinkRoutes::default(),
         }
     }
 }
@@ -185,6 +204,12 @@ pub enum ServiceError {
     /// A second-factor code (or passkey) that does not open anything.
     #[error("that code is not correct")]
     WrongCode,
+    /// Codes from the authenticator app are refused after too many wrong ones in a row.
+    #[error(
+        "too many wrong codes were entered for this login: codes from the app are refused until \
+         a recovery code or a passkey is used, or an administrator allows them again"
+    )]
+    CodesRefused,
     /// A password given again (to confirm a change) was wrong.
     #[error("that password is not correct")]
     WrongPassword,
@@ -194,6 +219,13 @@ pub enum ServiceError {
     /// A verification was asked for without a PIN.
     #[error("no Support PIN was given")]
     PinRequired,
+    /// The PIN key was rotated while this instance ran: it may seal nothing more (nothing was
+    /// written) until it is restarted with the new key.
+    #[error(
+        "the PIN key was rotated while this instance was running; it was not changed, and \
+         nothing was written: restart it with the new key"
+    )]
+    KeyRotated,
     /// Bad input other than a PIN, with a message for a person.
     #[error("{0}")]
     Invalid(String),

@@ -19,6 +19,7 @@ pub async fn set_password(
     let mut tx = ctx.db.begin().await?;
     store::users::set_password(&mut tx, user.id, &hash).await?;
     sessions::end_all(&mut tx, user.id).await?;
+    store::links::void_all_for(&mut tx, user.id, store::now()).await?;
     audit(&mut tx, Event::PasswordChanged, actor, Some(user), "").await?;
     tx.commit().await?;
     Ok(())
@@ -43,6 +44,7 @@ pub async fn change_own_password(
     let mut tx = ctx.db.begin().await?;
     store::users::set_password(&mut tx, user.id, &hash).await?;
     sessions::end_all(&mut tx, user.id).await?;
+    store::links::void_all_for(&mut tx, user.id, store::now()).await?;
     audit(
         &mut tx,
         Event::PasswordChanged,

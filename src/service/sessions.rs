@@ -2,8 +2,8 @@
 //! started and was last used, from where, in which browser), ending one, ending all others,
 //! ending every one with the tokens (after a security change), and logging out.
 
-use super::{audit_now, Actor, Ctx, Result, ServiceError};
-use crate::domain::{self, Event, SessionInfo, User};
+use super::{audit, audit_now, Actor, Ctx, Result, ServiceError};
+use crate::domain::{self, Event, SessionInfo, TokenInfo, User};
 use crate::store::{self, Tx};
 
 /// The session facts the sessions page lists; the panel's session writes them under these
@@ -69,18 +69,52 @@ pub async fn end(ctx: &Ctx, user: &User, handle: &str, current: &str) -> Result<
     .await
 }
 
-/// Ends every session of `user` but the current one; how many ended.
-pub async fn end_others(ctx: &Ctx, user: &User, current: &str) -> Result<u64> {
-    let n = store::sessions::delete_others(&ctx.db.pool, user.id, current).await?;
-    audit_now(
-        &ctx.db,
+/// Ends every session of `user` but the current one, and every API token of theirs: how many
+/// sessions and tokens ended.
+pub async fn end_others(ctx: &Ctx, user: &User, current: &str) -> Result<(u64, u64)> {
+    let mut tx = ctx.db.begin().await?;
+    let sessions = store::sessions::delete_others(&mut tx, user.id, current).await?;
+    let tokens = store::tokens::delete_for_user(&mut tx, user.id).await?;
+    audit(
+        &mut tx,
         Event::SessionEnded,
         Actor::User(user),
         Some(user),
-        &format!("all others ({n})"),
+        &format!("all others ({sessions}) and API tokens ({tokens})"),
     )
     .await?;
-    Ok(n)
+    tx.commit().await?;
+    Ok((sessions, tokens))
+}
+
+/// The live API tokens of `user`, newest first.
+pub async fn tokens(ctx: &Ctx, user: &User) -> Result<Vec<TokenInfo>> {
+    Ok(store::tokens::for_user(&ctx.db.pool, user.id, store::now())
+        .await?
+        .into_iter()
+        .map(|t| TokenInfo {
+            handle: t.handle,
+            address: t.address,
+            issued_at: t.created_at,
+            expires_at: t.expires_at,
+            last_used_at: t.last_used_at,
+        })
+        .collect())
+}
+
+/// Revokes one of `user`'s API tokens by its handle.
+pub async fn revoke_token(ctx: &Ctx, user: &User, handle: &str) -> Result<()> {
+    if !store::tokens::delete_by_handle(&ctx.db.pool, user.id, handle).await? {
+        return Err(ServiceError::NotFound);
+    }
+    audit_now(
+        &ctx.db,
+        Event::TokenRevoked,
+        Actor::User(user),
+        Some(user),
+        "from the sessions page",
+    )
+    .await
 }
 
 /// Ends every session and API token of `user_id` (inside the caller's transaction).

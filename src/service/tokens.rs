@@ -13,6 +13,8 @@ use crate::store;
 
 /// How long an API token lives.
 pub const TOKEN_TTL_SECS: i64 = 24 * 60 * 60;
+/// A token's last use is written at most this often.
+const USE_RESOLUTION_SECS: i64 = 60;
 
 /// An issued API token: the secret goes to the client once and is stored only as a hash.
 pub struct IssuedToken {
@@ -25,9 +27,14 @@ pub struct IssuedToken {
     pub recent: RecentPassword,
 }
 
-/// Issues a token to someone who has just authenticated (with a second factor when
-/// `second_factor`).
-pub async fn issue_token(ctx: &Ctx, user: &User, second_factor: bool) -> Result<IssuedToken> {
+/// Issues a token to someone who has just authenticated from `address` (with a second factor
+/// when `second_factor`).
+pub async fn issue_token(
+    ctx: &Ctx,
+    user: &User,
+    second_factor: bool,
+    address: &str,
+) -> Result<IssuedToken> {
     let token = crypto::random_token();
     let now = store::now();
     let expires_at = now + TOKEN_TTL_SECS;
@@ -37,6 +44,8 @@ pub async fn issue_token(ctx: &Ctx, user: &User, second_factor: bool) -> Result<
         &mut tx,
         &store::tokens::NewToken {
             token_hash: &crypto::sha256_hex(token.as_bytes()),
+            handle: &uuid::Uuid::new_v4().simple().to_string(),
+            address,
             user_id: user.id,
             auth_epoch: user.auth_epoch,
             created_at: now,
@@ -90,10 +99,15 @@ impl TokenHolder {
 /// The person a token belongs to, if it is live.
 pub async fn token_user(ctx: &Ctx, token: &str) -> Result<Option<TokenHolder>> {
     let hash = crypto::sha256_hex(token.as_bytes());
-    let Some((row, user, _)) = store::tokens::lookup(&ctx.db.pool, &hash, store::now()).await?
-    else {
+    let now = store::now();
+    let Some((row, user, _)) = store::tokens::lookup(&ctx.db.pool, &hash, now).await? else {
         return Ok(None);
     };
+    // When it was last used, for its holder's sessions page: written at most once a minute,
+    // so reading through the API does not write on every call.
+    if now - row.last_used_at.unwrap_or(0) >= USE_RESOLUTION_SECS {
+        store::tokens::touch(&ctx.db.pool, &hash, now).await?;
+    }
     Ok(
         login::may_still_act(&user, row.auth_epoch).then_some(TokenHolder {
             user,
@@ -146,21 +160,22 @@ pub async fn request_with_password(
     address: &str,
 ) -> Result<std::result::Result<Requested, Refused>> {
     limits::hit(ctx, ctx.limits.tokens_per_address, address).await?;
-    let user = match login::authenticate(ctx, username, password, address).await? {
-        Ok(user) => user,
+    let found = match login::authenticate(ctx, username, password, address).await? {
+        Ok(found) => found,
         Err(LoginFailure::BadCredentials) => return Ok(Err(Refused::BadCredentials)),
         Err(LoginFailure::Throttled { retry_after }) => {
             return Ok(Err(Refused::Throttled { retry_after }))
         }
     };
-    if two_step::status(ctx, &user).await?.enabled() {
+    let user = found.user;
+    if found.second_step_due {
         let session = two_step::begin_api_second_step(ctx, &user).await?;
         return Ok(Ok(Requested::SecondStep(session)));
     }
     if two_step::required_for(ctx, user.role) {
         return Ok(Err(Refused::TwoStepNotSetUp));
     }
-    let token = issue_token(ctx, &user, false).await?;
+    let token = issue_token(ctx, &user, false, address).await?;
     Ok(Ok(Requested::Token(user, token)))
 }
 
@@ -175,6 +190,6 @@ pub async fn request_with_passcode(
 ) -> Result<(User, IssuedToken)> {
     limits::hit(ctx, ctx.limits.tokens_per_address, address).await?;
     let user = two_step::finish_api_second_step(ctx, session_id, passcode).await?;
-    let token = issue_token(ctx, &user, true).await?;
+    let token = issue_token(ctx, &user, true, address).await?;
     Ok((user, token))
 }

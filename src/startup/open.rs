@@ -60,6 +60,7 @@ pub async fn open(
     let keys = Keys {
         throttle: key.derive("throttle"),
         recovery,
+        check: stored,
     };
     let ctx = Ctx::new(
         db,

@@ -175,6 +175,8 @@ pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
         web::urls::INVITATION.trim_end_matches("{token}"),
         web::urls::RESET_PASSWORD.trim_end_matches("{token}"),
         web::urls::SETUP.trim_end_matches("{token}"),
+        web::urls::EMAIL_CONFIRM_LINK.trim_end_matches("{token}"),
+        web::urls::EMAIL_ANSWER_LINK.trim_end_matches("{token}"),
     ];
     for prefix in secret_routes {
         if let Some(rest) = path.strip_prefix(prefix) {

@@ -15,6 +15,7 @@ use super::open::Opened;
 use crate::http::client::TrustedProxies;
 use crate::http::{self, AppState, Settings};
 use crate::service::{self, defaults, Ctx};
+use crate::web::urls;
 
 /// How `serve` runs: the settings of the faces, the use cases and the connections.
 #[derive(Debug, Clone)]
@@ -96,6 +97,7 @@ impl App {
         addr: SocketAddr,
         settings: &ServeSettings,
     ) -> anyhow::Result<App> {
+        check_public_url(settings)?;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
@@ -123,6 +125,13 @@ impl App {
                 mail_from: settings.mail_from.clone(),
                 mail_sends: settings.delivery.sends(),
                 link_base,
+                link_routes: service::LinkRoutes {
+                    invitation: urls::INVITATION,
+                    password: urls::RESET_PASSWORD,
+                    setup: urls::SETUP,
+                    email_confirm: urls::EMAIL_CONFIRM_LINK,
+                    email_answer: urls::EMAIL_ANSWER_LINK,
+                },
             },
             service::limits::Limits::per_minute(settings.verify_limit, settings.token_limit),
             recorder,
@@ -204,6 +213,34 @@ impl App {
             metrics.abort();
         }
         Ok(())
+    }
+}
+
+/// Links in mail (and passkeys) need the address people use, over HTTPS: with SMTP configured
+/// there must be a public URL, and a public URL must be `https://` unless its host is this
+/// machine (`localhost`, a loopback address), where plain HTTP stays on the machine.
+fn check_public_url(settings: &ServeSettings) -> anyhow::Result<()> {
+    match &settings.public_url {
+        None if settings.delivery.sends() => anyhow::bail!(
+            "mail is configured (PINPANEL_SMTP_URL) but PINPANEL_PUBLIC_URL is not: links in mail \
+             would point at this server's own address over plain HTTP; set PINPANEL_PUBLIC_URL to \
+             the https:// address people use"
+        ),
+        Some(url) if url.scheme() != "https" && !is_loopback(url) => anyhow::bail!(
+            "PINPANEL_PUBLIC_URL must be https:// (plain http only for localhost or a loopback \
+             address), got {url}"
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Does `url` name this machine?
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 

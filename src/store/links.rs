@@ -92,3 +92,29 @@ pub async fn delete_expired(pool: &AnyPool, now: i64) -> sqlx::Result<u64> {
         .await?;
     Ok(done.rows_affected())
 }
+
+/// Voids every unused one-time link of a person, and their pending e-mail changes: their
+/// password was set, their address changed, or they were disabled, so nothing sent before may
+/// still open anything.
+pub async fn void_all_for(conn: &mut AnyConnection, user_id: i64, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE one_time_links SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    super::email_changes::void_pending(conn, user_id, now).await
+}
+
+/// Voids every unused link of `purpose` that belongs to no one (the set-up links of earlier
+/// starts).
+pub async fn void_unowned(conn: &mut AnyConnection, purpose: &str, now: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "UPDATE one_time_links SET used_at = $2 WHERE purpose = $1 AND user_id IS NULL \
+         AND used_at IS NULL",
+    )
+    .bind(purpose)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod email_changes;
 pub mod links;
 pub mod outbox;
 pub mod pins;

@@ -185,11 +185,15 @@ pub async fn delete_one(pool: &AnyPool, user_id: i64, hash: &str) -> sqlx::Resul
 }
 
 /// Ends every session of `user_id` but the one with `keep` as its id hash.
-pub async fn delete_others(pool: &AnyPool, user_id: i64, keep: &str) -> sqlx::Result<u64> {
+pub async fn delete_others(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    keep: &str,
+) -> sqlx::Result<u64> {
     let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
         .bind(user_id)
         .bind(keep)
-        .execute(pool)
+        .execute(conn)
         .await?;
     Ok(done.rows_affected())
 }

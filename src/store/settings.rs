@@ -1,6 +1,6 @@
 //! Installation-wide settings (see the `settings` table).
 
-use sqlx::AnyPool;
+use sqlx::{AnyConnection, AnyPool};
 
 pub async fn get(pool: &AnyPool, name: &str) -> sqlx::Result<Option<Vec<u8>>> {
     sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
@@ -21,4 +21,27 @@ pub async fn get_or_insert(pool: &AnyPool, name: &str, value: &[u8]) -> sqlx::Re
         .bind(name)
         .fetch_one(pool)
         .await
+}
+
+/// Holds the row `name` for the rest of the caller's transaction if its value is still
+/// `expected` (a row lock on PostgreSQL, the write lock on SQLite): `false` when it has changed.
+/// Writers that seal with the PIN key hold the key check this way, so a key rotation (which
+/// takes the same row first) and a seal with the old key happen one after the other, never
+/// interleaved.
+pub async fn hold(conn: &mut AnyConnection, name: &str, expected: &[u8]) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE settings SET value = value WHERE name = $1 AND value = $2")
+        .bind(name)
+        .bind(expected.to_vec())
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Takes the row `name` for the rest of the caller's transaction, whatever its value.
+pub async fn touch(conn: &mut AnyConnection, name: &str) -> sqlx::Result<()> {
+    sqlx::query("UPDATE settings SET value = value WHERE name = $1")
+        .bind(name)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

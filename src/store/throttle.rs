@@ -112,3 +112,23 @@ pub async fn delete_stale(pool: &AnyPool, older_than: i64) -> sqlx::Result<u64> 
         .await?;
     Ok(done.rows_affected())
 }
+
+/// The hits on `key` in its current window of `window` seconds and the window's start, if it
+/// has one (a read only).
+pub async fn peek(
+    pool: &AnyPool,
+    key: &str,
+    window: i64,
+    now: i64,
+) -> sqlx::Result<Option<(i64, i64)>> {
+    let row = sqlx::query(
+        "SELECT hits, window_start FROM throttle WHERE key = $1 AND window_start > $2 - $3",
+    )
+    .bind(key)
+    .bind(now)
+    .bind(window)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|r| Ok((r.try_get("hits")?, r.try_get("window_start")?)))
+        .transpose()
+}

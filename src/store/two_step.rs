@@ -29,7 +29,7 @@ pub async fn totp(pool: &AnyPool, user_id: i64) -> sqlx::Result<Option<TotpRow>>
 /// Stores a new unconfirmed secret, replacing an unconfirmed one; `false` (and nothing written)
 /// when a confirmed secret exists.
 pub async fn put_pending_totp(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     user_id: i64,
     ciphertext: Vec<u8>,
     now: i64,
@@ -43,7 +43,7 @@ pub async fn put_pending_totp(
     .bind(user_id)
     .bind(ciphertext)
     .bind(now)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
 }
@@ -113,8 +113,11 @@ pub async fn use_recovery_code(
     Ok(done.rows_affected() == 1)
 }
 
-/// What a person has set up, in one query.
-pub async fn status(pool: &AnyPool, user_id: i64) -> sqlx::Result<TwoStepStatus> {
+/// What a person has set up, in one query; on the pool or inside a transaction.
+pub async fn status<'e, E>(db: E, user_id: i64) -> sqlx::Result<TwoStepStatus>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let row = sqlx::query(
         "SELECT \
            CAST((SELECT COUNT(*) FROM totp_secrets WHERE user_id = $1 AND confirmed = 1) AS BIGINT) \
@@ -124,7 +127,7 @@ pub async fn status(pool: &AnyPool, user_id: i64) -> sqlx::Result<TwoStepStatus>
              AS BIGINT) AS codes",
     )
     .bind(user_id)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await?;
     Ok(TwoStepStatus {
         authenticator_app: row.try_get::<i64, _>("totp")? > 0,
@@ -297,4 +300,61 @@ pub async fn delete_expired_mfa_sessions(pool: &AnyPool, now: i64) -> sqlx::Resu
         .execute(pool)
         .await?;
     Ok(done.rows_affected())
+}
+
+/// Wrong second steps counted for a person since the count last started again.
+pub async fn second_step_failures(pool: &AnyPool, user_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT second_step_failures FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await
+        .map(|n| n.unwrap_or(0))
+}
+
+/// Counts one wrong second step for a person, in one statement: the count now.
+pub async fn count_second_step_failure(
+    conn: &mut AnyConnection,
+    user_id: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "UPDATE users SET second_step_failures = second_step_failures + 1 WHERE id = $1 \
+         RETURNING second_step_failures",
+    )
+    .bind(user_id)
+    .fetch_one(conn)
+    .await
+}
+
+/// Claims the person's warning about wrong second steps for `now`, once per `every` seconds:
+/// `true` for the one caller that may send it.
+pub async fn claim_second_step_alert(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    now: i64,
+    every: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE users SET second_step_alerted_at = $2 WHERE id = $1 \
+         AND (second_step_alerted_at IS NULL OR second_step_alerted_at <= $3)",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(now - every)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Starts the person's count of wrong second steps again; `true` when there were some.
+pub async fn clear_second_step_failures(
+    conn: &mut AnyConnection,
+    user_id: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE users SET second_step_failures = 0 WHERE id = $1 AND second_step_failures > 0",
+    )
+    .bind(user_id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

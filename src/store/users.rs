@@ -45,6 +45,7 @@ fn summary_from_row(row: &AnyRow, with_activity: bool) -> sqlx::Result<MemberSum
             false => None,
         },
         two_step: row.try_get::<i64, _>("factors")? > 0,
+        second_step_failures: row.try_get("second_step_failures")?,
     })
 }
 
@@ -187,7 +188,7 @@ pub async fn members_of(
     pin_events: &[&str],
 ) -> sqlx::Result<Vec<MemberSummary>> {
     let mut q = Statement::new(format!(
-        "SELECT {COLUMNS}, COALESCE(p.state, 'INACTIVE') AS pin_state, \
+        "SELECT {COLUMNS}, u.second_step_failures, COALESCE(p.state, 'INACTIVE') AS pin_state, \
          (SELECT MAX(a.at) FROM audit_log a WHERE a.subject_id = u.id AND a.event IN ("
     ));
     q.bind_list(pin_events.iter().copied())
@@ -251,6 +252,16 @@ pub async fn lock_account(conn: &mut AnyConnection, account_id: i64) -> sqlx::Re
     Ok(())
 }
 
+/// Takes the person's row for the rest of the transaction (a row lock on PostgreSQL, the write
+/// lock on SQLite), so that changes that must see each other happen one after the other.
+pub async fn lock_person(conn: &mut AnyConnection, id: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET id = id WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// The enabled administrators of an account other than `except`.
 pub async fn enabled_admins_except(
     conn: &mut AnyConnection,
@@ -296,7 +307,8 @@ pub struct MemberPage<'a> {
 /// A page of an account's members with their PIN state, in id order (stable for paging).
 pub async fn members_page(pool: &AnyPool, p: &MemberPage<'_>) -> sqlx::Result<Vec<MemberSummary>> {
     let mut q = Statement::new(format!(
-        "SELECT {COLUMNS}, COALESCE(pn.state, 'INACTIVE') AS pin_state, {FACTORS} \
+        "SELECT {COLUMNS}, u.second_step_failures, COALESCE(pn.state, 'INACTIVE') AS pin_state, \
+         {FACTORS} \
          FROM users u LEFT JOIN support_pins pn ON pn.user_id = u.id WHERE u.account_id = "
     ));
     q.bind(p.account_id);

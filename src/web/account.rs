@@ -94,6 +94,23 @@ pub async fn password_post(
     }
 }
 
+/// "one …" or "3 …" as a sentence starts.
+fn sentence_start(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// An API token as the page lists it.
+pub struct TokenRow {
+    pub issued: String,
+    pub expires: String,
+    pub last_used: String,
+    pub address: String,
+    pub revoke_url: String,
+}
+
 pub struct SessionRow {
     pub started: String,
     pub last_seen: String,
@@ -108,6 +125,7 @@ pub struct SessionRow {
 pub struct SessionsPage {
     chrome: Chrome,
     sessions: Vec<SessionRow>,
+    tokens: Vec<TokenRow>,
     flash: Option<Flash>,
 }
 
@@ -124,12 +142,27 @@ async fn sessions_page(
 ) -> Result<SessionsPage> {
     let current = auth.session.handle().unwrap_or_default();
     let list = sessions::list(&state.ctx, &auth.user, &current).await?;
+    let tokens = sessions::tokens(&state.ctx, &auth.user)
+        .await?
+        .into_iter()
+        .map(|t| TokenRow {
+            issued: format_time(t.issued_at),
+            expires: format_time(t.expires_at),
+            last_used: t
+                .last_used_at
+                .map(format_time)
+                .unwrap_or_else(|| "not yet".into()),
+            address: t.address,
+            revoke_url: urls::with_key(urls::TOKEN_REVOKE, &t.handle),
+        })
+        .collect();
     Ok(SessionsPage {
         chrome: Chrome::of(auth),
+        tokens,
         sessions: list
             .into_iter()
             .map(|s: SessionInfo| SessionRow {
-                end_url: urls::SESSION_END.replace("{id}", &s.handle),
+                end_url: urls::with_key(urls::SESSION_END, &s.handle),
                 started: format_time(s.started_at),
                 last_seen: format_time(s.last_seen_at),
                 address: s.client_address,
@@ -160,16 +193,39 @@ pub async fn session_end_post(
     sessions_page(&state, &auth, Some(Flash::done(flash))).await
 }
 
+pub async fn token_revoke_post(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(handle): Path<String>,
+) -> Result<SessionsPage> {
+    let flash = match sessions::revoke_token(&state.ctx, &auth.user, &handle).await {
+        Ok(()) => "That API token is revoked.",
+        Err(ServiceError::NotFound) => "That API token had already ended.",
+        Err(e) => return Err(e.into()),
+    };
+    sessions_page(&state, &auth, Some(Flash::done(flash))).await
+}
+
 pub async fn sessions_end_others_post(
     State(state): State<AppState>,
     auth: Auth,
 ) -> Result<SessionsPage> {
     let current = auth.session.handle().unwrap_or_default();
-    let n = sessions::end_others(&state.ctx, &auth.user, &current).await?;
-    let flash = match n {
-        0 => "You had no other sessions.".to_owned(),
-        1 => "Your other session has ended.".to_owned(),
-        n => format!("Your {n} other sessions have ended."),
+    let (sessions, tokens) = sessions::end_others(&state.ctx, &auth.user, &current).await?;
+    let ended = |n: u64, one: &str, many: &str| match n {
+        1 => format!("your {one} has"),
+        n => format!("your {n} {many} have"),
     };
+    let flash = match (sessions, tokens) {
+        (0, 0) => "You had no other sessions and no API tokens.".to_owned(),
+        (s, 0) => format!("{} ended.", ended(s, "other session", "other sessions")),
+        (0, t) => format!("{} ended.", ended(t, "API token", "API tokens")),
+        (s, t) => format!(
+            "{} ended, and {} too.",
+            ended(s, "other session", "other sessions"),
+            ended(t, "API token", "API tokens")
+        ),
+    };
+    let flash = sentence_start(&flash);
     sessions_page(&state, &auth, Some(Flash::done(flash))).await
 }

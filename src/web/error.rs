@@ -30,6 +30,9 @@ pub enum WebError {
     /// A rule refused the change (409), with why.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// This instance cannot do it now (503), with why.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     #[error("not found")]
     NotFound,
     /// The CSRF token is missing or wrong.
@@ -58,7 +61,9 @@ impl From<ServiceError> for WebError {
         match e {
             ServiceError::NotFound => WebError::NotFound,
             ServiceError::Forbidden(why) => WebError::Forbidden(sentence(why)),
-            ServiceError::ReauthRequired => WebError::Forbidden(said(&e)),
+            ServiceError::ReauthRequired | ServiceError::CodesRefused => {
+                WebError::Forbidden(said(&e))
+            }
             e @ (ServiceError::InvalidPin(_)
             | ServiceError::WrongCode
             | ServiceError::WrongPassword
@@ -69,6 +74,11 @@ impl From<ServiceError> for WebError {
             | ServiceError::NoPin
             | ServiceError::PinExists) => WebError::Conflict(said(&e)),
             ServiceError::Conflict(why) => WebError::Conflict(why),
+            ServiceError::KeyRotated => WebError::Unavailable(
+                "This server is being restarted with a new key. Nothing was changed; please try \
+                 again in a minute."
+                    .into(),
+            ),
             ServiceError::Throttled { retry_after } => WebError::Throttled { retry_after },
             ServiceError::Busy { retry_after } => WebError::Busy { retry_after },
             ServiceError::Internal(e) => WebError::Internal(e),
@@ -101,6 +111,7 @@ impl IntoResponse for WebError {
             WebError::Forbidden(msg) => (StatusCode::FORBIDDEN, msg),
             WebError::Invalid(msg) => (StatusCode::UNPROCESSABLE_ENTITY, msg),
             WebError::Conflict(msg) => (StatusCode::CONFLICT, msg),
+            WebError::Unavailable(msg) => (StatusCode::SERVICE_UNAVAILABLE, msg),
             WebError::NotFound => (StatusCode::NOT_FOUND, "There is nothing here.".into()),
             WebError::Csrf => (
                 StatusCode::FORBIDDEN,

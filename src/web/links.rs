@@ -15,8 +15,9 @@ use super::error::{Result, WebError};
 use super::login::anonymous_page;
 use super::urls;
 use crate::domain::MIN_PASSWORD_CHARS;
+use crate::http::time::format_time;
 use crate::http::{client::ClientAddr, AppState};
-use crate::service::{links, ServiceError};
+use crate::service::{email, links, ServiceError};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "account/forgot.html")]
@@ -65,7 +66,7 @@ pub async fn forgot_post(
             },
         ));
     }
-    links::request_password_link(&state.ctx, &form.who, &addr, urls::RESET_PASSWORD).await?;
+    links::ask_for_password_link(&state.ctx, &form.who, &addr).await?;
     Ok(anonymous_page(&state, &headers, StatusCode::OK, |csrf| {
         ForgotPage {
             csrf,
@@ -92,7 +93,7 @@ pub struct ChoosePasswordPage {
 #[template(path = "account/link_used.html")]
 pub struct LinkUsedPage {
     title: &'static str,
-    message: &'static str,
+    message: String,
 }
 
 fn link_is_dead(title: &'static str) -> Response {
@@ -101,7 +102,8 @@ fn link_is_dead(title: &'static str) -> Response {
         LinkUsedPage {
             title,
             message: "This link has been used already, has expired, or is not a link we sent. \
-                      Ask for a new one.",
+                      Ask for a new one."
+                .into(),
         },
     )
         .into_response()
@@ -358,4 +360,113 @@ pub async fn setup_post(
         )),
         Err(e) => Err(WebError::from(e)),
     }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "account/email_link.html")]
+pub struct EmailLinkPage {
+    csrf: String,
+    action: String,
+    own: bool,
+    username: String,
+    new_email: String,
+    asked_by: String,
+    asked_at: String,
+}
+
+const EMAIL_TITLE: &str = "E-mail address";
+
+/// The page a change's link opens: the new address confirms a person's own change, the current
+/// address answers someone else's request. Nothing changes until its form is sent (mail
+/// scanners open links too).
+async fn email_link_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    route: &str,
+    token: &str,
+) -> Result<Response> {
+    let (user, change) = match email::by_link(&state.ctx, token).await {
+        Ok(found) => found,
+        Err(ServiceError::NotFound) => return Ok(link_is_dead(EMAIL_TITLE)),
+        Err(e) => return Err(e.into()),
+    };
+    let action = route.replace("{token}", token);
+    Ok(anonymous_page(state, headers, StatusCode::OK, |csrf| {
+        EmailLinkPage {
+            csrf,
+            action,
+            own: change.own,
+            username: user.username,
+            new_email: change.new_email,
+            asked_by: change.asked_by,
+            asked_at: format_time(change.asked_at),
+        }
+        .into_response()
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct AnswerForm {
+    #[serde(default)]
+    answer: String,
+}
+
+async fn email_link_post(state: &AppState, token: &str, form: AnswerForm) -> Result<Response> {
+    let accept = form.answer == "accept";
+    let (message, status) = match email::answer_by_link(&state.ctx, token, accept).await {
+        Ok(user) if accept => (
+            format!(
+                "The e-mail address of {} is now {}. Every session has ended: log in again.",
+                user.username,
+                user.email.unwrap_or_default()
+            ),
+            StatusCode::OK,
+        ),
+        Ok(_) => (
+            "Nothing changed: the address stays as it was.".to_owned(),
+            StatusCode::OK,
+        ),
+        Err(ServiceError::NotFound) => return Ok(link_is_dead(EMAIL_TITLE)),
+        Err(e) => return Err(e.into()),
+    };
+    Ok((
+        status,
+        LinkUsedPage {
+            title: EMAIL_TITLE,
+            message,
+        },
+    )
+        .into_response())
+}
+
+pub async fn email_confirm_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Result<Response> {
+    email_link_page(&state, &headers, urls::EMAIL_CONFIRM_LINK, &token).await
+}
+
+pub async fn email_confirm_post(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Form(form): Form<AnswerForm>,
+) -> Result<Response> {
+    email_link_post(&state, &token, form).await
+}
+
+pub async fn email_answer_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Result<Response> {
+    email_link_page(&state, &headers, urls::EMAIL_ANSWER_LINK, &token).await
+}
+
+pub async fn email_answer_post(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Form(form): Form<AnswerForm>,
+) -> Result<Response> {
+    email_link_post(&state, &token, form).await
 }

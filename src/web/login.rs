@@ -111,8 +111,9 @@ pub async fn login_post(
 ) -> Result<Response> {
     let next = safe_next(form.next.as_deref());
     match authenticate(&state.ctx, &form.username, form.password, &addr).await? {
-        Ok(user) => {
-            if two_step::status(&state.ctx, &user).await?.enabled() {
+        Ok(found) => {
+            let user = found.user;
+            if found.second_step_due {
                 session.begin_second_step(&user, next.as_deref()).await?;
                 return Ok(Redirect::to(urls::SECOND_STEP).into_response());
             }

@@ -20,7 +20,7 @@ use super::{urls, Chrome};
 use crate::domain::{ActivityKind, Role};
 use crate::http::time::{format_time, iso_time};
 use crate::http::AppState;
-use crate::service::{activity, links, members, Actor, ServiceError};
+use crate::service::{activity, links, members, two_step, Actor, ServiceError};
 
 /// Add a member: a generated PIN and an invitation (mailed, or shown once to pass on).
 pub async fn add_post(
@@ -36,7 +36,7 @@ pub async fn add_post(
         kind: form.kind,
         role: form.role,
     };
-    match links::invite(&state.ctx, &auth.user, &account, new, urls::INVITATION).await {
+    match links::invite(&state.ctx, &auth.user, &account, new).await {
         Ok(invited) => {
             let who = format!("{} ({})", invited.member.full_name, invited.member.username);
             let flash = if invited.link_to_pass_on.is_some() {
@@ -67,13 +67,15 @@ pub async fn add_post(
     }
 }
 
-/// The four confirmed actions on a member.
+/// The confirmed actions on a member.
 #[derive(Debug, Clone, Copy)]
 pub enum MemberChange {
     Disable,
     Enable,
     MakeAdmin,
     MakeUser,
+    /// Codes from the member's app work again after too many wrong ones.
+    AllowCodes,
 }
 
 impl MemberChange {
@@ -83,6 +85,7 @@ impl MemberChange {
             MemberChange::Enable => "Enable",
             MemberChange::MakeAdmin => "Make administrator",
             MemberChange::MakeUser => "Make user",
+            MemberChange::AllowCodes => "Allow app codes again",
         }
     }
 
@@ -92,6 +95,7 @@ impl MemberChange {
             MemberChange::Enable => urls::USER_ENABLE,
             MemberChange::MakeAdmin => urls::USER_MAKE_ADMIN,
             MemberChange::MakeUser => urls::USER_MAKE_USER,
+            MemberChange::AllowCodes => urls::USER_ALLOW_CODES,
         }
     }
 
@@ -103,6 +107,9 @@ impl MemberChange {
             MemberChange::Enable => format!("{who} is enabled again."),
             MemberChange::MakeAdmin => format!("{who} is now an administrator."),
             MemberChange::MakeUser => format!("{who} is now a user."),
+            MemberChange::AllowCodes => {
+                format!("Codes from the authenticator app of {who} work again.")
+            }
         }
     }
 }
@@ -139,6 +146,7 @@ async fn apply(state: &AppState, auth: &Auth, id: i64, change: MemberChange) -> 
         MemberChange::Enable => members::set_enabled(ctx, actor, &member, true).await,
         MemberChange::MakeAdmin => members::set_role(ctx, actor, &member, Role::Admin).await,
         MemberChange::MakeUser => members::set_role(ctx, actor, &member, Role::User).await,
+        MemberChange::AllowCodes => two_step::allow_codes_again(ctx, &auth.user, &member).await,
     };
     let who = format!("{} ({})", member.full_name, member.username);
     let account = admin_account(auth)?;
@@ -177,6 +185,7 @@ change_handlers! {
     enable_get, enable_post => MemberChange::Enable;
     make_admin_get, make_admin_post => MemberChange::MakeAdmin;
     make_user_get, make_user_post => MemberChange::MakeUser;
+    allow_codes_get, allow_codes_post => MemberChange::AllowCodes;
 }
 
 /// The activity page's filters, in its query (so a filtered page is a link).

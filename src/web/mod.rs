@@ -6,6 +6,7 @@
 pub mod account;
 pub mod agent;
 pub mod csrf;
+pub mod email;
 pub mod error;
 pub mod flash;
 pub mod links;
@@ -120,6 +121,10 @@ pub fn router<S: SessionStore + Clone>(
             urls::USER_MAKE_USER,
             get(members::make_user_get).post(members::make_user_post),
         )
+        .route(
+            urls::USER_ALLOW_CODES,
+            get(members::allow_codes_get).post(members::allow_codes_post),
+        )
         .route(urls::ACTIVITY, get(members::activity_get))
         .route(urls::ACTIVITY_CSV, get(members::activity_csv_get))
         .route(
@@ -131,6 +136,18 @@ pub fn router<S: SessionStore + Clone>(
         .route(
             urls::SESSIONS_END_OTHERS,
             post(account::sessions_end_others_post),
+        )
+        .route(urls::TOKEN_REVOKE, post(account::token_revoke_post))
+        .route(urls::EMAIL, get(email::email_get).post(email::email_post))
+        .route(urls::EMAIL_CANCEL, post(email::email_cancel_post))
+        .route(urls::EMAIL_ANSWER, post(email::email_answer_post))
+        .route(
+            urls::EMAIL_CONFIRM_LINK,
+            get(links::email_confirm_get).post(links::email_confirm_post),
+        )
+        .route(
+            urls::EMAIL_ANSWER_LINK,
+            get(links::email_answer_get).post(links::email_answer_post),
         )
         .route(
             urls::FORGOT_PASSWORD,

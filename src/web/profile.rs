@@ -13,6 +13,7 @@ use axum::Form;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use super::email::Waiting;
 use super::error::{Result, WebError};
 use super::flash::Flash;
 use super::session::Auth;
@@ -21,7 +22,7 @@ use crate::domain::{Event, PinState, MAX_PIN_FAILURES, PIN_GUIDANCE, PIN_LEN};
 use crate::http::time::{format_time, iso_time};
 use crate::http::AppState;
 use crate::service::policy::{self, RecentPassword};
-use crate::service::{login::reauthenticate, people, pins, ServiceError};
+use crate::service::{email, login::reauthenticate, people, pins, ServiceError};
 
 /// How many activity entries the section lists.
 const ACTIVITY_LIMIT: i64 = 10;
@@ -103,6 +104,8 @@ pub struct ProfilePage {
     email: String,
     kind: &'static str,
     role: &'static str,
+    /// Someone else's request to change the address, waiting for the member's answer.
+    email_request: Option<Waiting>,
     section: SupportPinPartial,
 }
 
@@ -190,6 +193,10 @@ async fn respond(
         return Ok((status, section).into_response());
     }
     let me = &auth.user;
+    let email_request = email::pending(&state.ctx, me)
+        .await?
+        .filter(|w| !w.own)
+        .map(Waiting::from);
     let page = ProfilePage {
         chrome: Chrome::of(auth),
         full_name: me.full_name.clone(),
@@ -197,6 +204,7 @@ async fn respond(
         email: me.email.clone().unwrap_or_default(),
         kind: me.kind.map_or("", |k| k.label()),
         role: me.role.label(),
+        email_request,
         section,
     };
     Ok((status, page).into_response())

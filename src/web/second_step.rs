@@ -114,6 +114,10 @@ pub async fn second_step_post(
             )
             .await
         }
+        Err(e @ ServiceError::CodesRefused) => {
+            let error = super::flash::sentence(&e.to_string());
+            second_step_page(&state, &session, &user, StatusCode::FORBIDDEN, Some(error)).await
+        }
         Err(e) => Err(e.into()),
     }
 }

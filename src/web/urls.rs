@@ -37,21 +37,32 @@ pub const USER_DISABLE: &str = "/users/{id}/disable";
 pub const USER_ENABLE: &str = "/users/{id}/enable";
 pub const USER_MAKE_ADMIN: &str = "/users/{id}/make-admin";
 pub const USER_MAKE_USER: &str = "/users/{id}/make-user";
+pub const USER_ALLOW_CODES: &str = "/users/{id}/allow-codes";
 /// The account's activity, and the same as CSV.
 pub const ACTIVITY: &str = "/users/activity";
 pub const ACTIVITY_CSV: &str = "/users/activity.csv";
 
-/// A person's own password and sessions.
+/// A person's own password, address and sessions.
 pub const PASSWORD: &str = "/profile/password";
+pub const EMAIL: &str = "/profile/email";
+pub const EMAIL_CANCEL: &str = "/profile/email/cancel";
+pub const EMAIL_ANSWER: &str = "/profile/email/answer";
+/// The address page saying that a change took effect.
+pub const EMAIL_CHANGED: &str = "/profile/email?changed=1";
 pub const SESSIONS: &str = "/profile/sessions";
 pub const SESSION_END: &str = "/profile/sessions/{id}/end";
 pub const SESSIONS_END_OTHERS: &str = "/profile/sessions/end-others";
+pub const TOKEN_REVOKE: &str = "/profile/tokens/{id}/revoke";
 
 /// One-time links and the pages of people who are not logged in.
 pub const FORGOT_PASSWORD: &str = "/password/forgot";
 pub const RESET_PASSWORD: &str = "/password/reset/{token}";
 pub const INVITATION: &str = "/invitation/{token}";
 pub const SETUP: &str = "/setup/{token}";
+/// A new address confirms a person's own change of address.
+pub const EMAIL_CONFIRM_LINK: &str = "/email/confirm/{token}";
+/// The current address answers an administrator's request to change it.
+pub const EMAIL_ANSWER_LINK: &str = "/email/answer/{token}";
 
 pub const AGENT: &str = "/agent";
 
@@ -75,5 +86,10 @@ pub const PASSKEY_JS: &str = "/static/passkey.js";
 
 /// A route with an `{id}` segment, filled in: `with_id(USER_UNLOCK, 7)` is `/users/7/unlock`.
 pub fn with_id(route: &str, id: i64) -> String {
-    route.replace("{id}", &id.to_string())
+    with_key(route, &id.to_string())
+}
+
+/// A route with an `{id}` segment filled in with a handle (hex or base64url, nothing to escape).
+pub fn with_key(route: &str, key: &str) -> String {
+    route.replace("{id}", key)
 }

@@ -17,7 +17,7 @@ use super::{urls, Chrome};
 use crate::domain::{Account, Kind, PinState, Role, UnlockPolicy, User};
 use crate::http::time::format_time;
 use crate::http::AppState;
-use crate::service::{accounts, members, people, pins, policy, Actor, ServiceError};
+use crate::service::{accounts, members, people, pins, policy, two_step, Actor, ServiceError};
 
 pub struct MemberRow {
     pub id: i64,
@@ -164,6 +164,19 @@ fn actions_of(m: &crate::domain::MemberSummary, me: i64) -> Vec<MemberAction> {
     }
     let who = format!("{} ({})", u.full_name, u.username);
     let mut actions = Vec::new();
+    if m.second_step_failures >= two_step::MAX_SECOND_STEP_FAILURES {
+        actions.push(MemberAction {
+            label: "Allow app codes again",
+            url: urls::with_id(urls::USER_ALLOW_CODES, u.id),
+            dialog: format!("allow-codes-{}", u.id),
+            question: format!(
+                "Allow codes from the authenticator app of {who} again? They were refused after \
+                 {} wrong ones in a row: make sure it is {who} who asks.",
+                two_step::MAX_SECOND_STEP_FAILURES
+            ),
+            danger: false,
+        });
+    }
     if u.disabled {
         actions.push(MemberAction {
             label: "Enable",

@@ -1015,6 +1015,62 @@ async fn two_step_with_passkeys_and_an_app(backend: Backend) {
         "print and copy, with JavaScript"
     );
     b.check_state("recovery-codes").await;
+
+    // A passkey removed while a login waits for it opens nothing (issue 23). The page's own
+    // steps, one at a time: the ceremony starts (the server copies the passkeys it allows),
+    // the passkey is removed (from another session, say), then the browser answers with it.
+    b.goto("/profile").await;
+    b.click_named("Log out").await;
+    b.wait_text("Log in").await;
+    b.password_step("alice").await;
+    b.wait_text("Your password was right.").await;
+    let started = b
+        .c
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            const button = document.querySelector('button[data-passkey]');
+            fetch(button.getAttribute('data-options-url'), { method: 'POST', credentials: 'same-origin',
+                headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': button.getAttribute('data-csrf') },
+                body: '{}' })
+              .then(r => r.json()).then(o => { window.__options = o; done(r_ok(o)); })
+              .catch(e => done('failed: ' + e));
+            function r_ok(o) { return o.publicKey ? 'started' : JSON.stringify(o); }"#,
+            vec![],
+        )
+        .await
+        .expect("start the passkey ceremony");
+    assert_eq!(started, json!("started"));
+    sqlx::query("DELETE FROM passkeys")
+        .execute(app.pool())
+        .await
+        .expect("remove the passkey");
+    let finished = b
+        .c
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            const b64 = t => { t = t.replace(/-/g, '+').replace(/_/g, '/'); while (t.length % 4) t += '=';
+              return Uint8Array.from(atob(t), c => c.charCodeAt(0)).buffer; };
+            const url = b => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+            const o = window.__options.publicKey;
+            o.challenge = b64(o.challenge);
+            (o.allowCredentials || []).forEach(c => { c.id = b64(c.id); });
+            const button = document.querySelector('button[data-passkey]');
+            navigator.credentials.get({ publicKey: o }).then(cred => fetch(button.getAttribute('data-finish-url'), {
+                method: 'POST', credentials: 'same-origin',
+                headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': button.getAttribute('data-csrf') },
+                body: JSON.stringify({ id: cred.id, rawId: url(cred.rawId), type: cred.type,
+                  response: { authenticatorData: url(cred.response.authenticatorData),
+                    clientDataJSON: url(cred.response.clientDataJSON), signature: url(cred.response.signature),
+                    userHandle: cred.response.userHandle ? url(cred.response.userHandle) : null },
+                  extensions: {} }) }))
+              .then(r => done(r.status)).catch(e => done('failed: ' + e));"#,
+            vec![],
+        )
+        .await
+        .expect("answer the passkey ceremony");
+    assert_eq!(finished, json!(401), "the removed passkey opened nothing");
+    b.goto("/profile").await;
+    b.wait_text("Log in").await;
 }
 
 /// Issue 13 without JavaScript: an authenticator app and recovery codes as plain form posts;

@@ -703,6 +703,14 @@ impl Client {
     }
 }
 
+/// One connection to a test database, outside any running app (to hold a lock, say).
+pub async fn connect_one(url: &str) -> sqlx::AnyConnection {
+    sqlx::any::install_default_drivers();
+    <sqlx::AnyConnection as sqlx::Connection>::connect(url)
+        .await
+        .expect("connect to the test database")
+}
+
 /// A pool on a test database, outside any running app.
 pub async fn connect(url: &str) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();

@@ -188,7 +188,11 @@ async fn mail_written_while_smtp_is_down_goes_out_once_across_kill_9_and_restart
     // Nothing listens on the SMTP port yet.
     let port = free_port();
     let smtp_url = format!("smtp://127.0.0.1:{port}");
-    let env = [("PINPANEL_SMTP_URL", smtp_url.as_str())];
+    // Mail needs the address people use (here this machine, where plain http stays local).
+    let env = [
+        ("PINPANEL_SMTP_URL", smtp_url.as_str()),
+        ("PINPANEL_PUBLIC_URL", "http://localhost:8080"),
+    ];
     let mut server = Server::start_with(&app.db.url, &app.key_hex, "info", &env).await;
     let acct = app.account("Acme", UnlockPolicy::SelfService).await;
     let alice = app.user(&acct, "alice").await;
@@ -292,7 +296,10 @@ async fn two_instances_send_each_mail_once() {
     for m in &members {
         app.lock(m).await;
     }
-    let env = [("PINPANEL_SMTP_URL", smtp.url())];
+    let env = [
+        ("PINPANEL_SMTP_URL", smtp.url()),
+        ("PINPANEL_PUBLIC_URL", "http://localhost:8080".to_owned()),
+    ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let a = Server::start_with(&app.db.url, &app.key_hex, "info", &env).await;
     let b = Server::start_with(&app.db.url, &app.key_hex, "info", &env).await;

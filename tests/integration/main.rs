@@ -20,6 +20,7 @@ mod mail_server;
 mod operating;
 mod process;
 mod security;
+mod security_round3;
 mod support_pin;
 mod two_step;
 mod users;

@@ -242,3 +242,130 @@ pub enum AccessChange {
     TwoStepOn,
     TwoStepOff,
 }
+
+/// Wrong second steps for `member`'s login: someone who knows their password may be trying;
+/// after `refused_after` of them, codes from the app stop working.
+pub async fn second_step_alert(
+    ctx: &Ctx,
+    conn: &mut Tx,
+    member: &User,
+    failures: i64,
+    refused_after: i64,
+    at: i64,
+) -> Result<bool> {
+    let when = format_time(at);
+    let letter = Letter {
+        subject: "Someone who knows your password is trying to log in".into(),
+        greeting: greeting(member),
+        paragraphs: vec![
+            format!(
+                "{failures} wrong codes have been given at the second step of logging in as {}, \
+                 the last at {when}. Only someone who knew your password got that far.",
+                member.username
+            ),
+            format!(
+                "If it was not you mistyping, change your password now (\"Forgot password?\" on \
+                 the login page works too) and tell your account's administrator. After \
+                 {refused_after} wrong codes, codes from your app stop working until you use a \
+                 recovery code or a passkey."
+            ),
+        ],
+        action: panel_url(ctx).map(|u| ("Open the panel".into(), u)),
+        panel_url: None,
+    };
+    queue(ctx, conn, MailKind::SecondStepAlert, member, &letter, false).await
+}
+
+/// The link that confirms a new address, sent to it (`to` holds the new address).
+pub async fn email_confirm(ctx: &Ctx, conn: &mut Tx, to: &User, link: &str) -> Result<bool> {
+    let letter = Letter {
+        subject: "Confirm your new e-mail address".into(),
+        greeting: greeting(to),
+        paragraphs: vec![
+            format!(
+                "You asked to use this address for your login {} on the Support PIN panel. \
+                 Confirm it with the link below: it works once, within 24 hours. Until then \
+                 your old address stays in force.",
+                to.username
+            ),
+            "If you did not ask for this, ignore this message: nothing changes.".into(),
+        ],
+        action: Some(("Confirm this address".into(), link.to_owned())),
+        panel_url: None,
+    };
+    queue(ctx, conn, MailKind::EmailConfirm, to, &letter, true).await
+}
+
+/// Someone asked to change `member`'s address: the current address is told who and when. For
+/// someone else's request (`asked_by`), with `answer_link` to accept or decline it.
+pub async fn email_change_requested(
+    ctx: &Ctx,
+    conn: &mut Tx,
+    member: &User,
+    asked_by: Option<&str>,
+    new: &str,
+    at: i64,
+    answer_link: Option<&str>,
+) -> Result<bool> {
+    let when = format_time(at);
+    let login = &member.username;
+    let (first, second) = match asked_by {
+        None => (
+            format!(
+                "You asked at {when} to change the e-mail address of your login {login} to \
+                 {new}. It changes when the link mailed to {new} is opened."
+            ),
+            "If it was not you, someone knows your password: change it now and tell your \
+             account's administrator. The address does not change unless the new one is \
+             confirmed."
+                .to_owned(),
+        ),
+        Some(who) => (
+            format!(
+                "{who} asked at {when} to change the e-mail address of your login {login} to \
+                 {new}. It changes only if you accept: on your profile in the panel, or with \
+                 the button below."
+            ),
+            "If you did not expect this, decline it, and tell your account's administrator."
+                .to_owned(),
+        ),
+    };
+    let letter = Letter {
+        subject: "A change of your e-mail address was asked for".into(),
+        greeting: greeting(member),
+        paragraphs: vec![first, second],
+        action: answer_link
+            .map(|l| ("Accept or decline".to_owned(), l.to_owned()))
+            .or_else(|| panel_url(ctx).map(|u| ("Open the panel".into(), u))),
+        panel_url: None,
+    };
+    let sealed = answer_link.is_some();
+    queue(ctx, conn, MailKind::EmailRequested, member, &letter, sealed).await
+}
+
+/// `member`'s address was changed to `new`: the old address (theirs still in `member`) is told.
+pub async fn email_changed(
+    ctx: &Ctx,
+    conn: &mut Tx,
+    member: &User,
+    new: &str,
+    at: i64,
+) -> Result<bool> {
+    let when = format_time(at);
+    let letter = Letter {
+        subject: "Your e-mail address was changed".into(),
+        greeting: greeting(member),
+        paragraphs: vec![
+            format!(
+                "The e-mail address of your login {} was changed to {new} at {when}. Messages \
+                 from the panel go there from now on, and your sessions and API tokens have \
+                 ended.",
+                member.username
+            ),
+            "If this was not you, tell your account's administrator at once.".into(),
+        ],
+        action: panel_url(ctx).map(|u| ("Open the panel".into(), u)),
+        panel_url: None,
+    };
+    queue(ctx, conn, MailKind::EmailChanged, member, &letter, false).await
+}

@@ -86,6 +86,7 @@ pub async fn queue(
     let (text, html) = render(letter)?;
     let message_id = new_message_id(ctx);
     let (text, html) = if sealed {
+        super::keys::hold(ctx, conn).await?;
         (
             ctx.cipher.seal_setting(&message_id, text.as_bytes()),
             ctx.cipher.seal_setting(&message_id, html.as_bytes()),

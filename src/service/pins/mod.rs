@@ -6,7 +6,7 @@ pub mod verify;
 
 use super::mail::messages::{self, PinChange};
 use super::policy::RecentPassword;
-use super::{audit, people, policy, Actor, Ctx, Result, ServiceError};
+use super::{audit, keys, people, policy, Actor, Ctx, Result, ServiceError};
 use crate::domain::{self, ActivityKind, AuditEvent, Event, PinState, SupportPin};
 use crate::domain::{UnlockPolicy, User};
 use crate::store::{self, pins::ReplaceWhen, Tx};
@@ -114,6 +114,7 @@ pub async fn change(
     let pin = SupportPin::parse(candidate).map_err(ServiceError::InvalidPin)?;
     let blob = ctx.cipher.encrypt_pin(target.id, &pin);
     let mut tx = ctx.db.begin().await?;
+    keys::hold(ctx, &mut tx).await?;
     if !store::pins::replace(
         &mut tx,
         target.id,
@@ -227,6 +228,7 @@ pub async fn reset(
         ReplaceWhen::NotLocked
     };
     let mut tx = ctx.db.begin().await?;
+    keys::hold(ctx, &mut tx).await?;
     if !store::pins::replace(&mut tx, target.id, blob, when, store::now()).await? {
         tx.rollback().await?;
         let state = record(ctx, target.id).await?.state;

@@ -15,7 +15,7 @@ use secrecy::SecretString;
 
 use super::mail::messages::AccessChange;
 use super::metrics::Login;
-use super::{audit, audit_now, limits, login, mail, Actor, Ctx, Result, ServiceError};
+use super::{audit, limits, login, mail, policy, Actor, Ctx, Result, ServiceError};
 use crate::crypto;
 use crate::domain::second_factor::SecondFactorCode;
 use crate::domain::{Event, Role, TwoStepStatus, User};
@@ -63,13 +63,35 @@ pub enum Used {
     Passkey,
 }
 
+/// Wrong second steps in a row (across addresses and instances) after which codes from the
+/// authenticator app are refused, until a recovery code or a passkey is used or an
+/// administrator allows them again (NIST SP 800-63B 5.2.2). A right code does not start the
+/// count again: the person's own logins give an attacker no fresh tries.
+pub const MAX_SECOND_STEP_FAILURES: i64 = 20;
+/// Wrong second steps after which the person is told someone is trying, at most once an hour.
+pub const ALERT_AFTER_FAILURES: i64 = 5;
+const ALERT_EVERY_SECS: i64 = 3600;
+
 /// Checks a code at the second step: an authenticator code (each accepted once: a replay in its
 /// time window fails) or a recovery code (each works once). Wrong codes are throttled per person
-/// like passwords; `WrongCode` otherwise.
+/// like passwords, and counted toward [`MAX_SECOND_STEP_FAILURES`]; `WrongCode` otherwise, or
+/// `CodesRefused` for an authenticator code once that many have failed.
 pub async fn check_code(ctx: &Ctx, user: &User, raw: &str) -> Result<Used> {
     let reservation = reserve_attempt(ctx, user).await?;
     let pool = &ctx.db.pool;
-    let used = match SecondFactorCode::parse(raw) {
+    let code = SecondFactorCode::parse(raw);
+    if matches!(code, Some(SecondFactorCode::Authenticator(_)))
+        && store::two_step::second_step_failures(pool, user.id).await? >= MAX_SECOND_STEP_FAILURES
+    {
+        wrong_second_step(
+            ctx,
+            user,
+            "authenticator codes refused after too many wrong ones",
+        )
+        .await?;
+        return Err(ServiceError::CodesRefused);
+    }
+    let used = match code {
         Some(SecondFactorCode::Authenticator(code)) => match store::two_step::totp(pool, user.id)
             .await?
             .filter(|r| r.confirmed)
@@ -99,23 +121,69 @@ pub async fn check_code(ctx: &Ctx, user: &User, raw: &str) -> Result<Used> {
                 Used::RecoveryCode { .. } => (Event::RecoveryCodeUsed, ""),
                 _ => (Event::SecondStepOk, "authenticator app"),
             };
+            if matches!(used, Used::RecoveryCode { .. }) {
+                strong_second_step(ctx, user).await?;
+            }
             reservation.succeeded(ctx, event, user, detail).await?;
             ctx.metrics.login(Login::SecondStepSuccess);
             Ok(used)
         }
         None => {
-            audit_now(
-                &ctx.db,
-                Event::SecondStepFailed,
-                Actor::User(user),
-                Some(user),
-                "",
-            )
-            .await?;
-            ctx.metrics.login(Login::SecondStepFailure);
+            wrong_second_step(ctx, user, "").await?;
             Err(ServiceError::WrongCode)
         }
     }
+}
+
+/// Counts a wrong second step (one statement, however many instances), records it, and past
+/// [`ALERT_AFTER_FAILURES`] tells the person someone is trying, at most once an hour.
+pub(super) async fn wrong_second_step(ctx: &Ctx, user: &User, detail: &str) -> Result<()> {
+    let now = store::now();
+    let mut tx = ctx.db.begin().await?;
+    let failures = store::two_step::count_second_step_failure(&mut tx, user.id).await?;
+    audit(
+        &mut tx,
+        Event::SecondStepFailed,
+        Actor::User(user),
+        Some(user),
+        detail,
+    )
+    .await?;
+    if failures >= ALERT_AFTER_FAILURES
+        && store::two_step::claim_second_step_alert(&mut tx, user.id, now, ALERT_EVERY_SECS).await?
+    {
+        let ceiling = MAX_SECOND_STEP_FAILURES;
+        mail::messages::second_step_alert(ctx, &mut tx, user, failures, ceiling, now).await?;
+    }
+    tx.commit().await?;
+    ctx.metrics.login(Login::SecondStepFailure);
+    Ok(())
+}
+
+/// A recovery code or a passkey was used: more than a code from the app, so the count of wrong
+/// second steps starts again.
+pub(super) async fn strong_second_step(ctx: &Ctx, user: &User) -> Result<()> {
+    let mut conn = ctx.db.pool.acquire().await?;
+    store::two_step::clear_second_step_failures(&mut conn, user.id).await?;
+    Ok(())
+}
+
+/// An administrator lets a member's authenticator codes work again after too many wrong ones.
+pub async fn allow_codes_again(ctx: &Ctx, admin: &User, member: &User) -> Result<()> {
+    policy::may_administer(admin, member.account_id.ok_or(ServiceError::NotFound)?)?;
+    let mut tx = ctx.db.begin().await?;
+    if store::two_step::clear_second_step_failures(&mut tx, member.id).await? {
+        audit(
+            &mut tx,
+            Event::SecondStepCleared,
+            Actor::User(admin),
+            Some(member),
+            "",
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 pub(super) async fn require_password(ctx: &Ctx, user: &User, password: SecretString) -> Result<()> {

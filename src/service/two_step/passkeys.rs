@@ -10,13 +10,12 @@ use webauthn_rs::prelude::{
     PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Uuid, Webauthn,
 };
 
-use super::{
-    recovery, require_password, required_for, reserve_attempt, status, AccessChange, Used,
-};
+use super::{recovery, require_password, required_for, reserve_attempt, status};
+use super::{strong_second_step, wrong_second_step, AccessChange, Used};
 use crate::domain::{Event, User};
 use crate::service::metrics::Login;
 use crate::service::policy::RecentPassword;
-use crate::service::{audit, audit_now, mail, Actor, Ctx, Result, ServiceError};
+use crate::service::{audit, mail, Actor, Ctx, Result, ServiceError};
 use crate::store;
 
 /// The relying party for passkeys, built from `PINPANEL_PUBLIC_URL`.
@@ -162,17 +161,25 @@ pub async fn rename_passkey(ctx: &Ctx, user: &User, id: i64, name: &str) -> Resu
 /// Removes one of the person's passkeys, after the password again. Removing the last factor is
 /// turning two-step off, refused when the role requires it.
 pub async fn remove_passkey(ctx: &Ctx, user: &User, id: i64, password: SecretString) -> Result<()> {
+    const REQUIRED: &str =
+        "your role requires two-step login: add another factor before removing this one";
     let before = status(ctx, user).await?;
-    let last = !before.authenticator_app && before.passkeys <= 1;
-    if last && required_for(ctx, user.role) {
-        return Err(ServiceError::Forbidden(
-            "your role requires two-step login: add another factor before removing this one",
-        ));
+    let required = required_for(ctx, user.role);
+    if required && !before.authenticator_app && before.passkeys <= 1 {
+        return Err(ServiceError::Forbidden(REQUIRED));
     }
     require_password(ctx, user, password).await?;
     let mut tx = ctx.db.begin().await?;
+    // Counted again under the person's row lock, after the removal: two removals at once are
+    // counted one after the other, so they cannot both take what the role needs.
+    store::users::lock_person(&mut tx, user.id).await?;
     if !store::two_step::delete_passkey(&mut tx, user.id, id).await? {
         return Err(ServiceError::NotFound);
+    }
+    let after = store::two_step::status(&mut *tx, user.id).await?;
+    let last = !after.enabled();
+    if last && required {
+        return Err(ServiceError::Forbidden(REQUIRED));
     }
     if last {
         store::two_step::delete_all(&mut tx, user.id).await?;
@@ -220,22 +227,18 @@ pub async fn finish_passkey_login(
         Ok(result) => result,
         Err(e) => {
             tracing::info!(error = %e, "a passkey assertion was refused");
-            audit_now(
-                &ctx.db,
-                Event::SecondStepFailed,
-                Actor::User(user),
-                Some(user),
-                "passkey",
-            )
-            .await?;
-            ctx.metrics.login(Login::SecondStepFailure);
+            wrong_second_step(ctx, user, "passkey").await?;
             return Err(ServiceError::WrongCode);
         }
     };
-    reservation.give_back(ctx, true).await?;
+    // The assertion was checked against the passkeys copied into the ceremony when it began:
+    // it counts only if that passkey is still the person's now (one removed meanwhile opens
+    // nothing).
     let rows = store::two_step::passkeys(&ctx.db.pool, user.id).await?;
+    let mut stored = false;
     for (id, mut passkey) in decode(&rows)? {
         if let Some(changed) = passkey.update_credential(&result) {
+            stored = true;
             let json = if changed {
                 serde_json::to_string(&passkey).ok()
             } else {
@@ -245,14 +248,14 @@ pub async fn finish_passkey_login(
                 .await?;
         }
     }
-    audit_now(
-        &ctx.db,
-        Event::SecondStepOk,
-        Actor::User(user),
-        Some(user),
-        "passkey",
-    )
-    .await?;
+    if !stored {
+        wrong_second_step(ctx, user, "passkey removed").await?;
+        return Err(ServiceError::WrongCode);
+    }
+    strong_second_step(ctx, user).await?;
+    reservation
+        .succeeded(ctx, Event::SecondStepOk, user, "passkey")
+        .await?;
     ctx.metrics.login(Login::SecondStepSuccess);
     Ok(Used::Passkey)
 }

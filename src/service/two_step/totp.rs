@@ -8,13 +8,12 @@ use super::{recovery, reserve_attempt, status, AccessChange};
 use crate::domain::second_factor::{self, SecondFactorCode};
 use crate::domain::{Event, User};
 use crate::service::policy::RecentPassword;
-use crate::service::{audit, mail, Actor, Ctx, Result, ServiceError};
+use crate::service::{audit, keys, mail, Actor, Ctx, Result, ServiceError};
 use crate::store;
 
 const STEP_SECS: u64 = 30;
 const SECRET_BYTES: usize = 20;
-/// What authenticator-app secrets are sealed as (with the person's id).
-pub const TOTP_PURPOSE: &str = "totp";
+pub use crate::crypto::TOTP_PURPOSE;
 
 fn totp_for(user: &User, secret: Vec<u8>) -> Result<Totp> {
     Builder::new()
@@ -63,11 +62,14 @@ pub async fn begin_totp(ctx: &Ctx, user: &User, recent: &RecentPassword) -> Resu
     let mut secret = vec![0u8; SECRET_BYTES];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut secret);
     let blob = ctx.cipher.encrypt_secret(TOTP_PURPOSE, user.id, &secret);
-    if !store::two_step::put_pending_totp(&ctx.db.pool, user.id, blob, store::now()).await? {
+    let mut tx = ctx.db.begin().await?;
+    keys::hold(ctx, &mut tx).await?;
+    if !store::two_step::put_pending_totp(&mut tx, user.id, blob, store::now()).await? {
         return Err(ServiceError::Conflict(
             "An authenticator app is already set up.".into(),
         ));
     }
+    tx.commit().await?;
     setup_of(user, secret)
 }
 

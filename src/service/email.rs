@@ -1,0 +1,269 @@
+//! Changing a person's e-mail address. The address decides where password links go, so a change
+//! never takes effect on the word of whoever asked: a person's own change (within the re-auth
+//! window) takes effect when the link mailed to the new address is opened; someone else's
+//! request (an administrator, a provisioning token) when the member accepts it, logged in or with
+//! the link mailed to the current address. The current address is told of every request. A change
+//! that takes effect voids the person's one-time links and ends their sessions and tokens.
+
+use super::mail::{self, messages};
+use super::policy::{self, RecentPassword};
+use super::{audit, sessions, Actor, Ctx, Result, ServiceError};
+use crate::crypto;
+use crate::domain::{EmailAddress, Event, User};
+use crate::store::{self, email_changes, Tx};
+
+/// How long a change waits for its link (or the member's answer).
+pub const CHANGE_SECS: i64 = 24 * 3600;
+
+/// A change waiting to take effect, as the pages show it.
+#[derive(Debug, Clone)]
+pub struct PendingChange {
+    pub new_email: String,
+    /// The person's own change (the new address's link confirms it); otherwise someone else
+    /// asked, and the member accepts or declines.
+    pub own: bool,
+    /// Who asked (their username, or a provisioning token's name).
+    pub asked_by: String,
+    pub asked_at: i64,
+    pub expires_at: i64,
+}
+
+impl From<email_changes::Pending> for PendingChange {
+    fn from(p: email_changes::Pending) -> Self {
+        PendingChange {
+            new_email: p.new_email,
+            own: p.own.0,
+            asked_by: p.requested_by_name,
+            asked_at: p.created_at,
+            expires_at: p.expires_at,
+        }
+    }
+}
+
+/// What a request led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requested {
+    /// It waits for the link or the member's answer.
+    Waiting,
+    /// It is the address in force already: nothing to do.
+    Unchanged,
+}
+
+fn new_token() -> (String, String) {
+    let token = crypto::random_token();
+    let hash = crypto::sha256_hex(token.as_bytes());
+    (token, hash)
+}
+
+/// `user` as the holder of `address` (to mail a message there).
+fn at_address(user: &User, address: &EmailAddress) -> User {
+    User {
+        email: Some(address.as_str().to_owned()),
+        ..user.clone()
+    }
+}
+
+/// A person asks to change their own address, with proof of a recent password entry: the new
+/// address gets a link (valid [`CHANGE_SECS`]) that makes the change, the current one a notice.
+pub async fn request_own(
+    ctx: &Ctx,
+    user: &User,
+    recent: &RecentPassword,
+    new: &str,
+) -> Result<Requested> {
+    recent.of(user)?;
+    let new = EmailAddress::parse(new).map_err(ServiceError::Invalid)?;
+    if user.email.as_deref().is_some_and(|e| new.same_as(e)) {
+        return Ok(Requested::Unchanged);
+    }
+    if !ctx.settings.mail_sends {
+        return Err(ServiceError::Invalid(
+            "A new address is confirmed by a link mailed to it, and mail is not set up on this \
+             panel: ask its operator."
+                .into(),
+        ));
+    }
+    let (token, hash) = new_token();
+    let link = mail::one_time_link(ctx, ctx.settings.link_routes.email_confirm, &token);
+    let now = store::now();
+    let mut tx = ctx.db.begin().await?;
+    insert(&mut tx, user, &new, true, Actor::User(user), &hash, now).await?;
+    messages::email_confirm(ctx, &mut tx, &at_address(user, &new), &link).await?;
+    messages::email_change_requested(ctx, &mut tx, user, None, new.as_str(), now, None).await?;
+    tx.commit().await?;
+    Ok(Requested::Waiting)
+}
+
+/// Someone else asks to change `member`'s address: an administrator of the account (never for
+/// themselves: that is [`request_own`]), a provisioning token or the command line. It takes
+/// effect when the member accepts it; the current address is told, with a link to answer.
+pub async fn request_for(
+    ctx: &Ctx,
+    actor: Actor<'_>,
+    asked_by: &str,
+    member: &User,
+    new: &str,
+) -> Result<Requested> {
+    if let Actor::User(u) = actor {
+        policy::may_administer(u, member.account_id.ok_or(ServiceError::NotFound)?)?;
+        if u.id == member.id {
+            return Err(ServiceError::ReauthRequired);
+        }
+    }
+    let new = EmailAddress::parse(new).map_err(ServiceError::Invalid)?;
+    if member.email.as_deref().is_some_and(|e| new.same_as(e)) {
+        return Ok(Requested::Unchanged);
+    }
+    let (token, hash) = new_token();
+    let link = mail::one_time_link(ctx, ctx.settings.link_routes.email_answer, &token);
+    let now = store::now();
+    let mut tx = ctx.db.begin().await?;
+    insert(&mut tx, member, &new, false, actor, &hash, now).await?;
+    messages::email_change_requested(
+        ctx,
+        &mut tx,
+        member,
+        Some(asked_by),
+        new.as_str(),
+        now,
+        Some(&link),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Requested::Waiting)
+}
+
+/// Stores a change (voiding the person's earlier one) with its audit row.
+async fn insert(
+    tx: &mut Tx,
+    user: &User,
+    new: &EmailAddress,
+    own: bool,
+    actor: Actor<'_>,
+    hash: &str,
+    now: i64,
+) -> Result<()> {
+    let (requested_by, name) = match actor {
+        Actor::User(u) => (Some(u.id), u.username.clone()),
+        Actor::Cli => (None, "the command line".to_owned()),
+        Actor::System => (None, "pinpanel".to_owned()),
+    };
+    email_changes::insert(
+        tx,
+        &email_changes::NewChange {
+            user_id: user.id,
+            new_email: new.as_str(),
+            own,
+            requested_by,
+            requested_by_name: &name,
+            token_hash: hash,
+            created_at: now,
+            expires_at: now + CHANGE_SECS,
+        },
+    )
+    .await?;
+    let detail = format!("to {}", new.as_str());
+    audit(tx, Event::EmailChangeRequested, actor, Some(user), &detail).await?;
+    Ok(())
+}
+
+/// The person's change waiting to take effect, if any.
+pub async fn pending(ctx: &Ctx, user: &User) -> Result<Option<PendingChange>> {
+    Ok(
+        email_changes::pending_for(&ctx.db.pool, user.id, store::now())
+            .await?
+            .map(PendingChange::from),
+    )
+}
+
+/// The change a link's token opens, with the person it is for; `NotFound` for a token that
+/// opens nothing (used, expired, voided, never sent).
+pub async fn by_link(ctx: &Ctx, token: &str) -> Result<(User, PendingChange)> {
+    let hash = crypto::sha256_hex(token.as_bytes());
+    let change = email_changes::by_token(&ctx.db.pool, &hash, store::now())
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    let user = store::users::by_id(&ctx.db.pool, change.user_id)
+        .await?
+        .filter(|u| !u.disabled)
+        .ok_or(ServiceError::NotFound)?;
+    Ok((user, change.into()))
+}
+
+/// Answers the change a link opens: the new address confirms a person's own change, the
+/// current address accepts or declines someone else's request. Returns the person as they are
+/// now.
+pub async fn answer_by_link(ctx: &Ctx, token: &str, accept: bool) -> Result<User> {
+    let hash = crypto::sha256_hex(token.as_bytes());
+    let change = email_changes::by_token(&ctx.db.pool, &hash, store::now())
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    let user = store::users::by_id(&ctx.db.pool, change.user_id)
+        .await?
+        .filter(|u| !u.disabled)
+        .ok_or(ServiceError::NotFound)?;
+    decide(ctx, &user, change, accept).await
+}
+
+/// The member answers someone else's request while logged in (their own change is confirmed
+/// only by its link; declining it cancels it). Returns the person as they are now.
+pub async fn answer(ctx: &Ctx, user: &User, accept: bool) -> Result<User> {
+    let change = email_changes::pending_for(&ctx.db.pool, user.id, store::now())
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    if accept && change.own.0 {
+        return Err(ServiceError::Invalid(
+            "Open the link mailed to the new address to confirm it.".into(),
+        ));
+    }
+    decide(ctx, user, change, accept).await
+}
+
+/// Takes a change into effect, or declines it, once.
+async fn decide(
+    ctx: &Ctx,
+    user: &User,
+    change: email_changes::Pending,
+    accept: bool,
+) -> Result<User> {
+    let now = store::now();
+    let mut tx = ctx.db.begin().await?;
+    let state = if accept { "done" } else { "declined" };
+    if !email_changes::decide(&mut tx, change.id, state, now).await? {
+        return Err(ServiceError::NotFound);
+    }
+    if !accept {
+        let detail = format!("to {}", change.new_email);
+        audit(
+            &mut tx,
+            Event::EmailChangeDeclined,
+            Actor::User(user),
+            Some(user),
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        return Ok(user.clone());
+    }
+    store::users::set_email(&mut tx, user.id, Some(&change.new_email)).await?;
+    store::links::void_all_for(&mut tx, user.id, now).await?;
+    sessions::end_all(&mut tx, user.id).await?;
+    let detail = format!(
+        "from {} to {}",
+        user.email.as_deref().unwrap_or("none"),
+        change.new_email
+    );
+    audit(
+        &mut tx,
+        Event::EmailChanged,
+        Actor::User(user),
+        Some(user),
+        &detail,
+    )
+    .await?;
+    messages::email_changed(ctx, &mut tx, user, &change.new_email, now).await?;
+    tx.commit().await?;
+    store::users::by_id(&ctx.db.pool, user.id)
+        .await?
+        .ok_or(ServiceError::NotFound)
+}
