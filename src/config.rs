@@ -80,7 +80,7 @@ impl Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the web panel and the JSON API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply the database migrations and exit.
     Migrate,
     /// Manage accounts.
@@ -196,9 +196,102 @@ pub struct ServeArgs {
     #[arg(long, env = "PINPANEL_AUDIT_RETENTION_DAYS", default_value_t = defaults::AUDIT_RETENTION_DAYS, value_parser = clap::value_parser!(i64).range(1..=36500))]
     pub audit_retention_days: i64,
 
+    #[command(flatten)]
+    pub oidc: OidcArgs,
+
     /// Hours after login after which a session ends, however active.
     #[arg(long, env = "PINPANEL_ABSOLUTE_TIMEOUT_HOURS", default_value_t = http::defaults::ABSOLUTE_TIMEOUT_HOURS, value_parser = clap::value_parser!(u32).range(1..=168))]
     pub absolute_timeout_hours: u32,
+}
+
+/// Single sign-on through an OpenID Connect provider: off unless the issuer, the client id and
+/// the client secret are all set.
+#[derive(Debug, Clone, Args)]
+pub struct OidcArgs {
+    /// The provider's issuer URL (discovery reads `/.well-known/openid-configuration` under it).
+    #[arg(long = "oidc-issuer", env = "PINPANEL_OIDC_ISSUER")]
+    pub issuer: Option<String>,
+
+    /// pinpanel's client id at the provider.
+    #[arg(long = "oidc-client-id", env = "PINPANEL_OIDC_CLIENT_ID")]
+    pub client_id: Option<String>,
+
+    /// pinpanel's client secret at the provider (prefer PINPANEL_OIDC_CLIENT_SECRET_FILE).
+    #[arg(
+        long = "oidc-client-secret",
+        env = "PINPANEL_OIDC_CLIENT_SECRET",
+        hide_env_values = true
+    )]
+    pub client_secret: Option<String>,
+
+    /// A file holding the client secret (its first line).
+    #[arg(
+        long = "oidc-client-secret-file",
+        env = "PINPANEL_OIDC_CLIENT_SECRET_FILE"
+    )]
+    pub client_secret_file: Option<PathBuf>,
+
+    /// The provider's name for people: "Sign in with …".
+    #[arg(
+        long = "oidc-name",
+        env = "PINPANEL_OIDC_NAME",
+        default_value = "single sign-on"
+    )]
+    pub name: String,
+
+    /// `verified`: on first sign-in, link the member whose address equals the one the provider
+    /// says it verified. `off` (the default): members link their identity themselves.
+    #[arg(long = "oidc-link-by-email", env = "PINPANEL_OIDC_LINK_BY_EMAIL", default_value = "off", value_parser = ["off", "verified"])]
+    pub link_by_email: String,
+
+    /// An `acr` value that counts as two-step login (beside an `amr` naming a second factor).
+    #[arg(long = "oidc-mfa-acr", env = "PINPANEL_OIDC_MFA_ACR")]
+    pub mfa_acr: Option<String>,
+
+    /// The ID token claim that names the person (`sub`; Entra ID's `oid`, say).
+    #[arg(
+        long = "oidc-subject-claim",
+        env = "PINPANEL_OIDC_SUBJECT_CLAIM",
+        default_value = "sub"
+    )]
+    pub subject_claim: String,
+}
+
+impl OidcArgs {
+    /// Single sign-on's settings, when it is configured; an error when only some of it is.
+    pub fn config(&self) -> anyhow::Result<Option<crate::service::sso::Config>> {
+        let secret = match (&self.client_secret, &self.client_secret_file) {
+            (Some(s), _) => Some(s.clone()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot read PINPANEL_OIDC_CLIENT_SECRET_FILE {}: {e}",
+                        path.display()
+                    )
+                })?;
+                Some(text.lines().next().unwrap_or("").trim().to_owned())
+            }
+            (None, None) => None,
+        };
+        match (&self.issuer, &self.client_id, secret) {
+            (None, None, None) => Ok(None),
+            (Some(issuer), Some(client_id), Some(secret)) if !secret.is_empty() => {
+                Ok(Some(crate::service::sso::Config {
+                    issuer: issuer.trim_end_matches('/').to_owned(),
+                    client_id: client_id.clone(),
+                    client_secret: secrecy::SecretString::from(secret),
+                    name: self.name.clone(),
+                    link_by_email: self.link_by_email == "verified",
+                    mfa_acr: self.mfa_acr.clone().filter(|a| !a.is_empty()),
+                    subject_claim: self.subject_claim.clone(),
+                }))
+            }
+            _ => anyhow::bail!(
+                "single sign-on needs PINPANEL_OIDC_ISSUER, PINPANEL_OIDC_CLIENT_ID and \
+                 PINPANEL_OIDC_CLIENT_SECRET (or _FILE) together"
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -264,6 +357,16 @@ pub enum MemberCommand {
     Disable {
         #[arg(long)]
         username: String,
+    },
+    /// Make a member sign in only through single sign-on (`--on`: their password stops
+    /// working), or allow their password again (`--off`).
+    SetSsoOnly {
+        #[arg(long)]
+        username: String,
+        #[arg(long, conflicts_with = "off", required_unless_present = "off")]
+        on: bool,
+        #[arg(long)]
+        off: bool,
     },
 }
 

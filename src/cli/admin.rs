@@ -4,7 +4,7 @@ use super::read_password;
 use crate::config::{AccountCommand, AgentCommand, Command, MemberCommand};
 use crate::domain::{Kind, Role};
 use crate::service::members::{self, NewPerson};
-use crate::service::{accounts, people, Actor, Ctx, ServiceError};
+use crate::service::{accounts, people, sso, Actor, Ctx, ServiceError};
 
 /// Runs an account, member or agent command.
 pub async fn run(ctx: &Ctx, command: Command) -> Result<(), ServiceError> {
@@ -110,6 +110,19 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), ServiceError> {
             println!(
                 "'{}' is disabled; their sessions and tokens have ended",
                 user.username
+            );
+        }
+        Command::Member(MemberCommand::SetSsoOnly { username, on, .. }) => {
+            let user = people::user_by_username(ctx, &username).await?;
+            sso::set_sso_only(ctx, Actor::Cli, &user, on).await?;
+            println!(
+                "'{}' {}; their sessions and tokens have ended",
+                user.username,
+                if on {
+                    "now signs in only through single sign-on"
+                } else {
+                    "may sign in with a password again"
+                }
             );
         }
         Command::Agent(AgentCommand::Create { username, name, .. }) => {

@@ -28,7 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let opened = open(args.db_pool).await?;
-            serve::serve(opened, args, &cli.smtp_url, &cli.mail_from).await
+            serve::serve(opened, *args, &cli.smtp_url, &cli.mail_from).await
         }
         Command::Migrate => ops::migrate(url).await,
         Command::Key(command) => ops::key(url, &keys, command).await,

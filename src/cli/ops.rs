@@ -38,9 +38,7 @@ pub async fn mail(
             mail_from: mail_from.to_owned(),
             ..service::Settings::default()
         },
-        service::limits::Limits::default(),
-        service::metrics::Metrics::default(),
-        service::hashing::MAX_WAITING,
+        service::Instance::default(),
     )?;
     let delivery = match smtp_url {
         Some(url) => mail::Delivery::smtp(url)?,

@@ -47,6 +47,7 @@ pub async fn serve(
         metrics_addr: args.metrics_addr,
         verify_limit: args.verify_limit,
         token_limit: args.token_limit,
+        sso: args.oidc.config()?,
         ..ServeSettings::default()
     };
     let app = App::build(opened, args.addr, &settings).await?;

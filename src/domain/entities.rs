@@ -24,6 +24,8 @@ pub struct User {
     pub kind: Option<Kind>,
     pub role: Role,
     pub disabled: bool,
+    /// Signs in only through single sign-on: the password does not work.
+    pub sso_only: bool,
     pub auth_epoch: i64,
     pub password_hash: String,
     /// When the person was created (unix seconds).

@@ -103,6 +103,10 @@ use ActivityKind::{Logins, Mail, Members, Pin, TwoStep};
 events! {
     LoginOk => "login.ok", Some(Logins), "Logged in";
     PasswordPassed => "login.password_ok", Some(Logins), "Password accepted, second step pending";
+    SsoSignIn => "login.sso", Some(Logins), "Signed in with single sign-on";
+    SsoRefused => "login.sso_refused", Some(Logins), "Single sign-on refused";
+    SsoLinked => "sso.linked", Some(Logins), "Single sign-on identity linked";
+    SsoUnlinked => "sso.unlinked", Some(Logins), "Single sign-on identity unlinked";
     LoginFailed => "login.failed", Some(Logins), "Failed login";
     LoginThrottled => "login.throttled", Some(Logins), "Logins refused for a while";
     Throttled => "throttled", None, "Requests refused for a while";
@@ -125,6 +129,7 @@ events! {
     MemberDisabled => "member.disabled", Some(Members), "Member disabled";
     MemberEnabled => "member.enabled", Some(Members), "Member enabled";
     EmailChanged => "member.email_changed", Some(Members), "E-mail address changed";
+    SsoOnlyChanged => "member.sso_only", Some(Members), "Sign-in changed (single sign-on only, or a password too)";
     EmailChangeRequested => "member.email_change_requested", Some(Members), "E-mail address change asked for";
     EmailChangeDeclined => "member.email_change_declined", Some(Members), "E-mail address change declined";
     MemberInvited => "member.invited", Some(Members), "Invited";
@@ -193,6 +198,8 @@ pub enum MailKind {
     EmailRequested,
     /// The address was changed: told to the one it was.
     EmailChanged,
+    /// How the person signs in changed (single sign-on only, or a password too).
+    SignInChanged,
     /// `pinpanel mail test`.
     Test,
 }
@@ -213,6 +220,7 @@ impl MailKind {
             MailKind::EmailConfirm => "email.confirm",
             MailKind::EmailRequested => Event::EmailChangeRequested.as_str(),
             MailKind::EmailChanged => Event::EmailChanged.as_str(),
+            MailKind::SignInChanged => Event::SsoOnlyChanged.as_str(),
             MailKind::Test => "mail.test",
         }
     }

@@ -79,7 +79,7 @@ pub async fn authenticate(
         }
     };
     match user {
-        Some(user) if ok && !user.disabled => {
+        Some(user) if ok && !user.disabled && !user.sso_only => {
             // With two-step login the password only opens the second step: recorded as such,
             // not as a login.
             let second_step_due = store::two_step::status(&ctx.db.pool, user.id)
@@ -101,6 +101,7 @@ pub async fn authenticate(
             // The reservation stays: it is this failure's count.
             let detail = match &user {
                 Some(u) if u.disabled => "disabled",
+                Some(u) if u.sso_only => "single sign-on only",
                 Some(_) => "wrong password",
                 // Not even a hash of it: people type passwords into the username field.
                 None => "unknown username",
@@ -122,6 +123,10 @@ pub async fn authenticate(
 /// Re-checks the password of someone already logged in ("sudo mode"), throttled per person like
 /// logins: `Throttled` once too many re-entries have failed.
 pub async fn reauthenticate(ctx: &Ctx, user: &User, password: SecretString) -> Result<bool> {
+    if user.sso_only {
+        // Their password does not work here: they confirm who they are with single sign-on.
+        return Ok(false);
+    }
     let reservation =
         limits::reserve(ctx, &[(ctx.limits.reauth_per_user, &user.id.to_string())]).await?;
     let ok = match hashing::verify(&ctx.hashing, Some(user.password_hash.clone()), password).await {

@@ -14,6 +14,7 @@ pub struct Removed {
     pub audit_rows: u64,
     pub mfa_sessions: u64,
     pub sent_mail: u64,
+    pub sso_attempts: u64,
 }
 
 /// Sent messages stay in the outbox a week (for an operator looking into a complaint); the audit
@@ -32,5 +33,6 @@ pub async fn run(ctx: &Ctx) -> Result<Removed> {
         audit_rows: store::audit::delete_older_than(pool, now - retention).await?,
         mfa_sessions: store::two_step::delete_expired_mfa_sessions(pool, now).await?,
         sent_mail: store::outbox::delete_sent_before(pool, now - SENT_MAIL_KEPT_SECS).await?,
+        sso_attempts: store::sso::delete_old_attempts(pool, now - 24 * 3600).await?,
     })
 }

@@ -119,6 +119,7 @@ pub(super) async fn insert_person(
         kind,
         role: p.role,
         disabled: false,
+        sso_only: false,
         auth_epoch: 0,
         password_hash: p.password_hash.clone(),
         created_at: now,

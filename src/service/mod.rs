@@ -24,6 +24,7 @@ pub mod people;
 pub mod pins;
 pub mod policy;
 pub mod sessions;
+pub mod sso;
 pub mod tokens;
 pub mod two_step;
 
@@ -85,6 +86,28 @@ pub struct Ctx {
     pub mail_worker: health::Beat,
     /// This instance's line for password hashing (bounded, so a flood is refused fast).
     pub hashing: hashing::Line,
+    /// Single sign-on, when `PINPANEL_OIDC_*` configure it.
+    pub sso: Option<Arc<sso::Sso>>,
+}
+
+/// What an instance has beside its settings: its limits, its metrics, its hashing line's length,
+/// its single sign-on.
+pub struct Instance {
+    pub limits: limits::Limits,
+    pub metrics: metrics::Metrics,
+    pub hashing_queue: usize,
+    pub sso: Option<Arc<sso::Sso>>,
+}
+
+impl Default for Instance {
+    fn default() -> Self {
+        Instance {
+            limits: limits::Limits::default(),
+            metrics: metrics::Metrics::default(),
+            hashing_queue: hashing::MAX_WAITING,
+            sso: None,
+        }
+    }
 }
 
 impl Ctx {
@@ -94,9 +117,7 @@ impl Ctx {
         cipher: PinCipher,
         keys: Keys,
         settings: Settings,
-        limits: limits::Limits,
-        metrics: metrics::Metrics,
-        hashing_queue: usize,
+        instance: Instance,
     ) -> anyhow::Result<Ctx> {
         let passkeys = match &settings.public_url {
             Some(url) => Some(two_step::passkeys::relying_party(url)?),
@@ -106,12 +127,13 @@ impl Ctx {
             db,
             cipher: Arc::new(cipher),
             keys: Arc::new(keys),
-            limits,
+            limits: instance.limits,
             settings: Arc::new(settings),
             passkeys,
-            metrics,
+            metrics: instance.metrics,
             mail_worker: health::Beat::default(),
-            hashing: hashing::Line::new(hashing_queue),
+            hashing: hashing::Line::new(instance.hashing_queue),
+            sso: instance.sso,
         })
     }
 }

@@ -116,6 +116,8 @@ pub enum MemberChange {
     Enabled,
     /// Making a user or an administrator.
     Role,
+    /// How they sign in (single sign-on only, or a password too).
+    SignIn,
 }
 
 /// Changing a member (disabling, enabling, their role): an administrator of the account, never
@@ -127,6 +129,7 @@ pub fn may_change_member(actor: &User, target: &User, change: MemberChange) -> R
             match change {
                 MemberChange::Enabled => "Nobody may disable or enable themselves.",
                 MemberChange::Role => "Nobody may change their own role.",
+                MemberChange::SignIn => "Nobody may change how they sign in themselves.",
             }
             .into(),
         ));
@@ -201,6 +204,7 @@ mod tests {
             kind: account.map(|_| Kind::User),
             role,
             disabled: false,
+            sso_only: false,
             auth_epoch: 0,
             password_hash: String::new(),
             created_at: 0,

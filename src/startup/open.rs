@@ -67,9 +67,7 @@ pub async fn open(
         cipher,
         keys,
         service::Settings::default(),
-        service::limits::Limits::default(),
-        service::metrics::Metrics::default(),
-        service::hashing::MAX_WAITING,
+        service::Instance::default(),
     )?;
     Ok(Opened {
         ctx,
@@ -83,18 +81,14 @@ impl Opened {
     pub fn context(
         &self,
         settings: service::Settings,
-        limits: service::limits::Limits,
-        metrics: service::metrics::Metrics,
-        hashing_queue: usize,
+        instance: service::Instance,
     ) -> anyhow::Result<Ctx> {
         Ctx::new(
             self.ctx.db.clone(),
             (*self.ctx.cipher).clone(),
             (*self.ctx.keys).clone(),
             settings,
-            limits,
-            metrics,
-            hashing_queue,
+            instance,
         )
     }
 }

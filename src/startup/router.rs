@@ -35,6 +35,12 @@ fn static_dir() -> std::path::PathBuf {
 /// The whole application: the panel, the API, health, static files, and the layers every
 /// response passes through.
 pub fn app(state: AppState) -> Router {
+    let form_targets = state
+        .ctx
+        .sso
+        .as_ref()
+        .map(|s| s.provider.form_origins())
+        .unwrap_or_default();
     let settings = &state.settings;
     let secure = settings.cookie_secure;
     let store = DbSessionStore::new(
@@ -93,7 +99,7 @@ pub fn app(state: AppState) -> Router {
             HeaderValue::from_static("max-age=31536000"),
         ));
     }
-    with_security_headers(router)
+    with_security_headers(router, &form_targets)
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let RequestId(id) = RequestId::of(req.headers());
@@ -135,15 +141,31 @@ async fn set_aside_client_request_id(mut req: Request, next: Next) -> Response {
 }
 
 /// The headers every response carries: a strict CSP (no inline scripts or styles, no eval, no
-/// framing), no MIME sniffing, no referrer, no opener, no powerful features.
-fn with_security_headers(mut router: Router) -> Router {
-    let headers: [(HeaderName, &'static str); 6] = [
-        (
-            header::CONTENT_SECURITY_POLICY,
+/// framing; forms post here, or redirect to `form_targets`, the single sign-on provider's
+/// origins), no MIME sniffing, no referrer, no opener, no powerful features.
+fn with_security_headers(mut router: Router, form_targets: &[String]) -> Router {
+    let csp = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; form-action 'self'{}; object-src 'none'; base-uri 'none'; \
+         frame-ancestors 'none'",
+        form_targets
+            .iter()
+            .map(|o| format!(" {o}"))
+            .collect::<String>()
+    );
+    // Origins are ASCII; were one not, the policy would go without it, never without a policy.
+    let value = HeaderValue::from_str(&csp).unwrap_or_else(|_| {
+        HeaderValue::from_static(
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
              connect-src 'self'; form-action 'self'; object-src 'none'; base-uri 'none'; \
              frame-ancestors 'none'",
-        ),
+        )
+    });
+    router = router.layer(SetResponseHeaderLayer::if_not_present(
+        header::CONTENT_SECURITY_POLICY,
+        value,
+    ));
+    let headers: [(HeaderName, &'static str); 5] = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::X_FRAME_OPTIONS, "DENY"),

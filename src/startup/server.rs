@@ -51,6 +51,8 @@ pub struct ServeSettings {
     pub verify_limit: i64,
     /// Token requests one client address may make per minute.
     pub token_limit: i64,
+    /// Single sign-on (`PINPANEL_OIDC_*`), when configured.
+    pub sso: Option<service::sso::Config>,
 }
 
 impl Default for ServeSettings {
@@ -74,6 +76,7 @@ impl Default for ServeSettings {
             metrics_addr: None,
             verify_limit: defaults::VERIFY_LIMIT,
             token_limit: defaults::TOKEN_LIMIT,
+            sso: None,
         }
     }
 }
@@ -112,6 +115,18 @@ impl App {
             }
             None => (service::metrics::Metrics::default(), None),
         };
+        let sso = match (&settings.sso, &settings.public_url) {
+            (None, _) => None,
+            (Some(_), None) => anyhow::bail!(
+                "single sign-on (PINPANEL_OIDC_ISSUER) needs PINPANEL_PUBLIC_URL: the provider \
+                 sends people back to it"
+            ),
+            (Some(config), Some(public)) => {
+                let redirect = public.join(urls::SSO_CALLBACK)?;
+                let sso = service::sso::Sso::start(config.clone(), redirect).await?;
+                Some(Arc::new(sso))
+            }
+        };
         let link_base = match &settings.public_url {
             Some(url) => url.clone(),
             None => url::Url::parse(&format!("http://{bound}/"))?,
@@ -133,9 +148,15 @@ impl App {
                     email_answer: urls::EMAIL_ANSWER_LINK,
                 },
             },
-            service::limits::Limits::per_minute(settings.verify_limit, settings.token_limit),
-            recorder,
-            settings.hashing_queue,
+            service::Instance {
+                limits: service::limits::Limits::per_minute(
+                    settings.verify_limit,
+                    settings.token_limit,
+                ),
+                metrics: recorder,
+                hashing_queue: settings.hashing_queue,
+                sso,
+            },
         )?;
         // The dummy hash for unknown usernames costs one argon2 run: compute it in the
         // background so the server answers at once (a login that needs it first just waits).

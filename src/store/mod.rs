@@ -15,6 +15,7 @@ pub mod rekey;
 pub mod sessions;
 pub mod settings;
 pub mod sql;
+pub mod sso;
 pub mod throttle;
 pub mod tokens;
 pub mod two_step;

@@ -11,7 +11,7 @@ use crate::domain::{Account, Kind, MemberSummary, Role, User};
 
 pub(crate) const COLUMNS: &str =
     "u.id, u.account_id, u.username, u.full_name, u.email, u.kind, u.role, \
-                       u.disabled, u.auth_epoch, u.password_hash, u.created_at";
+                       u.disabled, u.sso_only, u.auth_epoch, u.password_hash, u.created_at";
 
 pub(crate) fn from_row(row: &AnyRow) -> sqlx::Result<User> {
     Ok(User {
@@ -23,6 +23,7 @@ pub(crate) fn from_row(row: &AnyRow) -> sqlx::Result<User> {
         kind: opt_text_col(row, "kind")?,
         role: text_col(row, "role")?,
         disabled: row.try_get::<i64, _>("disabled")? != 0,
+        sso_only: row.try_get::<i64, _>("sso_only")? != 0,
         auth_epoch: row.try_get("auth_epoch")?,
         password_hash: row.try_get("password_hash")?,
         created_at: row.try_get("created_at")?,
@@ -91,7 +92,7 @@ pub async fn by_username(pool: &AnyPool, username: &str) -> sqlx::Result<Option<
 /// The columns of a person with their account, for a query joining `users u` and
 /// `accounts a`.
 pub(crate) const PERSON_COLUMNS: &str = "u.id, u.account_id, u.username, u.full_name, u.email, \
-    u.kind, u.role, u.disabled, u.auth_epoch, u.password_hash, u.created_at, \
+    u.kind, u.role, u.disabled, u.sso_only, u.auth_epoch, u.password_hash, u.created_at, \
     a.number AS a_number, a.name AS a_name, a.unlock_policy AS a_policy";
 
 /// A person and their account from a row with [`PERSON_COLUMNS`]; `None` when the row's person

@@ -21,6 +21,8 @@ use crate::service::{sessions, two_step};
 #[template(path = "login.html")]
 pub struct LoginPage {
     csrf: String,
+    /// "Sign in with …", when single sign-on is set up.
+    sso_name: Option<String>,
     username: String,
     next: String,
     error: Option<String>,
@@ -78,6 +80,7 @@ pub async fn login_get(
     Ok(anonymous_page(&state, &headers, StatusCode::OK, |csrf| {
         LoginPage {
             csrf,
+            sso_name: sso_name(&state),
             username: String::new(),
             next: safe_next(q.next.as_deref()).unwrap_or_default(),
             error: None,
@@ -147,6 +150,7 @@ pub async fn login_post(
             let mut res = anonymous_page(&state, &headers, status, |csrf| {
                 LoginPage {
                     csrf,
+                    sso_name: sso_name(&state),
                     username,
                     next: next.unwrap_or_default(),
                     error: Some(message),
@@ -162,6 +166,10 @@ pub async fn login_post(
             Ok(res)
         }
     }
+}
+
+fn sso_name(state: &AppState) -> Option<String> {
+    state.ctx.sso.as_ref().map(|s| s.name.clone())
 }
 
 /// Where a person lands after logging in.
@@ -181,8 +189,16 @@ pub async fn logout_post(
     if let Some(auth) = &auth {
         sessions::logged_out(&state.ctx, &auth.user).await?;
     }
+    // A session single sign-on opened: offer to sign out at the provider too.
+    let offer = state
+        .ctx
+        .sso
+        .as_ref()
+        .is_some_and(|s| s.provider.end_session().is_some())
+        && session.via_sso().await?;
     session.logout().await?;
-    let mut res = Redirect::to(urls::LOGIN).into_response();
+    let to = if offer { urls::LOGGED_OUT } else { urls::LOGIN };
+    let mut res = Redirect::to(to).into_response();
     res.headers_mut().insert(
         "Clear-Site-Data",
         HeaderValue::from_static("\"cookies\", \"storage\""),

@@ -20,7 +20,7 @@ use super::{urls, Chrome};
 use crate::domain::{ActivityKind, Role};
 use crate::http::time::{format_time, iso_time};
 use crate::http::AppState;
-use crate::service::{activity, links, members, two_step, Actor, ServiceError};
+use crate::service::{activity, links, members, sso, two_step, Actor, ServiceError};
 
 /// Add a member: a generated PIN and an invitation (mailed, or shown once to pass on).
 pub async fn add_post(
@@ -76,6 +76,10 @@ pub enum MemberChange {
     MakeUser,
     /// Codes from the member's app work again after too many wrong ones.
     AllowCodes,
+    /// The member signs in only with single sign-on.
+    SsoOnly,
+    /// The member's password works again.
+    PasswordAgain,
 }
 
 impl MemberChange {
@@ -86,6 +90,8 @@ impl MemberChange {
             MemberChange::MakeAdmin => "Make administrator",
             MemberChange::MakeUser => "Make user",
             MemberChange::AllowCodes => "Allow app codes again",
+            MemberChange::SsoOnly => "Single sign-on only",
+            MemberChange::PasswordAgain => "Allow the password again",
         }
     }
 
@@ -96,6 +102,8 @@ impl MemberChange {
             MemberChange::MakeAdmin => urls::USER_MAKE_ADMIN,
             MemberChange::MakeUser => urls::USER_MAKE_USER,
             MemberChange::AllowCodes => urls::USER_ALLOW_CODES,
+            MemberChange::SsoOnly => urls::USER_SSO_ONLY,
+            MemberChange::PasswordAgain => urls::USER_PASSWORD_AGAIN,
         }
     }
 
@@ -110,6 +118,11 @@ impl MemberChange {
             MemberChange::AllowCodes => {
                 format!("Codes from the authenticator app of {who} work again.")
             }
+            MemberChange::SsoOnly => format!(
+                "{who} now signs in only with single sign-on: their password no longer works, \
+                 and their sessions have ended."
+            ),
+            MemberChange::PasswordAgain => format!("The password of {who} works again."),
         }
     }
 }
@@ -147,12 +160,15 @@ async fn apply(state: &AppState, auth: &Auth, id: i64, change: MemberChange) -> 
         MemberChange::MakeAdmin => members::set_role(ctx, actor, &member, Role::Admin).await,
         MemberChange::MakeUser => members::set_role(ctx, actor, &member, Role::User).await,
         MemberChange::AllowCodes => two_step::allow_codes_again(ctx, &auth.user, &member).await,
+        MemberChange::SsoOnly => sso::set_sso_only(ctx, actor, &member, true).await,
+        MemberChange::PasswordAgain => sso::set_sso_only(ctx, actor, &member, false).await,
     };
     let who = format!("{} ({})", member.full_name, member.username);
     let account = admin_account(auth)?;
     let (status, flash) = match result {
         Ok(()) => (StatusCode::OK, Flash::done(change.done(&who))),
         Err(ServiceError::Conflict(why)) => (StatusCode::CONFLICT, Flash::problem(why)),
+        Err(ServiceError::Invalid(why)) => (StatusCode::UNPROCESSABLE_ENTITY, Flash::problem(why)),
         Err(e) => return Err(e.into()),
     };
     Ok((status, page_with(state, auth, account, Some(flash)).await?).into_response())
@@ -186,6 +202,8 @@ change_handlers! {
     make_admin_get, make_admin_post => MemberChange::MakeAdmin;
     make_user_get, make_user_post => MemberChange::MakeUser;
     allow_codes_get, allow_codes_post => MemberChange::AllowCodes;
+    sso_only_get, sso_only_post => MemberChange::SsoOnly;
+    password_again_get, password_again_post => MemberChange::PasswordAgain;
 }
 
 /// The activity page's filters, in its query (so a filtered page is a link).

@@ -15,6 +15,7 @@ pub mod members;
 pub mod profile;
 pub mod second_step;
 pub mod session;
+pub mod sso;
 pub mod two_step;
 pub mod urls;
 pub mod users;
@@ -162,6 +163,20 @@ pub fn router<S: SessionStore + Clone>(
             get(links::invitation_get).post(links::invitation_post),
         )
         .route(urls::SETUP, get(links::setup_get).post(links::setup_post))
+        .route(urls::SSO_START, post(sso::sso_start_post))
+        .route(urls::SSO_CALLBACK, get(sso::sso_callback_get))
+        .route(urls::SSO_LINK, post(sso::sso_link_post))
+        .route(urls::SSO_UNLINK, post(two_step::sso_unlink_post))
+        .route(urls::SSO_REAUTH, post(sso::sso_reauth_post))
+        .route(urls::LOGGED_OUT, get(sso::logged_out_get))
+        .route(
+            urls::USER_SSO_ONLY,
+            get(members::sso_only_get).post(members::sso_only_post),
+        )
+        .route(
+            urls::USER_PASSWORD_AGAIN,
+            get(members::password_again_get).post(members::password_again_post),
+        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_csrf_token,

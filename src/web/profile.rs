@@ -22,7 +22,7 @@ use crate::domain::{Event, PinState, MAX_PIN_FAILURES, PIN_GUIDANCE, PIN_LEN};
 use crate::http::time::{format_time, iso_time};
 use crate::http::AppState;
 use crate::service::policy::{self, RecentPassword};
-use crate::service::{email, login::reauthenticate, people, pins, ServiceError};
+use crate::service::{email, login::reauthenticate, people, pins, sso, ServiceError};
 
 /// How many activity entries the section lists.
 const ACTIVITY_LIMIT: i64 = 10;
@@ -83,6 +83,11 @@ pub struct SupportPinPartial {
     guidance: &'static str,
     pin_len: usize,
     max_failures: i64,
+    /// The member's password works (not single sign-on only).
+    password_works: bool,
+    /// Confirming with single sign-on instead, when the member has linked an identity: the
+    /// provider's name.
+    sso_confirm: Option<String>,
 }
 
 impl SupportPinPartial {
@@ -107,6 +112,8 @@ pub struct ProfilePage {
     /// Someone else's request to change the address, waiting for the member's answer.
     email_request: Option<Waiting>,
     section: SupportPinPartial,
+    /// The panel has single sign-on (the security page's name says so).
+    sso: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -165,7 +172,15 @@ async fn section(state: &AppState, auth: &Auth, view: View) -> Result<SupportPin
             },
         })
         .collect();
+    let sso_confirm = match (&view.reauth_for, state.ctx.sso.as_ref()) {
+        (Some(_), Some(sso)) if !sso::identities(ctx, me).await?.is_empty() => {
+            Some(sso.name.clone())
+        }
+        _ => None,
+    };
     Ok(SupportPinPartial {
+        password_works: !me.sso_only,
+        sso_confirm,
         view,
         state: status.state,
         changed_at: status.changed_at.map(|t| (format_time(t), iso_time(t))),
@@ -206,6 +221,7 @@ async fn respond(
         role: me.role.label(),
         email_request,
         section,
+        sso: state.ctx.sso.is_some(),
     };
     Ok((status, page).into_response())
 }

@@ -41,6 +41,8 @@ const PENDING_UID: &str = "pending_uid";
 const PENDING_EPOCH: &str = "pending_epoch";
 const PENDING_AT: &str = "pending_at";
 const PENDING_NEXT: &str = "pending_next";
+/// The session was opened by single sign-on (logging out offers to sign out at the provider).
+const VIA_SSO: &str = "via_sso";
 
 /// `seen_at` is written at most this often, so reading pages does not write the database on
 /// every request; the idle timeout is therefore exact to within this many seconds.
@@ -182,6 +184,16 @@ impl WebSession {
             return Ok(None);
         }
         Ok(Some((uid, epoch, self.get::<String>(PENDING_NEXT).await?)))
+    }
+
+    /// The login was single sign-on's.
+    pub async fn signed_in_with_sso(&self) -> Result<(), WebError> {
+        self.set(VIA_SSO, true).await
+    }
+
+    /// Was the login single sign-on's?
+    pub async fn via_sso(&self) -> Result<bool, WebError> {
+        Ok(self.get::<bool>(VIA_SSO).await?.unwrap_or(false))
     }
 
     /// Two-step login is set up: the rest of the panel answers again.

@@ -23,6 +23,7 @@ use crate::domain::TwoStepStatus;
 use crate::http::time::format_time;
 use crate::http::AppState;
 use crate::service::policy::RecentPassword;
+use crate::service::sso;
 use crate::service::two_step::{self, passkeys, totp, PasskeyInfo, TotpSetup};
 use crate::service::ServiceError;
 
@@ -49,6 +50,8 @@ pub struct TwoStepPage {
     recent: bool,
     passkeys_available: bool,
     passkeys: Vec<PasskeyRow>,
+    /// Single sign-on, when the panel has it: the identities linked.
+    sso: Option<super::sso::Section>,
     flash: Option<Flash>,
 }
 
@@ -78,6 +81,9 @@ pub struct RecoveryCodesPage {
 pub struct PageQuery {
     #[serde(default)]
     added: Option<i64>,
+    /// Back from linking an identity at the provider.
+    #[serde(default)]
+    linked: Option<u8>,
 }
 
 async fn page(
@@ -105,6 +111,7 @@ async fn page(
         })
         .collect();
     let flash = flash.or_else(|| added.map(|_| Flash::done("Passkey added.")));
+    let sso = super::sso::section(state, auth).await?;
     Ok(TwoStepPage {
         chrome: Chrome::of(auth),
         status,
@@ -112,6 +119,7 @@ async fn page(
         recent: auth.recent_password(ctx).is_some(),
         passkeys_available: two_step::passkeys_available(ctx),
         passkeys,
+        sso,
         flash,
     })
 }
@@ -129,7 +137,11 @@ pub async fn two_step_get(
     auth: Auth,
     Query(q): Query<PageQuery>,
 ) -> Result<TwoStepPage> {
-    page(&state, &auth, q.added, None).await
+    let linked = q
+        .linked
+        .and(state.ctx.sso.as_ref())
+        .map(|sso| Flash::done(super::sso::linked_sentence(&sso.name)));
+    page(&state, &auth, q.added, linked).await
 }
 
 #[derive(Deserialize)]
@@ -394,6 +406,33 @@ pub async fn passkey_remove_post(
                 .await?
                 .into_response())
         }
+        other => {
+            with_password(
+                &state,
+                &auth,
+                other,
+                |()| Ok(StatusCode::OK.into_response()),
+            )
+            .await
+        }
+    }
+}
+
+/// Unlinks a single sign-on identity, after the password again.
+pub async fn sso_unlink_post(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response> {
+    match sso::unlink(&state.ctx, &auth.user, id, form.password).await {
+        Ok(()) => {
+            let flash = Flash::done("The identity is unlinked: it no longer signs you in.");
+            Ok(page(&state, &auth, None, Some(flash))
+                .await?
+                .into_response())
+        }
+        Err(ServiceError::NotFound) => Err(WebError::NotFound),
         other => {
             with_password(
                 &state,

@@ -66,6 +66,20 @@ pub const EMAIL_ANSWER_LINK: &str = "/email/answer/{token}";
 
 pub const AGENT: &str = "/agent";
 
+/// Single sign-on: starting a sign-in at the provider, and where it sends people back.
+pub const SSO_START: &str = "/login/oidc";
+pub const SSO_CALLBACK: &str = "/login/oidc/callback";
+/// A logged-in person links an identity, unlinks one, or confirms who they are with it.
+pub const SSO_LINK: &str = "/profile/two-step/sso/link";
+pub const SSO_UNLINK: &str = "/profile/two-step/sso/{id}/unlink";
+/// An administrator makes a member sign in only with single sign-on, or lets their password
+/// work again.
+pub const USER_SSO_ONLY: &str = "/users/{id}/sso-only";
+pub const USER_PASSWORD_AGAIN: &str = "/users/{id}/password-again";
+pub const SSO_REAUTH: &str = "/profile/sso/reauth";
+/// After logging out of a single sign-on session: the offer to sign out at the provider too.
+pub const LOGGED_OUT: &str = "/logged-out";
+
 /// The second step of a login (code or passkey).
 pub const SECOND_STEP: &str = "/login/second-step";
 pub const SECOND_STEP_PASSKEY_OPTIONS: &str = "/login/second-step/passkey/options";
@@ -73,6 +87,8 @@ pub const SECOND_STEP_PASSKEY: &str = "/login/second-step/passkey";
 
 /// Two-step login set-up (every person, agents too).
 pub const TWO_STEP: &str = "/profile/two-step";
+/// The two-step page saying that an identity was linked.
+pub const TWO_STEP_LINKED: &str = "/profile/two-step?linked=1";
 pub const TWO_STEP_CONFIRM_PASSWORD: &str = "/profile/two-step/password";
 pub const TWO_STEP_APP: &str = "/profile/two-step/app";
 pub const TWO_STEP_APP_CONFIRM: &str = "/profile/two-step/app/confirm";

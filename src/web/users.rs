@@ -31,6 +31,8 @@ pub struct MemberRow {
     pub disabled: bool,
     /// Has no e-mail address, so gets no mail.
     pub no_email: bool,
+    /// Signs in only with single sign-on.
+    pub sso_only: bool,
     pub is_me: bool,
     pub unlock_url: String,
     pub reset_url: String,
@@ -157,7 +159,9 @@ pub(super) fn admin_account(auth: &Auth) -> Result<Account> {
     Ok(account.clone())
 }
 
-fn actions_of(m: &crate::domain::MemberSummary, me: i64) -> Vec<MemberAction> {
+/// The confirmed actions on a member; `sso` is the provider's name when the panel has single
+/// sign-on.
+fn actions_of(m: &crate::domain::MemberSummary, me: i64, sso: Option<&str>) -> Vec<MemberAction> {
     let u = &m.user;
     if u.id == me {
         return Vec::new();
@@ -220,6 +224,30 @@ fn actions_of(m: &crate::domain::MemberSummary, me: i64) -> Vec<MemberAction> {
             danger: false,
         });
     }
+    match sso {
+        Some(name) if !u.is_agent() && !u.sso_only => actions.push(MemberAction {
+            label: "Single sign-on only",
+            url: urls::with_id(urls::USER_SSO_ONLY, u.id),
+            dialog: format!("sso-only-{}", u.id),
+            question: format!(
+                "Let {who} sign in only with {name}? Their password stops working, their \
+                 sessions end, and they are told by mail. Make sure they have linked their \
+                 {name} account."
+            ),
+            danger: false,
+        }),
+        _ if u.sso_only => actions.push(MemberAction {
+            label: "Allow the password again",
+            url: urls::with_id(urls::USER_PASSWORD_AGAIN, u.id),
+            dialog: format!("password-again-{}", u.id),
+            question: format!(
+                "Let {who} log in with their password again? Their sessions end, and they are \
+                 told by mail."
+            ),
+            danger: false,
+        }),
+        _ => {}
+    }
     actions
 }
 
@@ -229,6 +257,7 @@ pub(super) async fn page(
     account: Account,
     notice: Notice,
 ) -> Result<UsersPage> {
+    let sso_name = state.ctx.sso.as_ref().map(|s| s.name.as_str());
     let members = members::members(&state.ctx, Actor::User(&auth.user), account.id)
         .await?
         .into_iter()
@@ -237,7 +266,7 @@ pub(super) async fn page(
             unlock_url: urls::with_id(urls::USER_UNLOCK, m.user.id),
             reset_url: urls::with_id(urls::USER_RESET, m.user.id),
             is_me: m.user.id == auth.user.id,
-            actions: actions_of(&m, auth.user.id),
+            actions: actions_of(&m, auth.user.id, sso_name),
             full_name: m.user.full_name,
             username: m.user.username,
             kind: m.user.kind.map_or("", |k| k.label()),
@@ -247,6 +276,7 @@ pub(super) async fn page(
             last_activity: m.last_pin_activity.map(format_time).unwrap_or_default(),
             disabled: m.user.disabled,
             no_email: m.user.email.is_none(),
+            sso_only: m.user.sso_only,
         })
         .collect();
     Ok(UsersPage {

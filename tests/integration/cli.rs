@@ -6,10 +6,10 @@ use std::process::{Command, Stdio};
 use crate::dual;
 use crate::helpers::{Backend, TestDb};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl Run {
@@ -50,7 +50,7 @@ fn words(line: &str) -> Vec<String> {
 }
 
 /// Runs `pinpanel <line>` on the database with `stdin` as its standard input.
-fn pinpanel(db: &TestDb, key: Option<&str>, line: &str, stdin: &str) -> Run {
+pub fn pinpanel(db: &TestDb, key: Option<&str>, line: &str, stdin: &str) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pinpanel"));
     cmd.args(words(line))
         .env("DATABASE_URL", &db.url)

@@ -133,7 +133,7 @@ async fn a_successful_login_gives_back_its_reserved_hits(app: TestApp) {
 }
 
 /// `join_all` without a dependency: spawn each future and await them in order.
-async fn futures_join_all<F, T>(futs: impl Iterator<Item = F>) -> Vec<T>
+pub async fn futures_join_all<F, T>(futs: impl Iterator<Item = F>) -> Vec<T>
 where
     F: std::future::Future<Output = T> + Send + 'static,
     T: Send + 'static,

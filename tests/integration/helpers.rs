@@ -541,6 +541,17 @@ impl TestApp {
         Client::new(self, headers)
     }
 
+    /// A client that talks to the app at its public URL (`http://localhost:PORT`), as a browser
+    /// that followed a mail link or came back from an identity provider does.
+    pub fn public_client(&self) -> Client {
+        let mut c = Client::new(self, HeaderMap::new());
+        c.base = self
+            .public_url
+            .clone()
+            .expect("an app started with spawn_public_app");
+        c
+    }
+
     /// A client that says it is the browser `user_agent`.
     pub fn client_with_agent(&self, user_agent: &str) -> Client {
         let mut headers = HeaderMap::new();
@@ -596,16 +607,29 @@ impl Client {
 
     /// The session cookie this client holds now.
     pub fn session_cookie(&self) -> Option<String> {
+        self.cookie("pinpanel")
+    }
+
+    /// The value of the cookie `name` this client holds now.
+    pub fn cookie(&self, name: &str) -> Option<String> {
         use reqwest::cookie::CookieStore;
         let url = self.base.parse().expect("a URL");
         let cookies = self.jar.cookies(&url)?;
+        let prefix = format!("{name}=");
         cookies
             .to_str()
             .ok()?
             .split(';')
-            .filter_map(|kv| kv.trim().strip_prefix("pinpanel="))
+            .filter_map(|kv| kv.trim().strip_prefix(prefix.as_str()))
             .map(str::to_owned)
             .next()
+    }
+
+    /// Puts the cookie `name=value` back in this client (as an attacker who kept it would).
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        let url = self.base.parse().expect("a URL");
+        self.jar
+            .add_cookie_str(&format!("{name}={value}; Path=/"), &url);
     }
 
     fn remember_csrf(&self, html: &str) {

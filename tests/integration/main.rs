@@ -21,6 +21,7 @@ mod operating;
 mod process;
 mod security;
 mod security_round3;
+mod sso;
 mod support_pin;
 mod two_step;
 mod users;

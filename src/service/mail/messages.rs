@@ -219,6 +219,16 @@ pub async fn access_changed(
             "Two-step login is off",
             format!("Two-step login was turned off for your login {login} at {when}: your password alone now logs you in."),
         ),
+        AccessChange::SsoOnly => (
+            MailKind::SignInChanged,
+            "You sign in with single sign-on only",
+            format!("From {when} your login {login} signs in only through your organisation's single sign-on: your password no longer works here."),
+        ),
+        AccessChange::PasswordAgain => (
+            MailKind::SignInChanged,
+            "Your password works again",
+            format!("From {when} your login {login} may sign in with its password again, beside single sign-on. If you have no password, choose one with \"Forgot password?\"."),
+        ),
     };
     let letter = Letter {
         subject: subject.into(),
@@ -241,6 +251,10 @@ pub enum AccessChange {
     Password,
     TwoStepOn,
     TwoStepOff,
+    /// They sign in only through single sign-on now: the password stopped working.
+    SsoOnly,
+    /// Their password works again beside single sign-on.
+    PasswordAgain,
 }
 
 /// Wrong second steps for `member`'s login: someone who knows their password may be trying;

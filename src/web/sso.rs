@@ -1,0 +1,338 @@
+//! Single sign-on in the panel: "Sign in with …" on the login page, the provider's callback,
+//! linking and unlinking an identity from the security page, confirming who one is with it,
+//! and the offer to sign out at the provider too. Every step is a plain form or link: it works
+//! without JavaScript.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+
+use super::csrf::cookie;
+use super::error::{Result, WebError};
+use super::flash::sentence;
+use super::login::{home_of, safe_next};
+use super::session::{Auth, Client, WebSession};
+use super::urls;
+use crate::http::time::format_time;
+use crate::http::{client::ClientAddr, AppState};
+use crate::service::sso::{self, Callback, Finished, Purpose, SsoError};
+use crate::service::{two_step, ServiceError};
+
+/// The cookie that binds a sign-in to the browser that started it.
+fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-pinpanel-sso"
+    } else {
+        "pinpanel-sso"
+    }
+}
+
+/// The answer that sends the browser to the provider, with the binding cookie.
+fn to_provider(state: &AppState, started: sso::Started) -> Response {
+    let secure = state.settings.cookie_secure;
+    let value = format!(
+        "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        cookie_name(secure),
+        started.browser,
+        sso::ATTEMPT_SECS,
+        if secure { "; Secure" } else { "" }
+    );
+    let mut res = Redirect::to(started.redirect.as_str()).into_response();
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+/// Clears the binding cookie (the attempt is spent either way).
+fn clear_cookie(state: &AppState, res: &mut Response) {
+    let secure = state.settings.cookie_secure;
+    let value = format!(
+        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+        cookie_name(secure),
+        if secure { "; Secure" } else { "" }
+    );
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "sso/refused.html")]
+pub struct RefusedPage {
+    title: String,
+    message: String,
+    /// The identity was linked to nobody: how to link it.
+    not_linked: bool,
+    name: String,
+}
+
+/// A refusal as a page (no session is made): what happened and what to do.
+fn refused(state: &AppState, e: SsoError) -> Result<Response> {
+    let name = state
+        .ctx
+        .sso
+        .as_ref()
+        .map_or("single sign-on".to_owned(), |s| s.name.clone());
+    let (status, title, message) = match &e {
+        SsoError::Off => (
+            StatusCode::NOT_FOUND,
+            "Not available",
+            sentence(&e.to_string()),
+        ),
+        SsoError::Unavailable(why) => {
+            tracing::warn!(error = %why, "single sign-on: the provider is unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Not available right now",
+                format!("Sign-in with {name} is not available right now; use your password."),
+            )
+        }
+        SsoError::NotLinked { email } => (
+            StatusCode::FORBIDDEN,
+            "Not linked",
+            format!(
+                "Your {name} account{} is not linked to a login here.",
+                email
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            ),
+        ),
+        SsoError::Disabled => (
+            StatusCode::FORBIDDEN,
+            "Login disabled",
+            "This login is disabled: ask your account's administrator.".to_owned(),
+        ),
+        SsoError::TakenIdentity => (
+            StatusCode::CONFLICT,
+            "Already linked",
+            format!("That {name} account is linked to another login here."),
+        ),
+        SsoError::Service(ServiceError::Internal(_)) => {
+            return Err(match e {
+                SsoError::Service(e) => e.into(),
+                _ => WebError::NotFound,
+            })
+        }
+        _ => (
+            StatusCode::BAD_REQUEST,
+            "Sign-in refused",
+            format!(
+                "{} Start again from the login page.",
+                sentence(&e.to_string())
+            ),
+        ),
+    };
+    let mut res = (
+        status,
+        RefusedPage {
+            title: title.to_owned(),
+            message,
+            not_linked: matches!(e, SsoError::NotLinked { .. }),
+            name,
+        },
+    )
+        .into_response();
+    clear_cookie(state, &mut res);
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+pub struct StartForm {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// "Sign in with …": to the provider.
+pub async fn sso_start_post(
+    State(state): State<AppState>,
+    Form(form): Form<StartForm>,
+) -> Result<Response> {
+    let next = safe_next(form.next.as_deref());
+    match sso::begin(
+        &state.ctx,
+        Purpose::Login {
+            next: next.as_deref(),
+        },
+    )
+    .await
+    {
+        Ok(started) => Ok(to_provider(&state, started)),
+        Err(e) => refused(&state, e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// The provider sends the browser back here.
+pub async fn sso_callback_get(
+    State(state): State<AppState>,
+    session: WebSession,
+    auth: Option<Auth>,
+    ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
+    Query(q): Query<CallbackQuery>,
+) -> Result<Response> {
+    let browser = cookie(&headers, cookie_name(state.settings.cookie_secure)).map(str::to_owned);
+    let callback = Callback {
+        code: q.code,
+        state: q.state,
+        error: q.error,
+        error_description: q.error_description,
+    };
+    let finished = match sso::finish(&state.ctx, callback, browser.as_deref()).await {
+        Ok(finished) => finished,
+        Err(e) => return refused(&state, e),
+    };
+    let mut res = match finished {
+        Finished::SignedIn {
+            user,
+            second_factor,
+            next,
+        } => {
+            let ctx = &state.ctx;
+            let client = Client::of(&addr, &headers);
+            if !second_factor && two_step::status(ctx, &user).await?.enabled() {
+                // As after a password: the provider did not say a second factor was used.
+                session.begin_second_step(&user, next.as_deref()).await?;
+                Redirect::to(urls::SECOND_STEP).into_response()
+            } else {
+                let must_set_up = !second_factor && two_step::required_for(ctx, user.role);
+                session.login(&user, must_set_up, &client).await?;
+                session.signed_in_with_sso().await?;
+                let to = if must_set_up {
+                    urls::TWO_STEP.to_owned()
+                } else {
+                    next.unwrap_or_else(|| home_of(&user).to_owned())
+                };
+                Redirect::to(&to).into_response()
+            }
+        }
+        Finished::Linked { user, .. } => match &auth {
+            Some(a) if a.user.id == user.id => Redirect::to(urls::TWO_STEP_LINKED).into_response(),
+            _ => Redirect::to(urls::LOGIN).into_response(),
+        },
+        Finished::Reauthenticated { user } => match &auth {
+            Some(a) if a.user.id == user.id => {
+                a.session.reauthenticated(&user).await?;
+                Redirect::to(urls::PROFILE_SUPPORT_PIN).into_response()
+            }
+            _ => Redirect::to(urls::LOGIN).into_response(),
+        },
+    };
+    clear_cookie(&state, &mut res);
+    Ok(res)
+}
+
+/// A logged-in person links an identity: to the provider.
+pub async fn sso_link_post(State(state): State<AppState>, auth: Auth) -> Result<Response> {
+    match sso::begin(&state.ctx, Purpose::Link { user: &auth.user }).await {
+        Ok(started) => Ok(to_provider(&state, started)),
+        Err(e) => refused(&state, e),
+    }
+}
+
+/// A logged-in person confirms who they are with their identity (instead of their password).
+pub async fn sso_reauth_post(State(state): State<AppState>, auth: Auth) -> Result<Response> {
+    match sso::begin(&state.ctx, Purpose::Reauth { user: &auth.user }).await {
+        Ok(started) => Ok(to_provider(&state, started)),
+        Err(e) => refused(&state, e),
+    }
+}
+
+/// What the flash says after linking.
+pub(super) fn linked_sentence(name: &str) -> String {
+    format!("Your {name} account is linked: Sign in with {name} now logs you in.")
+}
+
+/// One linked identity as the security page lists it.
+pub struct IdentityRow {
+    pub id: i64,
+    pub email: String,
+    pub linked: String,
+    pub last_used: String,
+    pub unlink_url: String,
+}
+
+/// The single sign-on part of the security page.
+pub struct Section {
+    pub name: String,
+    pub identities: Vec<IdentityRow>,
+    /// The member signs in only through single sign-on.
+    pub sso_only: bool,
+}
+
+impl Section {
+    /// Unlinking is offered to members who have a password here.
+    pub fn may_unlink(&self) -> bool {
+        !self.sso_only
+    }
+}
+
+/// The section, when single sign-on is set up.
+pub(super) async fn section(state: &AppState, auth: &Auth) -> Result<Option<Section>> {
+    let Some(sso) = state.ctx.sso.as_ref() else {
+        return Ok(None);
+    };
+    let identities = sso::identities(&state.ctx, &auth.user)
+        .await?
+        .into_iter()
+        .map(|i| IdentityRow {
+            unlink_url: urls::with_id(urls::SSO_UNLINK, i.id),
+            id: i.id,
+            email: i
+                .email
+                .unwrap_or_else(|| "an account without an e-mail address".into()),
+            linked: format_time(i.linked_at),
+            last_used: i
+                .last_used_at
+                .map(format_time)
+                .unwrap_or_else(|| "never".into()),
+        })
+        .collect();
+    Ok(Some(Section {
+        name: sso.name.clone(),
+        identities,
+        sso_only: auth.user.sso_only,
+    }))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "sso/logged_out.html")]
+pub struct LoggedOutPage {
+    name: String,
+    provider_logout: Option<String>,
+}
+
+/// After logging out of a session that single sign-on opened: the offer to sign out at the
+/// provider too (its RP-initiated logout), and the way back to the login page.
+pub async fn logged_out_get(State(state): State<AppState>) -> Result<LoggedOutPage> {
+    let sso = state.ctx.sso.as_ref().ok_or(WebError::NotFound)?;
+    let back = state
+        .ctx
+        .settings
+        .public_url
+        .as_ref()
+        .and_then(|u| u.join(urls::LOGIN).ok());
+    Ok(LoggedOutPage {
+        name: sso.name.clone(),
+        provider_logout: back
+            .and_then(|b| sso.provider.logout_url(&b))
+            .map(|u| u.to_string()),
+    })
+}
