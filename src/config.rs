@@ -92,6 +92,9 @@ pub enum Command {
     /// Manage support agents.
     #[command(subcommand)]
     Agent(AgentCommand),
+    /// Provisioning with SCIM 2.0: an account's identity system keeps its members in step.
+    #[command(subcommand)]
+    Scim(ScimCommand),
     /// Mail: check that it goes out.
     #[command(subcommand)]
     Mail(MailCommand),
@@ -107,6 +110,27 @@ pub enum Command {
     /// Load-testing helpers for bench/run.sh (not for production databases).
     #[command(subcommand, hide = true)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScimCommand {
+    /// Provisioning tokens.
+    #[command(subcommand)]
+    Token(ScimTokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScimTokenCommand {
+    /// Make a provisioning token for an account; prints the token alone on its last line (it is
+    /// shown this once).
+    Create {
+        /// The account's number.
+        #[arg(long)]
+        account: String,
+        /// What the token is for, as the activity names it (the identity system, say).
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -17,6 +17,7 @@ pub mod crypto;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod scim;
 pub mod seed;
 pub mod service;
 pub mod startup;

@@ -72,7 +72,7 @@ pub async fn seed(
         let end = (start + BATCH).min(members);
         let ids: Vec<i64> = (start..end).map(|i| first + i as i64).collect();
         let mut users = String::from(
-            "INSERT INTO users (id, account_id, username, full_name, email, kind, role, password_hash, created_at) VALUES ",
+            "INSERT INTO users (id, account_id, username, full_name, email, kind, role, password_hash, created_at, updated_at) VALUES ",
         );
         let mut pins = String::from(
             "INSERT INTO support_pins (user_id, ciphertext, state, failures, version, changed_at) VALUES ",
@@ -84,7 +84,7 @@ pub async fn seed(
                 pins.push(',');
             }
             users.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
                 b + 1,
                 b + 2,
                 b + 3,
@@ -93,6 +93,7 @@ pub async fn seed(
                 b + 6,
                 b + 7,
                 b + 8,
+                b + 9,
                 b + 9
             ));
             let p = k * 4;

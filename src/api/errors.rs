@@ -167,8 +167,12 @@ impl From<crate::service::ServiceError> for ApiError {
                 "This server is being restarted with a new key. Nothing was changed; try again \
                  in a minute.",
             ),
-            E::Invalid(msg) => ApiError::bad_request(msg),
-            E::Conflict(msg) => ApiError::new(StatusCode::CONFLICT, msg),
+            E::Invalid(msg) | E::Immutable(msg) => ApiError::bad_request(msg),
+            E::Conflict(msg) | E::Taken(msg) => ApiError::new(StatusCode::CONFLICT, msg),
+            E::Stale => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "It was changed since that version: read it again.",
+            ),
             E::Throttled { retry_after } => ApiError {
                 retry_after: Some(retry_after),
                 ..ApiError::new(

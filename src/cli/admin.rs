@@ -1,10 +1,12 @@
 //! The administration commands: accounts, members and agents.
 
 use super::read_password;
-use crate::config::{AccountCommand, AgentCommand, Command, MemberCommand};
+use crate::config::{
+    AccountCommand, AgentCommand, Command, MemberCommand, ScimCommand, ScimTokenCommand,
+};
 use crate::domain::{Kind, Role};
 use crate::service::members::{self, NewPerson};
-use crate::service::{accounts, people, sso, Actor, Ctx, ServiceError};
+use crate::service::{accounts, people, provisioning, sso, Actor, Ctx, ServiceError};
 
 /// Runs an account, member or agent command.
 pub async fn run(ctx: &Ctx, command: Command) -> Result<(), ServiceError> {
@@ -144,6 +146,15 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), ServiceError> {
             .await?;
             println!("created support agent '{}'", user.username);
             println!("{}", user.id);
+        }
+        Command::Scim(ScimCommand::Token(ScimTokenCommand::Create { account, name })) => {
+            let account = people::account_by_number(ctx, &account).await?;
+            let made = provisioning::create_token(ctx, Actor::Cli, &account, &name).await?;
+            println!(
+                "created provisioning token {} for account {} ({}); it is shown once:",
+                made.id, account.number, account.name
+            );
+            println!("{}", made.token);
         }
         Command::Serve(_)
         | Command::Migrate

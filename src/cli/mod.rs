@@ -38,7 +38,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             ops::mail(&opened, command, &cli.smtp_url, &cli.mail_from).await
         }
         Command::Bench(command) => ops::bench(url, &keys, command).await,
-        command @ (Command::Account(_) | Command::Member(_) | Command::Agent(_)) => {
+        command @ (Command::Account(_)
+        | Command::Member(_)
+        | Command::Agent(_)
+        | Command::Scim(_)) => {
             let opened = open(Some(2)).await?;
             admin::run(&opened.ctx, command).await.map_err(plainly)
         }

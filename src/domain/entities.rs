@@ -10,6 +10,9 @@ pub struct Account {
     pub number: String,
     pub name: String,
     pub unlock_policy: UnlockPolicy,
+    /// Its members sign in only through single sign-on: members its identity system creates
+    /// get no invitation and no password.
+    pub sso_only: bool,
 }
 
 /// A person who logs in: an account member (a user or contact, each a user or an

@@ -128,6 +128,11 @@ events! {
     MemberCreated => "member.created", Some(Members), "Member added";
     MemberDisabled => "member.disabled", Some(Members), "Member disabled";
     MemberEnabled => "member.enabled", Some(Members), "Member enabled";
+    MemberChanged => "member.changed", Some(Members), "Member details changed";
+    MemberRemoved => "member.removed", Some(Members), "Member removed";
+    ScimTokenCreated => "scim.token_created", Some(Members), "Provisioning token created";
+    ScimTokenRevoked => "scim.token_revoked", Some(Members), "Provisioning token revoked";
+    AccountSsoOnlyChanged => "account.sso_only", Some(Members), "New members' sign-in changed (single sign-on only, or a password)";
     EmailChanged => "member.email_changed", Some(Members), "E-mail address changed";
     SsoOnlyChanged => "member.sso_only", Some(Members), "Sign-in changed (single sign-on only, or a password too)";
     EmailChangeRequested => "member.email_change_requested", Some(Members), "E-mail address change asked for";

@@ -7,6 +7,7 @@ mod event;
 mod names;
 mod password;
 mod pin;
+pub mod scim_filter;
 pub mod second_factor;
 pub mod time;
 

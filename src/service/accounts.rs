@@ -3,7 +3,7 @@
 
 use rand::Rng;
 
-use super::{audit, policy, Actor, Ctx, Result, ServiceError};
+use super::{audit, audit_account, policy, Actor, Ctx, Result, ServiceError};
 use crate::domain::{Account, AccountNumber, DisplayName, Event, UnlockPolicy};
 use crate::store::{self, Tx};
 
@@ -79,12 +79,37 @@ pub async fn set_unlock_policy(
     }
     let mut tx = ctx.db.begin().await?;
     store::accounts::set_unlock_policy(&mut tx, account_id, unlock_policy).await?;
-    audit(
+    audit_account(
         &mut tx,
         Event::PolicyChanged,
         actor,
-        None,
+        account_id,
         unlock_policy.as_str(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Whether the members the account's identity system creates sign in only through single
+/// sign-on (no invitation, no password): its administrators or the command line.
+pub async fn set_sso_only(ctx: &Ctx, actor: Actor<'_>, account_id: i64, on: bool) -> Result<()> {
+    if let Actor::User(u) = actor {
+        policy::may_administer(u, account_id)?;
+    }
+    let mut tx = ctx.db.begin().await?;
+    store::accounts::set_sso_only(&mut tx, account_id, on).await?;
+    let detail = if on {
+        "single sign-on only"
+    } else {
+        "invited, with a password"
+    };
+    audit_account(
+        &mut tx,
+        Event::AccountSsoOnlyChanged,
+        actor,
+        account_id,
+        detail,
     )
     .await?;
     tx.commit().await?;

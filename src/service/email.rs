@@ -111,17 +111,37 @@ pub async fn request_for(
         }
     }
     let new = EmailAddress::parse(new).map_err(ServiceError::Invalid)?;
+    let mut tx = ctx.db.begin().await?;
+    let requested = request_for_on(ctx, &mut tx, actor, asked_by, member, &new).await?;
+    tx.commit().await?;
+    Ok(requested)
+}
+
+/// [`request_for`] inside the caller's transaction, once who may has been checked. A request
+/// for the address in force, or for the one already waiting, changes nothing (an identity
+/// system that says the same again does not mail the member again).
+pub(super) async fn request_for_on(
+    ctx: &Ctx,
+    tx: &mut Tx,
+    actor: Actor<'_>,
+    asked_by: &str,
+    member: &User,
+    new: &EmailAddress,
+) -> Result<Requested> {
     if member.email.as_deref().is_some_and(|e| new.same_as(e)) {
         return Ok(Requested::Unchanged);
     }
+    let now = store::now();
+    let waiting = email_changes::pending_for(&mut *tx, member.id, now).await?;
+    if waiting.is_some_and(|w| !w.own.0 && new.same_as(&w.new_email)) {
+        return Ok(Requested::Waiting);
+    }
     let (token, hash) = new_token();
     let link = mail::one_time_link(ctx, ctx.settings.link_routes.email_answer, &token);
-    let now = store::now();
-    let mut tx = ctx.db.begin().await?;
-    insert(&mut tx, member, &new, false, actor, &hash, now).await?;
+    insert(tx, member, new, false, actor, &hash, now).await?;
     messages::email_change_requested(
         ctx,
-        &mut tx,
+        tx,
         member,
         Some(asked_by),
         new.as_str(),
@@ -129,7 +149,6 @@ pub async fn request_for(
         Some(&link),
     )
     .await?;
-    tx.commit().await?;
     Ok(Requested::Waiting)
 }
 
@@ -147,6 +166,7 @@ async fn insert(
         Actor::User(u) => (Some(u.id), u.username.clone()),
         Actor::Cli => (None, "the command line".to_owned()),
         Actor::System => (None, "pinpanel".to_owned()),
+        Actor::Provisioning(label) => (None, label.to_owned()),
     };
     email_changes::insert(
         tx,

@@ -53,6 +53,8 @@ pub struct Limits {
     pub password_links_per_address: Limit,
     /// Password links mailed per member (more requests are answered alike, and send nothing).
     pub password_links_per_member: Limit,
+    /// Wrong provisioning (SCIM) tokens per client address, counted like wrong passwords.
+    pub provisioning_per_address: Limit,
 }
 
 impl Limits {
@@ -112,6 +114,12 @@ impl Limits {
                 max: 3,
                 refusal: Event::Throttled,
                 window: HOUR,
+            },
+            provisioning_per_address: Limit {
+                name: "scim-token:addr",
+                max: 20,
+                refusal: Event::Throttled,
+                window: QUARTER_HOUR,
             },
         }
     }

@@ -10,7 +10,7 @@ use super::{Actor, Ctx, Result, ServiceError};
 use crate::crypto;
 use crate::domain::{self, Account, DisplayName, Event, Kind, Role};
 use crate::domain::{UnlockPolicy, User, Username};
-use crate::store;
+use crate::store::{self, Tx};
 
 const INVITATION: &str = "invitation";
 const PASSWORD: &str = "password";
@@ -74,8 +74,6 @@ pub async fn invite(ctx: &Ctx, admin: &User, account: &Account, new: NewMember) 
         new.role,
     )?;
     let (token, hash) = new_token();
-    let link = mail::one_time_link(ctx, ctx.settings.link_routes.invitation, &token);
-    let now = store::now();
     let mut tx = ctx.db.begin().await?;
     let member = members::insert_person(
         ctx,
@@ -93,6 +91,37 @@ pub async fn invite(ctx: &Ctx, admin: &User, account: &Account, new: NewMember) 
         },
     )
     .await?;
+    let link_to_pass_on = invitation_on(
+        ctx,
+        &mut tx,
+        &member,
+        account,
+        Actor::User(admin),
+        token,
+        hash,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Invited {
+        member,
+        link_to_pass_on,
+    })
+}
+
+/// A new invitation link for `member` (who has no password yet), inside the caller's
+/// transaction, mailed to them when mail is set up. Returns the link when it could not be
+/// mailed. A new token and hash come from [`new_invitation`].
+pub(super) async fn invitation_on(
+    ctx: &Ctx,
+    tx: &mut Tx,
+    member: &User,
+    account: &Account,
+    by: Actor<'_>,
+    token: String,
+    hash: String,
+) -> Result<Option<String>> {
+    let link = mail::one_time_link(ctx, ctx.settings.link_routes.invitation, &token);
+    let now = store::now();
     store::links::insert(
         &mut *tx,
         &hash,
@@ -102,21 +131,25 @@ pub async fn invite(ctx: &Ctx, admin: &User, account: &Account, new: NewMember) 
         now + INVITATION_SECS,
     )
     .await?;
-    audit(
-        &mut tx,
-        Event::MemberInvited,
-        Actor::User(admin),
-        Some(&member),
-        "",
-    )
-    .await?;
+    audit(tx, Event::MemberInvited, by, Some(member), "").await?;
     let mailed = ctx.settings.mail_sends
-        && messages::invitation(ctx, &mut tx, &member, &account.name, admin, &link).await?;
-    tx.commit().await?;
-    Ok(Invited {
-        member,
-        link_to_pass_on: (!mailed).then_some(link),
-    })
+        && messages::invitation(ctx, tx, member, &account.name, by, &link).await?;
+    Ok((!mailed).then_some(link))
+}
+
+/// A new invitation's token and its hash.
+pub(super) fn new_invitation() -> (String, String) {
+    new_token()
+}
+
+/// Has `user` never chosen a password (invited, not yet accepted; or made by provisioning)?
+pub fn has_no_password(user: &User) -> bool {
+    user.password_hash == NO_PASSWORD
+}
+
+/// The stored hash of a member who has no password yet.
+pub(super) fn no_password() -> String {
+    NO_PASSWORD.to_owned()
 }
 
 /// The person an unused, live link of `purpose` belongs to (for the page that asks for the new

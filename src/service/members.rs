@@ -211,7 +211,7 @@ pub async fn disable(ctx: &Ctx, actor: Actor<'_>, user: &User) -> Result<()> {
 /// Refuses a change that would leave `user`'s account without an enabled administrator (the
 /// rule is [`policy::keeps_an_administrator`]): runs inside the change's transaction, with the
 /// account's row taken, so concurrent changes are checked one after the other.
-async fn keep_an_administrator(conn: &mut Tx, user: &User) -> Result<()> {
+pub(super) async fn keep_an_administrator(conn: &mut Tx, user: &User) -> Result<()> {
     let Some(account_id) = user.account_id else {
         return Ok(());
     };

@@ -23,6 +23,7 @@ pub mod password;
 pub mod people;
 pub mod pins;
 pub mod policy;
+pub mod provisioning;
 pub mod sessions;
 pub mod sso;
 pub mod tokens;
@@ -254,6 +255,15 @@ pub enum ServiceError {
     /// A duplicate (username, account number), or a state that refuses the change.
     #[error("{0}")]
     Conflict(String),
+    /// A name that must be unique is someone else's (SCIM's `uniqueness`).
+    #[error("{0}")]
+    Taken(String),
+    /// The thing changed since the version the caller named (an ETag's `If-Match`).
+    #[error("it was changed since that version: read it again")]
+    Stale,
+    /// A value this caller may not change (SCIM's `mutability`).
+    #[error("{0}")]
+    Immutable(String),
     /// Too many attempts in the current window; try again after `retry_after` seconds.
     #[error("too many attempts; try again in {retry_after} seconds")]
     Throttled { retry_after: i64 },
@@ -295,6 +305,9 @@ pub enum Actor<'a> {
     Cli,
     /// The system itself (e.g. a generated PIN at creation).
     System,
+    /// An account's identity system, through its provisioning token: the token's name as the
+    /// activity shows it (`provisioning: Okta`).
+    Provisioning(&'a str),
 }
 
 impl Actor<'_> {
@@ -309,6 +322,7 @@ impl Actor<'_> {
             Actor::User(u) => &u.username,
             Actor::Cli => "command line",
             Actor::System => "pinpanel",
+            Actor::Provisioning(label) => label,
         }
     }
 }
@@ -329,6 +343,24 @@ pub async fn audit(
     )
     .await?;
     log_event(event, &actor, subject, detail);
+    Ok(())
+}
+
+/// Records an event of `account` that is about no one member (a provisioning token made or
+/// revoked), so the account's activity lists it.
+pub async fn audit_account(
+    conn: &mut Tx,
+    event: Event,
+    actor: Actor<'_>,
+    account_id: i64,
+    detail: &str,
+) -> store::Result<()> {
+    let row = NewEvent {
+        account_id: Some(account_id),
+        ..new_event(event, &actor, None, detail)
+    };
+    store::audit::insert(conn, &row, store::now()).await?;
+    log_event(event, &actor, None, detail);
     Ok(())
 }
 

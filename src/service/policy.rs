@@ -109,6 +109,16 @@ pub fn may_administer(actor: &User, account_id: i64) -> Result<()> {
     }
 }
 
+/// A provisioning token reaches its own account's members only: anyone else (another account's
+/// member, an agent) does not exist for it (`NotFound`).
+pub fn may_provision(token_account_id: i64, member: &User) -> Result<()> {
+    if member.account_id == Some(token_account_id) && !member.is_agent() {
+        Ok(())
+    } else {
+        Err(ServiceError::NotFound)
+    }
+}
+
 /// What an administrator changes about a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemberChange {

@@ -63,14 +63,21 @@ pub fn app(state: AppState) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
         ));
-    let mut router = Router::new()
+    // The panel and the API read small bodies; an identity system's may be larger.
+    let small_bodies = Router::new()
         .merge(web::router(state.clone(), sessions))
         .nest(API_PREFIX, crate::api::router())
         .route(web::urls::HEALTHZ, get(health::healthz))
         .route(web::urls::READYZ, get(health::readyz))
         .nest(web::urls::STATIC, statics)
         .fallback(not_found)
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
+    let provisioning = Router::new()
+        .nest(crate::scim::PREFIX, crate::scim::router())
+        .layer(RequestBodyLimitLayer::new(crate::scim::BODY_LIMIT));
+    let mut router = Router::new()
+        .merge(small_bodies)
+        .merge(provisioning)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::http::client::resolve,
@@ -216,8 +223,12 @@ async fn not_found() -> StatusCode {
 
 /// Gives bodiless errors the panel's error pages, or the API's JSON shape under its prefix.
 async fn readable_errors(req: Request, next: Next) -> Response {
-    let render = if req.uri().path().starts_with(API_PREFIX) {
+    let path = req.uri().path();
+    let render = if path.starts_with(API_PREFIX) {
         crate::api::render_error
+    } else if path == crate::scim::PREFIX || path.starts_with(&format!("{}/", crate::scim::PREFIX))
+    {
+        crate::scim::render_error
     } else {
         web::error::render
     };

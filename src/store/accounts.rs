@@ -12,10 +12,11 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Account> {
         number: row.try_get("number")?,
         name: row.try_get("name")?,
         unlock_policy: text_col(row, "unlock_policy")?,
+        sso_only: row.try_get::<i64, _>("sso_only")? != 0,
     })
 }
 
-const COLUMNS: &str = "id, number, name, unlock_policy";
+const COLUMNS: &str = "id, number, name, unlock_policy, sso_only";
 
 /// Creates an account numbered `number`; `None` (and nothing written, the transaction still
 /// usable) when the number is taken.
@@ -76,6 +77,16 @@ pub async fn set_unlock_policy(
     sqlx::query("UPDATE accounts SET unlock_policy = $2 WHERE id = $1")
         .bind(account_id)
         .bind(policy.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether the account's members sign in only through single sign-on.
+pub async fn set_sso_only(conn: &mut AnyConnection, account_id: i64, on: bool) -> sqlx::Result<()> {
+    sqlx::query("UPDATE accounts SET sso_only = $2 WHERE id = $1")
+        .bind(account_id)
+        .bind(i64::from(on))
         .execute(conn)
         .await?;
     Ok(())

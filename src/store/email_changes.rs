@@ -65,14 +65,17 @@ pub async fn insert(conn: &mut AnyConnection, c: &NewChange<'_>) -> sqlx::Result
 }
 
 /// The person's pending change that has not expired.
-pub async fn pending_for(pool: &AnyPool, user_id: i64, now: i64) -> sqlx::Result<Option<Pending>> {
+pub async fn pending_for<'e, E>(db: E, user_id: i64, now: i64) -> sqlx::Result<Option<Pending>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM email_changes WHERE user_id = $1 AND state = 'pending' \
          AND expires_at > $2 ORDER BY id DESC LIMIT 1"
     ))
     .bind(user_id)
     .bind(now)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await
 }
 

@@ -12,6 +12,7 @@ pub mod links;
 pub mod outbox;
 pub mod pins;
 pub mod rekey;
+pub mod scim;
 pub mod sessions;
 pub mod settings;
 pub mod sql;

@@ -61,6 +61,11 @@ impl<'q> Statement<'q> {
         self
     }
 
+    /// The SQL text as built so far.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// The statement, ready to run (its values move into it).
     pub fn query(&mut self) -> Query<'_, Any, AnyArguments<'_>> {
         sqlx::query_with(&self.text, std::mem::take(&mut self.args))

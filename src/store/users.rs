@@ -64,7 +64,7 @@ pub struct NewUser<'a> {
 pub async fn insert(conn: &mut AnyConnection, new: &NewUser<'_>, now: i64) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "INSERT INTO users (account_id, username, full_name, email, kind, role, password_hash, \
-         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
     )
     .bind(new.account_id)
     .bind(new.username)
@@ -93,7 +93,8 @@ pub async fn by_username(pool: &AnyPool, username: &str) -> sqlx::Result<Option<
 /// `accounts a`.
 pub(crate) const PERSON_COLUMNS: &str = "u.id, u.account_id, u.username, u.full_name, u.email, \
     u.kind, u.role, u.disabled, u.sso_only, u.auth_epoch, u.password_hash, u.created_at, \
-    a.number AS a_number, a.name AS a_name, a.unlock_policy AS a_policy";
+    a.number AS a_number, a.name AS a_name, a.unlock_policy AS a_policy, \
+    a.sso_only AS a_sso_only";
 
 /// A person and their account from a row with [`PERSON_COLUMNS`]; `None` when the row's person
 /// is NULL (an outer join found none).
@@ -108,6 +109,7 @@ pub(crate) fn person_from_row(row: &AnyRow) -> sqlx::Result<Option<(User, Option
             number: row.try_get("a_number")?,
             name: row.try_get("a_name")?,
             unlock_policy: text_col(row, "a_policy")?,
+            sso_only: row.try_get::<i64, _>("a_sso_only")? != 0,
         }),
         None => None,
     };

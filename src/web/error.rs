@@ -73,7 +73,9 @@ impl From<ServiceError> for WebError {
             | ServiceError::NotLocked
             | ServiceError::NoPin
             | ServiceError::PinExists) => WebError::Conflict(said(&e)),
-            ServiceError::Conflict(why) => WebError::Conflict(why),
+            ServiceError::Conflict(why) | ServiceError::Taken(why) => WebError::Conflict(why),
+            ServiceError::Stale => WebError::Conflict(said(&e)),
+            ServiceError::Immutable(why) => WebError::Invalid(why),
             ServiceError::KeyRotated => WebError::Unavailable(
                 "This server is being restarted with a new key. Nothing was changed; please try \
                  again in a minute."

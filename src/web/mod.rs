@@ -11,8 +11,10 @@ pub mod error;
 pub mod flash;
 pub mod links;
 pub mod login;
+pub mod member_pins;
 pub mod members;
 pub mod profile;
+pub mod provisioning;
 pub mod second_step;
 pub mod session;
 pub mod sso;
@@ -70,11 +72,11 @@ pub fn router<S: SessionStore + Clone>(
         .route(urls::USERS_POLICY, post(users::policy_post))
         .route(
             urls::USER_UNLOCK,
-            get(users::unlock_get).post(users::unlock_post),
+            get(member_pins::unlock_get).post(member_pins::unlock_post),
         )
         .route(
             urls::USER_RESET,
-            get(users::reset_get).post(users::reset_post),
+            get(member_pins::reset_get).post(member_pins::reset_post),
         )
         .route(urls::AGENT, get(agent::agent_get).post(agent::agent_post))
         .route(
@@ -106,6 +108,12 @@ pub fn router<S: SessionStore + Clone>(
         .route(urls::PASSKEY_NAME, post(two_step::passkey_name_post))
         .route(urls::PASSKEY_REMOVE, post(two_step::passkey_remove_post))
         .route(urls::USERS_ADD, post(members::add_post))
+        .route(urls::USERS_TOKENS, post(provisioning::token_post))
+        .route(
+            urls::USERS_TOKEN_REVOKE,
+            post(provisioning::token_revoke_post),
+        )
+        .route(urls::USERS_SIGN_IN, post(provisioning::sign_in_post))
         .route(
             urls::USER_DISABLE,
             get(members::disable_get).post(members::disable_post),

@@ -33,6 +33,13 @@ pub const USERS_POLICY: &str = "/users/policy";
 pub const USER_UNLOCK: &str = "/users/{id}/unlock";
 pub const USER_RESET: &str = "/users/{id}/reset";
 pub const USERS_ADD: &str = "/users/add";
+/// Provisioning: a new token for the account's identity system, revoking one, and whether the
+/// members it creates sign in only through single sign-on.
+pub const USERS_TOKENS: &str = "/users/provisioning/tokens";
+pub const USERS_TOKEN_REVOKE: &str = "/users/provisioning/tokens/{id}/revoke";
+pub const USERS_SIGN_IN: &str = "/users/provisioning/sign-in";
+/// Where the SCIM service is (for the Users page to say).
+pub const SCIM: &str = "/scim/v2";
 pub const USER_DISABLE: &str = "/users/{id}/disable";
 pub const USER_ENABLE: &str = "/users/{id}/enable";
 pub const USER_MAKE_ADMIN: &str = "/users/{id}/make-admin";

@@ -1,10 +1,10 @@
 //! The administrators' Users page (SPEC web panel step 6): members with kind, role, PIN state
-//! and last PIN activity; Unlock and Reset PIN; the account's unlock policy. Only members of
-//! the administrator's own account can be named; any other id is 404.
+//! and last PIN activity, each with its actions; the Provisioning section; the account's unlock
+//! policy. Only members of the administrator's own account can be named; any other id is 404.
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
@@ -17,7 +17,7 @@ use super::{urls, Chrome};
 use crate::domain::{Account, Kind, PinState, Role, UnlockPolicy, User};
 use crate::http::time::format_time;
 use crate::http::AppState;
-use crate::service::{accounts, members, people, pins, policy, two_step, Actor, ServiceError};
+use crate::service::{accounts, members, people, policy, provisioning, two_step, Actor};
 
 pub struct MemberRow {
     pub id: i64,
@@ -103,6 +103,10 @@ pub struct Notice {
     /// The add-member form, with the reason it was refused.
     pub add: AddForm,
     pub add_error: Option<String>,
+    /// A provisioning token just made: (its name, the token), shown once.
+    pub new_token: Option<(String, String)>,
+    /// The token form, with the reason it was refused.
+    pub token_error: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -118,6 +122,61 @@ pub struct UsersPage {
     add: AddForm,
     add_error: Option<String>,
     mail_sends: bool,
+    provisioning: Section,
+}
+
+/// A token as the section lists it.
+pub struct TokenRow {
+    pub id: i64,
+    pub name: String,
+    pub created: String,
+    pub created_by: String,
+    pub last_used: String,
+    pub revoke_url: String,
+}
+
+/// What the section shows.
+pub struct Section {
+    pub scim_url: String,
+    pub tokens: Vec<TokenRow>,
+    pub new_token: Option<(String, String)>,
+    pub error: Option<String>,
+    /// Single sign-on is set up, so the account may make its members sign in only that way.
+    pub sso_name: Option<String>,
+    pub sso_only: bool,
+}
+
+async fn provisioning_section(
+    state: &AppState,
+    auth: &Auth,
+    account: &Account,
+    new_token: Option<(String, String)>,
+    error: Option<String>,
+) -> Result<Section> {
+    let tokens = provisioning::tokens(&state.ctx, &auth.user, account)
+        .await?
+        .into_iter()
+        .map(|t| TokenRow {
+            revoke_url: urls::with_id(urls::USERS_TOKEN_REVOKE, t.id),
+            id: t.id,
+            name: t.name,
+            created: format_time(t.created_at),
+            created_by: t.created_by,
+            last_used: t
+                .last_used_at
+                .map(format_time)
+                .unwrap_or_else(|| "never".into()),
+        })
+        .collect();
+    let base = state.ctx.settings.link_base.as_str().trim_end_matches('/');
+    Ok(Section {
+        scim_url: format!("{base}{}", urls::SCIM),
+        tokens,
+        new_token,
+        error,
+        sso_name: state.ctx.sso.as_ref().map(|s| s.name.clone()),
+        sso_only: account.sso_only,
+    })
 }
 
 /// What a confirmation page confirms, which decides its button's look.
@@ -281,12 +340,20 @@ pub(super) async fn page(
         .collect();
     Ok(UsersPage {
         chrome: Chrome::of(auth),
-        account_name: account.name,
-        account_number: account.number,
-        policy: account.unlock_policy,
         members,
         flash: notice.flash,
         invitation: notice.invitation,
+        provisioning: provisioning_section(
+            state,
+            auth,
+            &account,
+            notice.new_token,
+            notice.token_error,
+        )
+        .await?,
+        account_name: account.name,
+        account_number: account.number,
+        policy: account.unlock_policy,
         add: notice.add,
         add_error: notice.add_error,
         mail_sends: state.ctx.settings.mail_sends,
@@ -350,102 +417,4 @@ pub async fn policy_post(
 pub(super) async fn target(state: &AppState, auth: &Auth, id: i64) -> Result<User> {
     admin_account(auth)?;
     Ok(people::member(&state.ctx, &auth.user, id).await?)
-}
-
-pub async fn unlock_get(
-    State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<i64>,
-) -> Result<Response> {
-    let member = target(&state, &auth, id).await?;
-    Ok(ConfirmPage {
-        chrome: Chrome::of(&auth),
-        action: ConfirmAction::Unlock,
-        title: "Unlock Support PIN".into(),
-        question: format!(
-            "Unlock the Support PIN of {} ({})?",
-            member.full_name, member.username
-        ),
-        button: "Unlock",
-        url: urls::with_id(urls::USER_UNLOCK, id),
-    }
-    .into_response())
-}
-
-pub async fn unlock_post(
-    State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<i64>,
-) -> Result<Response> {
-    let member = target(&state, &auth, id).await?;
-    let (status, flash) = match pins::unlock(&state.ctx, &auth.user, &member).await {
-        Ok(()) => (
-            StatusCode::OK,
-            Flash::done(format!("Support PIN of {} unlocked.", member.full_name)),
-        ),
-        Err(ServiceError::NotLocked) => (
-            StatusCode::CONFLICT,
-            Flash::problem(format!(
-                "The Support PIN of {} is not locked.",
-                member.full_name
-            )),
-        ),
-        Err(e) => return Err(e.into()),
-    };
-    let account = admin_account(&auth)?;
-    Ok((
-        status,
-        page_with(&state, &auth, account, Some(flash)).await?,
-    )
-        .into_response())
-}
-
-pub async fn reset_get(
-    State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<i64>,
-) -> Result<Response> {
-    let member = target(&state, &auth, id).await?;
-    Ok(ConfirmPage {
-        chrome: Chrome::of(&auth),
-        action: ConfirmAction::Danger,
-        title: "Reset Support PIN".into(),
-        question: format!(
-            "Give {} ({}) a new, generated Support PIN? Their current PIN stops working at once; \
-             they will see the new one on their profile page.",
-            member.full_name, member.username
-        ),
-        button: "Reset PIN",
-        url: urls::with_id(urls::USER_RESET, id),
-    }
-    .into_response())
-}
-
-pub async fn reset_post(
-    State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<i64>,
-) -> Result<Response> {
-    let member = target(&state, &auth, id).await?;
-    let (status, flash) =
-        match pins::reset(&state.ctx, Actor::User(&auth.user), &member, false).await {
-            Ok(()) => (
-                StatusCode::OK,
-                Flash::done(format!("{} has a new Support PIN.", member.full_name)),
-            ),
-            Err(ServiceError::Locked) => (
-                StatusCode::CONFLICT,
-                Flash::problem(format!(
-                    "The Support PIN of {} is locked: unlock it before resetting it.",
-                    member.full_name
-                )),
-            ),
-            Err(e) => return Err(e.into()),
-        };
-    let account = admin_account(&auth)?;
-    Ok((
-        status,
-        page_with(&state, &auth, account, Some(flash)).await?,
-    )
-        .into_response())
 }

@@ -24,6 +24,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("http", &["service", "domain", "crypto"]),
     ("web", &["http", "service", "domain", "crypto"]),
     ("api", &["http", "service", "domain", "crypto"]),
+    ("scim", &["http", "service", "domain", "crypto"]),
 ];
 
 fn src_dir() -> PathBuf {

@@ -19,6 +19,7 @@ mod mail;
 mod mail_server;
 mod operating;
 mod process;
+mod scim;
 mod security;
 mod security_round3;
 mod sso;

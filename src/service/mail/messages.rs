@@ -19,6 +19,7 @@ pub fn by_whom(actor: Actor<'_>, to: &User) -> String {
         Actor::User(u) => format!("{} ({})", u.full_name, u.username),
         Actor::Cli => "an operator of the panel".to_owned(),
         Actor::System => "pinpanel".to_owned(),
+        Actor::Provisioning(_) => "your organisation's identity system".to_owned(),
     }
 }
 
@@ -149,18 +150,24 @@ pub async fn invitation(
     conn: &mut Tx,
     member: &User,
     account_name: &str,
-    by: &User,
+    by: Actor<'_>,
     link: &str,
 ) -> Result<bool> {
+    let who = match by {
+        Actor::User(u) => format!("{} ({})", u.full_name, u.username),
+        Actor::Provisioning(_) => "Your organisation's identity system".to_owned(),
+        Actor::Cli => "An operator of the panel".to_owned(),
+        Actor::System => "The panel".to_owned(),
+    };
     let letter = Letter {
         subject: format!("You are invited to {account_name}'s Support PIN panel"),
         greeting: greeting(member),
         paragraphs: vec![
             format!(
-                "{} ({}) added you to the Support PIN panel of {account_name}, with the \
+                "{who} added you to the Support PIN panel of {account_name}, with the \
                  username {}. You already have a Support PIN: Support asks for it before \
                  it helps you.",
-                by.full_name, by.username, member.username
+                member.username
             ),
             "Choose your password with the link below. It works once, within 72 hours; \
              after that, ask for a new invitation."
