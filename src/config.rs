@@ -95,6 +95,9 @@ pub enum Command {
     /// Provisioning with SCIM 2.0: an account's identity system keeps its members in step.
     #[command(subcommand)]
     Scim(ScimCommand),
+    /// Bring an existing customer base in from a file.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Mail: check that it goes out.
     #[command(subcommand)]
     Mail(MailCommand),
@@ -110,6 +113,31 @@ pub enum Command {
     /// Load-testing helpers for bench/run.sh (not for production databases).
     #[command(subcommand, hide = true)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import members from a CSV file (columns account, username, name, email, type, role, and
+    /// optionally external_id and pin). The whole file is checked first: with any problem,
+    /// nothing is written and each is listed with its line. Run again after an interruption, it
+    /// completes without duplicates.
+    Members {
+        /// The CSV file (UTF-8, commas or semicolons, a header row).
+        file: PathBuf,
+        /// Check the file and say what would be done; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Create the accounts the file names that do not exist (else they are refused).
+        #[arg(long)]
+        create_accounts: bool,
+        /// Send no invitations (members choose a password later with "Forgot password?").
+        #[arg(long)]
+        no_invite: bool,
+        /// Where people reach the panel, for the links in invitations (with PINPANEL_SMTP_URL,
+        /// invitations are queued for the server to send).
+        #[arg(long, env = "PINPANEL_PUBLIC_URL")]
+        public_url: Option<url::Url>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

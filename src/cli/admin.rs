@@ -161,6 +161,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), ServiceError> {
         | Command::Bench(_)
         | Command::Mail(_)
         | Command::Key(_)
+        | Command::Import(_)
         | Command::Backup { .. } => {}
     }
     Ok(())

@@ -5,6 +5,7 @@
 //! benchmarks), [`admin`] the accounts, members and agents.
 
 mod admin;
+mod import;
 mod ops;
 mod serve;
 
@@ -38,6 +39,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             ops::mail(&opened, command, &cli.smtp_url, &cli.mail_from).await
         }
         Command::Bench(command) => ops::bench(url, &keys, command).await,
+        Command::Import(command) => {
+            let opened = open(Some(4)).await?;
+            import::run(&opened, command, cli.smtp_url.is_some()).await
+        }
         command @ (Command::Account(_)
         | Command::Member(_)
         | Command::Agent(_)

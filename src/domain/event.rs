@@ -130,6 +130,7 @@ events! {
     MemberEnabled => "member.enabled", Some(Members), "Member enabled";
     MemberChanged => "member.changed", Some(Members), "Member details changed";
     MemberRemoved => "member.removed", Some(Members), "Member removed";
+    ImportDone => "import.done", Some(Members), "Members imported from a file";
     ScimTokenCreated => "scim.token_created", Some(Members), "Provisioning token created";
     ScimTokenRevoked => "scim.token_revoked", Some(Members), "Provisioning token revoked";
     AccountSsoOnlyChanged => "account.sso_only", Some(Members), "New members' sign-in changed (single sign-on only, or a password)";

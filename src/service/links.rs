@@ -87,7 +87,7 @@ pub async fn invite(ctx: &Ctx, admin: &User, account: &Account, new: NewMember) 
             role: new.role,
             kind: new.kind,
             password_hash: NO_PASSWORD.to_owned(),
-            with_pin: true,
+            pin: members::NewPin::Generated,
         },
     )
     .await?;
@@ -393,7 +393,7 @@ pub async fn complete_setup(ctx: &Ctx, token: &str, s: Setup) -> Result<User> {
             role: Role::Admin,
             kind: Kind::User,
             password_hash,
-            with_pin: true,
+            pin: members::NewPin::Generated,
         },
     )
     .await?;

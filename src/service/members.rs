@@ -36,7 +36,17 @@ pub(super) struct PersonRow<'a> {
     pub role: Role,
     pub kind: Kind,
     pub password_hash: String,
-    pub with_pin: bool,
+    pub pin: NewPin,
+}
+
+/// A new member's Support PIN.
+pub(super) enum NewPin {
+    /// A generated one (SPEC).
+    Generated,
+    /// One they bring (an import moving existing PINs across), checked against the rules.
+    Given(SupportPin),
+    /// None yet (state INACTIVE).
+    None,
 }
 
 /// The fields of a new person, parsed once.
@@ -138,12 +148,15 @@ pub(super) async fn insert_person(
     )
     .await?;
     if !is_agent {
-        if p.with_pin {
+        let (pin, how) = match p.pin {
+            NewPin::Generated => (Some(SupportPin::generate()), "generated"),
+            NewPin::Given(pin) => (Some(pin), "imported"),
+            NewPin::None => (None, ""),
+        };
+        if pin.is_some() {
             keys::hold(ctx, conn).await?;
         }
-        let blob = p
-            .with_pin
-            .then(|| ctx.cipher.encrypt_pin(id, &SupportPin::generate()));
+        let blob = pin.map(|pin| ctx.cipher.encrypt_pin(id, &pin));
         let created = blob.is_some();
         store::pins::insert(&mut *conn, id, blob, now).await?;
         if created {
@@ -152,7 +165,7 @@ pub(super) async fn insert_person(
                 Event::PinCreated,
                 Actor::System,
                 Some(&user),
-                "generated",
+                how,
             )
             .await?;
         }
@@ -185,7 +198,11 @@ pub async fn create_person(ctx: &Ctx, actor: Actor<'_>, new: NewPerson) -> Resul
             role: new.role,
             kind: new.kind,
             password_hash,
-            with_pin: new.with_pin,
+            pin: if new.with_pin {
+                NewPin::Generated
+            } else {
+                NewPin::None
+            },
         },
     )
     .await?;

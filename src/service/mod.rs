@@ -11,6 +11,7 @@ pub mod directory;
 pub mod email;
 pub mod hashing;
 pub mod health;
+pub mod import;
 pub mod keys;
 pub mod limits;
 pub mod links;
@@ -55,6 +56,9 @@ pub mod defaults {
     pub const VERIFY_LIMIT: i64 = 60;
     /// `PINPANEL_TOKEN_LIMIT`, token requests per client address per minute.
     pub const TOKEN_LIMIT: i64 = 120;
+    /// How long an instance holds a browser import before another may resume it (it renews
+    /// the lease with every batch).
+    pub const IMPORT_LEASE_SECS: i64 = 30;
 }
 
 /// The keys the use cases hold besides the PIN cipher.
@@ -170,6 +174,8 @@ pub struct Settings {
     pub link_base: url::Url,
     /// The panel's pages that one-time links open (the face names them; `startup` passes them).
     pub link_routes: LinkRoutes,
+    /// How long an instance holds a browser import it writes before another may resume it.
+    pub import_lease_secs: i64,
 }
 
 /// The panel's routes of one-time links, each with a `{token}` segment.
@@ -195,6 +201,7 @@ impl Default for Settings {
             mail_sends: false,
             link_base: url::Url::parse("http://localhost/").unwrap_or_else(|_| unreachable!()),
             link_routes: LinkRoutes::default(),
+            import_lease_secs: defaults::IMPORT_LEASE_SECS,
         }
     }
 }

@@ -63,9 +63,9 @@ pub fn app(state: AppState) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
         ));
-    // The panel and the API read small bodies; an identity system's may be larger.
+    // The API reads small bodies (the panel sets its own limits: one of its forms takes a
+    // file); an identity system's may be larger.
     let small_bodies = Router::new()
-        .merge(web::router(state.clone(), sessions))
         .nest(API_PREFIX, crate::api::router())
         .route(web::urls::HEALTHZ, get(health::healthz))
         .route(web::urls::READYZ, get(health::readyz))
@@ -76,6 +76,7 @@ pub fn app(state: AppState) -> Router {
         .nest(crate::scim::PREFIX, crate::scim::router())
         .layer(RequestBodyLimitLayer::new(crate::scim::BODY_LIMIT));
     let mut router = Router::new()
+        .merge(web::router(state.clone(), sessions))
         .merge(small_bodies)
         .merge(provisioning)
         .layer(middleware::from_fn_with_state(

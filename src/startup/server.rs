@@ -53,6 +53,8 @@ pub struct ServeSettings {
     pub token_limit: i64,
     /// Single sign-on (`PINPANEL_OIDC_*`), when configured.
     pub sso: Option<service::sso::Config>,
+    /// How long an instance holds a browser import before another may resume it.
+    pub import_lease_secs: i64,
 }
 
 impl Default for ServeSettings {
@@ -77,6 +79,7 @@ impl Default for ServeSettings {
             verify_limit: defaults::VERIFY_LIMIT,
             token_limit: defaults::TOKEN_LIMIT,
             sso: None,
+            import_lease_secs: service::defaults::IMPORT_LEASE_SECS,
         }
     }
 }
@@ -147,6 +150,7 @@ impl App {
                     email_confirm: urls::EMAIL_CONFIRM_LINK,
                     email_answer: urls::EMAIL_ANSWER_LINK,
                 },
+                import_lease_secs: settings.import_lease_secs,
             },
             service::Instance {
                 limits: service::limits::Limits::per_minute(
@@ -214,6 +218,7 @@ impl App {
             self.ctx.clone(),
             self.delivery,
         ));
+        let imports = tokio::spawn(service::import::jobs::worker(self.ctx.clone()));
         let metrics = self.metrics.map(|(listener, handle)| {
             tokio::spawn(crate::telemetry::serve_metrics(
                 listener,
@@ -230,6 +235,7 @@ impl App {
         .await;
         cleanup.abort();
         mail.abort();
+        imports.abort();
         if let Some(metrics) = metrics {
             metrics.abort();
         }

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod email_changes;
+pub mod imports;
 pub mod links;
 pub mod outbox;
 pub mod pins;

@@ -9,6 +9,7 @@ pub mod csrf;
 pub mod email;
 pub mod error;
 pub mod flash;
+pub mod import;
 pub mod links;
 pub mod login;
 pub mod member_pins;
@@ -22,7 +23,7 @@ pub mod two_step;
 pub mod urls;
 pub mod users;
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
@@ -30,6 +31,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::csrf::CsrfLayer;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::{SessionManagerLayer, SessionStore};
 
@@ -114,6 +116,8 @@ pub fn router<S: SessionStore + Clone>(
             post(provisioning::token_revoke_post),
         )
         .route(urls::USERS_SIGN_IN, post(provisioning::sign_in_post))
+        .route(urls::USERS_IMPORT_START, post(import::import_start_post))
+        .route(urls::USERS_IMPORT_STATUS, get(import::import_status_get))
         .route(
             urls::USER_DISABLE,
             get(members::disable_get).post(members::disable_post),
@@ -185,6 +189,16 @@ pub fn router<S: SessionStore + Clone>(
             urls::USER_PASSWORD_AGAIN,
             get(members::password_again_get).post(members::password_again_post),
         )
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        // The one route that takes a file.
+        .merge(
+            Router::new()
+                .route(
+                    urls::USERS_IMPORT,
+                    get(import::import_get).post(import::import_post),
+                )
+                .layer(RequestBodyLimitLayer::new(import::UPLOAD_LIMIT)),
+        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_csrf_token,
@@ -238,14 +252,28 @@ async fn require_csrf_token(
         .get("X-CSRF-Token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let bytes = axum::body::to_bytes(body, BODY_LIMIT)
+    // A file upload is multipart (and larger); every other form is urlencoded.
+    let multipart = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.starts_with("multipart/form-data"))
+        .map(str::to_owned);
+    let limit = if multipart.is_some() {
+        import::UPLOAD_LIMIT
+    } else {
+        BODY_LIMIT
+    };
+    let bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| WebError::TooLarge)?;
-    let token = header_token.or_else(|| {
-        url::form_urlencoded::parse(&bytes)
+    let token = match (header_token, multipart) {
+        (Some(t), _) => Some(t),
+        (None, Some(content_type)) => multipart_token(&content_type, bytes.clone()).await,
+        (None, None) => url::form_urlencoded::parse(&bytes)
             .find(|(k, _)| k == "csrf_token")
-            .map(|(_, v)| v.into_owned())
-    });
+            .map(|(_, v)| v.into_owned()),
+    };
     let Some(token) = token else {
         return Err(WebError::Csrf);
     };
@@ -259,6 +287,23 @@ async fn require_csrf_token(
     Ok(next
         .run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await)
+}
+
+/// The `csrf_token` field of a multipart form (it comes before the file).
+async fn multipart_token(content_type: &str, bytes: axum::body::Bytes) -> Option<String> {
+    let req = Request::builder()
+        .header(header::CONTENT_TYPE, content_type)
+        .body(axum::body::Body::from(bytes))
+        .ok()?;
+    let mut form = axum::extract::Multipart::from_request(req, &())
+        .await
+        .ok()?;
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some("csrf_token") {
+            return field.text().await.ok();
+        }
+    }
+    None
 }
 
 /// The header every page shows (SPEC step 2): the account, the Support menu, the person.

@@ -38,6 +38,10 @@ pub const USERS_ADD: &str = "/users/add";
 pub const USERS_TOKENS: &str = "/users/provisioning/tokens";
 pub const USERS_TOKEN_REVOKE: &str = "/users/provisioning/tokens/{id}/revoke";
 pub const USERS_SIGN_IN: &str = "/users/provisioning/sign-in";
+/// Importing members from a file: the upload and its preview, starting it, its progress.
+pub const USERS_IMPORT: &str = "/users/import";
+pub const USERS_IMPORT_START: &str = "/users/import/{id}/start";
+pub const USERS_IMPORT_STATUS: &str = "/users/import/{id}";
 /// Where the SCIM service is (for the Users page to say).
 pub const SCIM: &str = "/scim/v2";
 pub const USER_DISABLE: &str = "/users/{id}/disable";

@@ -260,7 +260,7 @@ pub async fn spawn_second_instance(app: &TestApp) -> TestApp {
     start_on(db, app.key_hex.clone(), test_settings()).await
 }
 
-async fn start_on(db: TestDb, key_hex: String, settings: ServeSettings) -> TestApp {
+pub async fn start_on(db: TestDb, key_hex: String, settings: ServeSettings) -> TestApp {
     start_on_addr(db, key_hex, settings, "127.0.0.1:0".parse().expect("addr")).await
 }
 
@@ -350,6 +350,19 @@ impl TestApp {
         accounts::create_account(&self.ctx, Actor::Cli, name, None, policy)
             .await
             .expect("account")
+    }
+
+    /// An account with the number `number`.
+    pub async fn account_numbered(&self, name: &str, number: &str) -> Account {
+        accounts::create_account(
+            &self.ctx,
+            Actor::Cli,
+            name,
+            Some(number),
+            UnlockPolicy::SelfService,
+        )
+        .await
+        .expect("account")
     }
 
     pub async fn member(&self, account: &Account, username: &str, role: Role, kind: Kind) -> User {

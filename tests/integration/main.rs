@@ -13,6 +13,7 @@ mod architecture;
 mod browser;
 mod cli;
 mod hardening;
+mod import;
 mod lock;
 mod login;
 mod mail;

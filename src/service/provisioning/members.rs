@@ -10,7 +10,7 @@ use crate::domain::scim_filter::Filter;
 use crate::domain::User;
 use crate::domain::{DisplayName, EmailAddress, Event, Kind, Role, Username};
 use crate::service::email::{self, Requested};
-use crate::service::members::{insert_person, keep_an_administrator, PersonRow};
+use crate::service::members::{insert_person, keep_an_administrator, NewPin, PersonRow};
 use crate::service::{audit, links, policy, sessions, Ctx, Result, ServiceError};
 use crate::store::{self, scim::ScimRow, Tx};
 
@@ -142,7 +142,7 @@ pub async fn create(ctx: &Ctx, p: &Provisioner, fields: Fields) -> Result<ScimMe
             role: role_of(fields.admin),
             kind: fields.kind,
             password_hash: links::no_password(),
-            with_pin: true,
+            pin: NewPin::Generated,
         },
     )
     .await

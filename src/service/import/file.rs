@@ -1,0 +1,442 @@
+//! Reading an import file: UTF-8 (a byte-order mark is dropped), commas or semicolons, a header
+//! row naming the columns, quoted fields holding commas and line breaks. Each row is checked on
+//! its own (the values' rules); every problem is kept with its line, in words. Nothing here
+//! touches the database.
+
+use std::collections::HashMap;
+
+use crate::domain::{AccountNumber, DisplayName, EmailAddress, Kind, Role, SupportPin, Username};
+
+/// The columns a file may have; `account` is needed unless the import is for one account.
+pub const REQUIRED: &[&str] = &["username", "name", "email", "type", "role"];
+pub const OPTIONAL: &[&str] = &["account", "external_id", "pin"];
+/// The longest value read in any cell.
+const MAX_CELL: usize = 1000;
+const MAX_EXTERNAL_ID: usize = 255;
+
+/// A problem with the file, on a line (1 is the header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub line: u64,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// A row, its values checked.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub line: u64,
+    /// The account's number, when the file names one.
+    pub account: Option<AccountNumber>,
+    pub username: Username,
+    pub full_name: DisplayName,
+    pub email: Option<EmailAddress>,
+    pub kind: Kind,
+    pub role: Role,
+    pub external_id: Option<String>,
+    pub pin: Option<SupportPin>,
+}
+
+/// The file read: its rows and what is wrong with it.
+#[derive(Debug, Default)]
+pub struct Read {
+    pub rows: Vec<Row>,
+    pub problems: Vec<Problem>,
+}
+
+fn problem(line: u64, message: impl Into<String>) -> Problem {
+    Problem {
+        line,
+        message: message.into(),
+    }
+}
+
+/// The text of the file: UTF-8 without its byte-order mark, or the line where it is not.
+fn text_of(bytes: &[u8]) -> Result<&str, Problem> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64
+            + 1;
+        problem(
+            line,
+            "the file is not UTF-8 text: save it as \"CSV UTF-8\" and try again",
+        )
+    })
+}
+
+/// Commas, or semicolons when the header has more of them (outside quotes).
+fn delimiter_of(text: &str) -> u8 {
+    let header = text.lines().next().unwrap_or("");
+    let (mut commas, mut semicolons, mut quoted) = (0, 0, false);
+    for c in header.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => commas += 1,
+            ';' if !quoted => semicolons += 1,
+            _ => {}
+        }
+    }
+    if semicolons > commas {
+        b';'
+    } else {
+        b','
+    }
+}
+
+/// Reads the file. With `needs_account`, the `account` column is required.
+pub fn read(bytes: &[u8], needs_account: bool) -> Read {
+    let mut out = Read::default();
+    let text = match text_of(bytes) {
+        Ok(t) => t,
+        Err(p) => {
+            out.problems.push(p);
+            return out;
+        }
+    };
+    if text.trim().is_empty() {
+        out.problems.push(problem(1, "the file is empty"));
+        return out;
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter_of(text))
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let columns: Vec<String> = match reader.headers() {
+        Ok(h) => h.iter().map(|c| c.trim().to_ascii_lowercase()).collect(),
+        Err(e) => {
+            out.problems
+                .push(problem(1, format!("the header row cannot be read ({e})")));
+            return out;
+        }
+    };
+    let mut index = HashMap::new();
+    for (i, c) in columns.iter().enumerate() {
+        if !REQUIRED.contains(&c.as_str()) && !OPTIONAL.contains(&c.as_str()) {
+            out.problems.push(problem(
+                1,
+                format!(
+                    "'{}' is not a column of an import (the columns are {} and, optionally, {})",
+                    c.chars().take(40).collect::<String>(),
+                    REQUIRED.join(", "),
+                    OPTIONAL.join(", ")
+                ),
+            ));
+        } else if index.insert(c.clone(), i).is_some() {
+            out.problems
+                .push(problem(1, format!("the column '{c}' is there twice")));
+        }
+    }
+    let mut wanted: Vec<&str> = REQUIRED.to_vec();
+    if needs_account {
+        wanted.insert(0, "account");
+    }
+    for c in wanted {
+        if !index.contains_key(c) {
+            out.problems
+                .push(problem(1, format!("the column '{c}' is missing")));
+        }
+    }
+    if !out.problems.is_empty() {
+        return out;
+    }
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                let message = match e.kind() {
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => format!("it has {len} fields; the header has {expected_len}"),
+                    _ => format!("it cannot be read as CSV ({e})"),
+                };
+                out.problems.push(problem(line, message));
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line());
+        let cells = Cells {
+            index: &index,
+            record: &record,
+        };
+        if record.iter().any(|c| c.chars().count() > MAX_CELL) {
+            out.problems.push(problem(
+                line,
+                format!("a value is longer than {MAX_CELL} characters"),
+            ));
+            continue;
+        }
+        match row_of(line, &cells) {
+            Ok(row) => {
+                let key = row.username.as_str().to_owned();
+                if let Some(first) = seen.insert(key, line) {
+                    out.problems.push(problem(
+                        line,
+                        format!(
+                            "username '{}' is also on line {first}",
+                            row.username.as_str()
+                        ),
+                    ));
+                } else {
+                    out.rows.push(row);
+                }
+            }
+            Err(mut problems) => out.problems.append(&mut problems),
+        }
+    }
+    if out.rows.is_empty() && out.problems.is_empty() {
+        out.problems
+            .push(problem(1, "the file has a header but no rows"));
+    }
+    out
+}
+
+/// A row's cells by column name.
+struct Cells<'a> {
+    index: &'a HashMap<String, usize>,
+    record: &'a csv::StringRecord,
+}
+
+impl Cells<'_> {
+    /// The trimmed value of `name`, empty when the file has no such column.
+    fn get(&self, name: &str) -> &str {
+        self.index
+            .get(name)
+            .and_then(|&i| self.record.get(i))
+            .map(str::trim)
+            .unwrap_or("")
+    }
+}
+
+/// One row's values, or every problem it has.
+fn row_of(line: u64, cells: &Cells<'_>) -> Result<Row, Vec<Problem>> {
+    let cell = |name: &str| cells.get(name);
+    let mut problems = Vec::new();
+    macro_rules! check {
+        ($r:expr $(,)?) => {
+            match $r {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    problems.push(problem(line, e));
+                    None
+                }
+            }
+        };
+    }
+    let account =
+        match cell("account") {
+            "" => None,
+            n => check!(AccountNumber::parse(n)
+                .map_err(|_| format!("account '{n}' is not an account number")),),
+        };
+    let username = check!(Username::parse(cell("username")).map_err(|e| {
+        format!(
+            "username '{}': {}",
+            cell("username").chars().take(64).collect::<String>(),
+            lower_first(&e)
+        )
+    }));
+    let full_name = check!(DisplayName::parse(cell("name")).map_err(|e| lower_first(&e)));
+    let email = check!(EmailAddress::parse_optional(Some(cell("email")))
+        .map_err(|_| format!("e-mail '{}' is not an address", cell("email"))),);
+    let kind = check!(match cell("type").to_ascii_lowercase().as_str() {
+        "" | "user" => Ok(Kind::User),
+        "contact" => Ok(Kind::Contact),
+        other => Err(format!("type '{other}' is neither user nor contact")),
+    });
+    let role = check!(match cell("role").to_ascii_lowercase().as_str() {
+        "" | "user" => Ok(Role::User),
+        "admin" => Ok(Role::Admin),
+        other => Err(format!(
+            "role '{other}' is neither user nor admin (agents are not imported)"
+        )),
+    });
+    let external_id = match cell("external_id") {
+        "" => Some(None),
+        x if x.chars().count() > MAX_EXTERNAL_ID => {
+            check!(Err(format!(
+                "external_id is longer than {MAX_EXTERNAL_ID} characters"
+            )))
+        }
+        x if x.chars().any(char::is_control) => {
+            check!(Err(
+                "external_id may not contain control characters".to_owned()
+            ))
+        }
+        x => Some(Some(x.to_owned())),
+    };
+    let pin = match cell("pin") {
+        "" => Some(None),
+        // Never the PIN itself in a message: it may be a member's secret.
+        p => check!(SupportPin::parse(p).map(Some).map_err(|e| {
+            let hint = if p.len() == 5 && p.bytes().all(|b| b.is_ascii_digit()) {
+                " (a spreadsheet may have dropped a leading 0: format the column as text)"
+            } else {
+                ""
+            };
+            format!("the PIN is refused: {}{hint}", lower_first(&e.to_string()))
+        })),
+    };
+    match (username, full_name, email, kind, role, external_id, pin) {
+        (
+            Some(username),
+            Some(full_name),
+            Some(email),
+            Some(kind),
+            Some(role),
+            Some(x),
+            Some(p),
+        ) if problems.is_empty() => Ok(Row {
+            line,
+            account,
+            username,
+            full_name,
+            email,
+            kind,
+            role,
+            external_id: x,
+            pin: p,
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// "A name is required." → "a name is required".
+fn lower_first(s: &str) -> String {
+    let s = s.trim_end_matches('.');
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(r: &Read) -> Vec<String> {
+        r.problems.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_good_file_in_either_dialect_reads_every_row() {
+        let comma = "\u{feff}account,username,name,email,type,role,external_id,pin\n\
+                     1044,Ada,\"Lovelace, Ada\",ada@example.com,user,admin,00u1,871694\n\
+                     1044,bob,\"Bob, the Second\",,contact,,,\n";
+        let r = read(comma.as_bytes(), true);
+        assert!(r.problems.is_empty(), "{:?}", lines(&r));
+        assert_eq!(r.rows.len(), 2);
+        assert_eq!(r.rows[0].username.as_str(), "ada");
+        assert_eq!(r.rows[0].full_name.as_str(), "Lovelace, Ada");
+        assert_eq!(r.rows[0].role, Role::Admin);
+        assert_eq!(
+            r.rows[0].pin.as_ref().map(SupportPin::expose),
+            Some("871694")
+        );
+        assert_eq!(r.rows[1].full_name.as_str(), "Bob, the Second");
+        assert_eq!(r.rows[1].line, 3);
+        assert_eq!(r.rows[1].kind, Kind::Contact);
+        let semicolons = "username;name;email;type;role\ncarol;Carol;c@example.com;user;user\n";
+        let r = read(semicolons.as_bytes(), false);
+        assert!(r.problems.is_empty(), "{:?}", lines(&r));
+        assert_eq!(r.rows[0].username.as_str(), "carol");
+    }
+
+    #[test]
+    fn every_problem_is_listed_with_its_line() {
+        let file = "account,username,name,email,type,role,pin\n\
+                    1044,ada,Ada,ada@example.com,user,user,\n\
+                    1044,ada,Ada Again,a2@example.com,user,user,\n\
+                    1044,bob,Bob,x@,user,user,\n\
+                    1044,carol,Carol,c@example.com,robot,agent,111123\n\
+                    x,dan,,d@example.com,user,user,10245\n\
+                    1044,eve,Eve,e@example.com,user\n";
+        let r = read(file.as_bytes(), true);
+        assert_eq!(
+            lines(&r),
+            [
+                "line 3: username 'ada' is also on line 2",
+                "line 4: e-mail 'x@' is not an address",
+                "line 5: type 'robot' is neither user nor contact",
+                "line 5: role 'agent' is neither user nor admin (agents are not imported)",
+                "line 5: the PIN is refused: it has more than three repeating numbers in a row",
+                "line 6: account 'x' is not an account number",
+                "line 6: a name is required",
+                "line 6: the PIN is refused: it must be exactly six digits long (a spreadsheet \
+                 may have dropped a leading 0: format the column as text)",
+                "line 7: it has 5 fields; the header has 7",
+            ]
+        );
+        assert!(
+            !lines(&r).iter().any(|l| l.contains("111123")),
+            "no PIN echoed"
+        );
+    }
+
+    #[test]
+    fn files_that_are_not_an_import_say_why() {
+        let latin1 = b"username,name,email,type,role\nzoe,Zo\xe9,z@example.com,user,user\n";
+        assert_eq!(
+            lines(&read(latin1, false)),
+            ["line 2: the file is not UTF-8 text: save it as \"CSV UTF-8\" and try again"]
+        );
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        assert!(lines(&read(png, false))[0].contains("not UTF-8"));
+        let missing = read(b"username,name,type,role\n", false);
+        assert_eq!(lines(&missing), ["line 1: the column 'email' is missing"]);
+        let unknown = read(b"username,name,email,type,role,shoe size\n", false);
+        assert!(lines(&unknown)[0].contains("'shoe size' is not a column"));
+        assert_eq!(lines(&read(b"", false)), ["line 1: the file is empty"]);
+        let long = format!(
+            "username,name,email,type,role\nlong,{},l@example.com,user,user\n",
+            "n".repeat(1001)
+        );
+        assert_eq!(
+            lines(&read(long.as_bytes(), false)),
+            ["line 2: a value is longer than 1000 characters"]
+        );
+        let too_long_name = format!(
+            "username,name,email,type,role\nlong,{},l@example.com,user,user\n",
+            "n".repeat(201)
+        );
+        assert_eq!(
+            lines(&read(too_long_name.as_bytes(), false)),
+            ["line 2: a name has at most 200 characters"]
+        );
+    }
+
+    #[test]
+    fn a_quoted_line_break_keeps_the_line_numbers_right() {
+        let file = "username,name,email,type,role,external_id\n\
+                    ann,Ann,a@example.com,user,user,\"one\ntwo\"\n\
+                    bea,,b@example.com,user,user,\n";
+        let r = read(file.as_bytes(), false);
+        assert_eq!(
+            lines(&r),
+            [
+                "line 2: external_id may not contain control characters",
+                "line 4: a name is required"
+            ]
+        );
+    }
+
+    #[test]
+    fn formula_cells_are_text() {
+        let file =
+            "username,name,email,type,role\nmallory,=cmd|' /C calc'!A0,m@example.com,user,user\n";
+        let r = read(file.as_bytes(), false);
+        assert!(r.problems.is_empty());
+        assert_eq!(r.rows[0].full_name.as_str(), "=cmd|' /C calc'!A0");
+    }
+}
