@@ -37,7 +37,7 @@ pub async fn verify_post(
     policy::may_verify(me)?;
     let user = target(&state, me, &user_id).await?;
     let pin = req.phone_pin.pin.unwrap_or_default();
-    let result = match pins::verify(&state.ctx, me, &user, &pin).await? {
+    let result = match pins::verify(&state.ctx, me, &user, &pin, None).await? {
         VerifyOutcome::Verified => json!({ "authenticated": true }),
         VerifyOutcome::Incorrect { .. } => failure(codes::INCORRECT, "Incorrect Phone PIN."),
         VerifyOutcome::Locked => failure(codes::LOCKED, "User's PIN is locked."),

@@ -76,6 +76,8 @@ pub struct AuditEvent {
     pub actor_id: Option<i64>,
     pub actor_name: String,
     pub detail: String,
+    /// The ticket or call reference of a verification.
+    pub reference: Option<String>,
 }
 
 /// What a person has set up for two-step login.
@@ -108,6 +110,8 @@ pub struct AccountEvent {
     /// The member it was about, if any.
     pub subject_name: Option<String>,
     pub detail: String,
+    pub address: Option<String>,
+    pub reference: Option<String>,
 }
 
 /// An API token of a person, as their sessions page lists it (never the token).

@@ -206,6 +206,8 @@ pub enum MailKind {
     EmailChanged,
     /// How the person signs in changed (single sign-on only, or a password too).
     SignInChanged,
+    /// Wrong PINs for one account: someone may be pretending to be its people.
+    ImpostorAlarm,
     /// `pinpanel mail test`.
     Test,
 }
@@ -227,6 +229,7 @@ impl MailKind {
             MailKind::EmailRequested => Event::EmailChangeRequested.as_str(),
             MailKind::EmailChanged => Event::EmailChanged.as_str(),
             MailKind::SignInChanged => Event::SsoOnlyChanged.as_str(),
+            MailKind::ImpostorAlarm => "alarm.impostor",
             MailKind::Test => "mail.test",
         }
     }

@@ -10,6 +10,7 @@ mod pin;
 pub mod scim_filter;
 pub mod second_factor;
 pub mod time;
+mod words;
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,9 +20,10 @@ pub use entities::{
     Account, AccountEvent, AuditEvent, MemberSummary, SessionInfo, TokenInfo, TwoStepStatus, User,
 };
 pub use event::{ActivityKind, Event, MailKind};
-pub use names::{AccountNumber, DisplayName, EmailAddress, Username};
+pub use names::{AccountNumber, DisplayName, EmailAddress, Reference, Username};
 pub use password::{check_new_password, check_password, MIN_PASSWORD_CHARS};
 pub use pin::{PinError, PinRule, SupportPin, PIN_GUIDANCE, PIN_LEN};
+pub use words::{sentence, Said};
 
 /// Six consecutive failed verifications lock a PIN (SPEC).
 pub const MAX_PIN_FAILURES: i64 = 6;

@@ -191,3 +191,51 @@ mod tests {
             .same_as("ada@example.COM"));
     }
 }
+
+/// A ticket or call reference an agent gives with a verification: free text of at most 64
+/// characters, no control characters. Markup is only text: it is stored as typed and escaped
+/// wherever it is shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference(String);
+text_value!(Reference);
+
+impl Reference {
+    pub const MAX_CHARS: usize = 64;
+
+    /// `None` for an empty field: a reference is optional.
+    pub fn parse(raw: &str) -> Result<Option<Self>, String> {
+        let text = raw.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        if text.chars().count() > Self::MAX_CHARS {
+            return Err(format!(
+                "A ticket or call reference has at most {} characters.",
+                Self::MAX_CHARS
+            ));
+        }
+        if text.chars().any(char::is_control) {
+            return Err("A ticket or call reference may not contain control characters.".into());
+        }
+        Ok(Some(Reference(text.to_owned())))
+    }
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::Reference;
+
+    #[test]
+    fn references_are_short_plain_text() {
+        assert_eq!(Reference::parse("  ").unwrap(), None);
+        assert_eq!(
+            Reference::parse(" 48213 ").unwrap().unwrap().as_str(),
+            "48213"
+        );
+        let markup = "<b>48213</b>";
+        assert_eq!(Reference::parse(markup).unwrap().unwrap().as_str(), markup);
+        assert!(Reference::parse(&"x".repeat(65)).is_err());
+        assert!(Reference::parse(&"é".repeat(64)).is_ok());
+        assert!(Reference::parse("a\nb").is_err());
+    }
+}

@@ -1,7 +1,7 @@
 //! The account's activity page: who did what to whom, when, filtered and paged, and as CSV.
 
-use super::{policy, Ctx, Result};
-use crate::domain::{AccountEvent, ActivityKind, Event, User};
+use super::{policy, Ctx, Result, ServiceError};
+use crate::domain::{AccountEvent, ActivityKind, Event, User, Username};
 use crate::store::{self, audit::ActivityFilter};
 
 /// How many events a page shows.
@@ -9,13 +9,27 @@ pub const PAGE: i64 = 50;
 /// The most events one CSV export holds.
 pub const EXPORT_LIMIT: i64 = 100_000;
 
+/// How many of their own verifications an agent's page lists.
+pub const OWN_VERIFICATIONS: i64 = 20;
+
 /// Which events to show.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    pub member: Option<i64>,
+    /// Only events about the member with this username.
+    pub member: Option<Username>,
     pub kind: Option<ActivityKind>,
     /// Events older than this id (the next page).
     pub before: Option<i64>,
+    /// Events at or after this time, and before that one (unix seconds).
+    pub from: Option<i64>,
+    pub until: Option<i64>,
+}
+
+/// The agent's own latest verifications (never a PIN: the events hold none).
+pub async fn own_verifications(ctx: &Ctx, agent: &User) -> Result<Vec<AccountEvent>> {
+    policy::may_verify(agent)?;
+    let events = [Event::PinVerified.as_str(), Event::PinVerifyFailed.as_str()];
+    Ok(store::audit::by_actor(&ctx.db.pool, agent.id, &events, OWN_VERIFICATIONS).await?)
 }
 
 /// A page of `account_id`'s events for one of its administrators, newest first, and the id to
@@ -46,6 +60,26 @@ pub async fn export(
 }
 
 async fn read(ctx: &Ctx, account_id: i64, f: &Filter, limit: i64) -> Result<Vec<AccountEvent>> {
+    if let (Some(from), Some(until)) = (f.from, f.until) {
+        if until <= from {
+            return Err(ServiceError::Invalid(
+                "The date range ends before it starts: choose a “to” date on or after the \
+                 “from” date."
+                    .into(),
+            ));
+        }
+    }
+    let member = match &f.member {
+        Some(name) => Some(
+            store::users::in_account_by_username(&ctx.db.pool, account_id, name.as_str())
+                .await?
+                .ok_or_else(|| {
+                    ServiceError::Invalid(format!("This account has no member named {name}."))
+                })?
+                .id,
+        ),
+        None => None,
+    };
     let events: Vec<&str> = f
         .kind
         .map(|k| k.events().map(Event::as_str).collect())
@@ -54,9 +88,11 @@ async fn read(ctx: &Ctx, account_id: i64, f: &Filter, limit: i64) -> Result<Vec<
         &ctx.db.pool,
         &ActivityFilter {
             account_id,
-            subject_id: f.member,
+            subject_id: member,
             events: &events,
             before: f.before,
+            from: f.from,
+            until: f.until,
             limit,
         },
     )

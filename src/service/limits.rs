@@ -9,7 +9,7 @@
 //! names even with a dictionary. Refused attempts are counted on the counter's row; only the
 //! first refusal of a window is written to the audit log.
 
-use super::{audit, audit_now, Actor, Ctx, Result, ServiceError};
+use super::{audit_now, audit_with, Actor, Context, Ctx, Result, ServiceError};
 use crate::crypto;
 use crate::domain::{Event, User};
 use crate::store::{self, throttle::Counter, Tx};
@@ -245,9 +245,30 @@ impl Reservation {
     /// The attempt succeeded: its hits come back (the first counter starts again) in one
     /// commit with the success's audit row, instead of a commit each.
     pub async fn succeeded(self, ctx: &Ctx, event: Event, user: &User, detail: &str) -> Result<()> {
+        self.succeeded_with(ctx, event, user, detail, Context::default())
+            .await
+    }
+
+    /// [`Reservation::succeeded`], the event with its [`Context`] (a login's address).
+    pub async fn succeeded_with(
+        self,
+        ctx: &Ctx,
+        event: Event,
+        user: &User,
+        detail: &str,
+        context: Context<'_>,
+    ) -> Result<()> {
         let mut tx = ctx.db.begin().await?;
         self.give_back_on(&mut tx, true).await?;
-        audit(&mut tx, event, Actor::User(user), Some(user), detail).await?;
+        audit_with(
+            &mut tx,
+            event,
+            Actor::User(user),
+            Some(user),
+            detail,
+            context,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

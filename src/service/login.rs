@@ -5,7 +5,9 @@ use secrecy::SecretString;
 
 use super::metrics::Login;
 
-use super::{audit_now, hashing, limits, Actor, Ctx, Result, ServiceError};
+use super::{
+    audit_now, audit_now_with, hashing, limits, Actor, Context, Ctx, Result, ServiceError,
+};
 use crate::domain::{Account, Event, User, Username};
 use crate::store;
 
@@ -34,7 +36,12 @@ pub async fn authenticate(
     username: &str,
     password: SecretString,
     address: &str,
+    browser: &str,
 ) -> Result<std::result::Result<Authenticated, LoginFailure>> {
+    let context = Context {
+        address: Some(address),
+        reference: None,
+    };
     // A username that cannot exist still counts, under what was typed (it may hold control
     // characters, which PostgreSQL refuses in text, or be 10 KB long: only its HMAC is kept),
     // and is never looked up.
@@ -90,7 +97,9 @@ pub async fn authenticate(
             } else {
                 Event::LoginOk
             };
-            reservation.succeeded(ctx, event, &user, "").await?;
+            reservation
+                .succeeded_with(ctx, event, &user, browser, context)
+                .await?;
             ctx.metrics.login(Login::Success);
             Ok(Ok(Authenticated {
                 user,
@@ -106,12 +115,13 @@ pub async fn authenticate(
                 // Not even a hash of it: people type passwords into the username field.
                 None => "unknown username",
             };
-            audit_now(
+            audit_now_with(
                 &ctx.db,
                 Event::LoginFailed,
                 Actor::System,
                 user.as_ref(),
                 detail,
+                context,
             )
             .await?;
             ctx.metrics.login(Login::Failure);

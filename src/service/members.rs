@@ -11,7 +11,9 @@ use crate::domain::{
     self, Account, ActivityKind, DisplayName, EmailAddress, Event, Kind, MemberSummary, Role,
     SupportPin, User, Username,
 };
-use crate::store::{self, users::NewUser, Tx};
+pub use crate::store::users::Show;
+use crate::store::users::{Listing, NewUser};
+use crate::store::{self, Tx};
 
 /// A person to create: a member of an account, or an agent when `account` is `None`.
 pub struct NewPerson {
@@ -218,6 +220,38 @@ pub async fn members(ctx: &Ctx, actor: Actor<'_>, account_id: i64) -> Result<Vec
     }
     let pin_events: Vec<&str> = ActivityKind::Pin.events().map(Event::as_str).collect();
     Ok(store::users::members_of(&ctx.db.pool, account_id, &pin_events).await?)
+}
+
+/// How many members a page of the Users page lists.
+pub const USERS_PAGE: i64 = 50;
+/// The longest search the Users page takes.
+pub const MAX_SEARCH: usize = 100;
+
+/// A page of the account's members by name (`page` counts from 1), with how many match in all.
+/// A search longer than [`MAX_SEARCH`] is refused in words.
+pub async fn listing(
+    ctx: &Ctx,
+    admin: &User,
+    account_id: i64,
+    search: Option<&str>,
+    show: Show,
+    page: i64,
+) -> Result<(Vec<MemberSummary>, i64)> {
+    policy::may_administer(admin, account_id)?;
+    if search.is_some_and(|s| s.chars().count() > MAX_SEARCH) {
+        return Err(ServiceError::Invalid(format!(
+            "A search has at most {MAX_SEARCH} characters."
+        )));
+    }
+    let pin_events: Vec<&str> = ActivityKind::Pin.events().map(Event::as_str).collect();
+    let listing = Listing {
+        account_id,
+        search,
+        show,
+        offset: (page.max(1) - 1).saturating_mul(USERS_PAGE),
+        limit: USERS_PAGE,
+    };
+    Ok(store::users::listing(&ctx.db.pool, &listing, &pin_events).await?)
 }
 
 /// Disables a person: they cannot log in, and their sessions and tokens end.

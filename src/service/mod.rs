@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod activity;
+pub mod alarm;
 pub mod directory;
 pub mod email;
 pub mod hashing;
@@ -20,6 +21,7 @@ pub mod mail;
 pub mod maintenance;
 pub mod members;
 pub mod metrics;
+pub mod overview;
 pub mod password;
 pub mod people;
 pub mod pins;
@@ -385,7 +387,36 @@ fn new_event<'a>(
         subject_id: subject.map(|s| s.id),
         account_id: subject.and_then(|s| s.account_id),
         detail,
+        address: None,
+        reference: None,
     }
+}
+
+/// What an event may carry beyond its detail: where a login came from, the ticket or call a
+/// verification was for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    pub address: Option<&'a str>,
+    pub reference: Option<&'a str>,
+}
+
+/// [`audit`] with the event's [`Context`].
+pub async fn audit_with(
+    conn: &mut Tx,
+    event: Event,
+    actor: Actor<'_>,
+    subject: Option<&User>,
+    detail: &str,
+    context: Context<'_>,
+) -> store::Result<()> {
+    let row = NewEvent {
+        address: context.address,
+        reference: context.reference,
+        ..new_event(event, &actor, subject, detail)
+    };
+    store::audit::insert(conn, &row, store::now()).await?;
+    log_event(event, &actor, subject, detail);
+    Ok(())
 }
 
 /// The structured-log line of an audit event, once it is recorded.
@@ -407,7 +438,19 @@ pub async fn audit_now(
     subject: Option<&User>,
     detail: &str,
 ) -> Result<()> {
+    audit_now_with(db, event, actor, subject, detail, Context::default()).await
+}
+
+/// [`audit_now`] with the event's [`Context`].
+pub async fn audit_now_with(
+    db: &Db,
+    event: Event,
+    actor: Actor<'_>,
+    subject: Option<&User>,
+    detail: &str,
+    context: Context<'_>,
+) -> Result<()> {
     let mut conn = db.pool.acquire().await?;
-    audit(&mut conn, event, actor, subject, detail).await?;
+    audit_with(&mut conn, event, actor, subject, detail, context).await?;
     Ok(())
 }

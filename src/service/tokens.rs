@@ -160,7 +160,7 @@ pub async fn request_with_password(
     address: &str,
 ) -> Result<std::result::Result<Requested, Refused>> {
     limits::hit(ctx, ctx.limits.tokens_per_address, address).await?;
-    let found = match login::authenticate(ctx, username, password, address).await? {
+    let found = match login::authenticate(ctx, username, password, address, "API").await? {
         Ok(found) => found,
         Err(LoginFailure::BadCredentials) => return Ok(Err(Refused::BadCredentials)),
         Err(LoginFailure::Throttled { retry_after }) => {

@@ -15,11 +15,17 @@ pub struct NewEvent<'a> {
     pub subject_id: Option<i64>,
     pub account_id: Option<i64>,
     pub detail: &'a str,
+    /// The client address of a login.
+    pub address: Option<&'a str>,
+    /// The ticket or call reference of a verification.
+    pub reference: Option<&'a str>,
 }
 
-/// The insert of one event: `$1` the time, `$2`…`$7` the event's fields (see [`bind`]).
-const INSERT: &str =
-    "INSERT INTO audit_log (at, event, actor_id, actor_name, subject_id, account_id, detail)";
+/// The insert of one event: `$1` the time, `$2`…`$9` the event's fields (see [`bind`]).
+const INSERT: &str = "INSERT INTO audit_log (at, event, actor_id, actor_name, subject_id, \
+                      account_id, detail, address, reference)";
+/// How many values [`bind`] binds: the time and the event's eight fields.
+const VALUES: usize = 9;
 
 /// Binds `e` and `now` to `$n`… of `q`, in the order of [`INSERT`]'s columns.
 pub(super) fn bind<'q>(
@@ -34,17 +40,21 @@ pub(super) fn bind<'q>(
         .bind(e.subject_id)
         .bind(e.account_id)
         .bind(e.detail)
+        .bind(e.address)
+        .bind(e.reference)
 }
 
 /// `INSERT … SELECT` of one event for each row of `source`, the event's binds starting at `$first`.
 pub(super) fn insert_for_each(source: &str, first: usize) -> String {
-    let p: Vec<String> = (first..first + 7).map(|n| format!("${n}")).collect();
+    let p: Vec<String> = (first..first + VALUES).map(|n| format!("${n}")).collect();
     format!("{INSERT} SELECT {} FROM {source}", p.join(", "))
 }
 
 pub async fn insert(conn: &mut AnyConnection, e: &NewEvent<'_>, now: i64) -> sqlx::Result<()> {
     bind(
-        sqlx::query(&format!("{INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7)")),
+        sqlx::query(&format!(
+            "{INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        )),
         e,
         now,
     )
@@ -79,6 +89,9 @@ pub struct ActivityFilter<'a> {
     pub events: &'a [&'a str],
     /// Only events older than this id (the next page).
     pub before: Option<i64>,
+    /// Only events at or after this time, and before that one (unix seconds).
+    pub from: Option<i64>,
+    pub until: Option<i64>,
     pub limit: i64,
 }
 
@@ -88,7 +101,8 @@ pub async fn account_activity(
     f: &ActivityFilter<'_>,
 ) -> sqlx::Result<Vec<AccountEvent>> {
     let mut q = Statement::new(
-        "SELECT a.id, a.at, a.event, a.actor_name, u.username AS subject_name, a.detail \
+        "SELECT a.id, a.at, a.event, a.actor_name, COALESCE(u.username, a.subject_name) AS subject_name, \
+         a.detail, a.address, a.reference \
          FROM audit_log a LEFT JOIN users u ON u.id = a.subject_id WHERE a.account_id = ",
     );
     q.bind(f.account_id);
@@ -103,7 +117,36 @@ pub async fn account_activity(
     if let Some(b) = f.before {
         q.push(" AND a.id < ").bind(b);
     }
+    if let Some(from) = f.from {
+        q.push(" AND a.at >= ").bind(from);
+    }
+    if let Some(until) = f.until {
+        q.push(" AND a.at < ").bind(until);
+    }
     q.push(" ORDER BY a.id DESC LIMIT ").bind(f.limit);
+    q.query_as::<AccountEventRow>()
+        .fetch_all(pool)
+        .await
+        .map(|rows| rows.into_iter().map(AccountEvent::from).collect())
+}
+
+/// The latest `limit` events named in `events` that `actor_id` did, newest first.
+pub async fn by_actor(
+    pool: &AnyPool,
+    actor_id: i64,
+    events: &[&str],
+    limit: i64,
+) -> sqlx::Result<Vec<AccountEvent>> {
+    let mut q = Statement::new(
+        "SELECT a.id, a.at, a.event, a.actor_name, COALESCE(u.username, a.subject_name) AS \
+         subject_name, a.detail, a.address, a.reference \
+         FROM audit_log a LEFT JOIN users u ON u.id = a.subject_id WHERE a.actor_id = ",
+    );
+    q.bind(actor_id)
+        .push(" AND a.event IN (")
+        .bind_list(events.iter().copied())
+        .push(") ORDER BY a.id DESC LIMIT ")
+        .bind(limit);
     q.query_as::<AccountEventRow>()
         .fetch_all(pool)
         .await
@@ -119,6 +162,8 @@ struct AccountEventRow {
     actor_name: String,
     subject_name: Option<String>,
     detail: String,
+    address: Option<String>,
+    reference: Option<String>,
 }
 
 impl From<AccountEventRow> for AccountEvent {
@@ -130,6 +175,8 @@ impl From<AccountEventRow> for AccountEvent {
             actor_name: r.actor_name,
             subject_name: r.subject_name,
             detail: r.detail,
+            address: r.address,
+            reference: r.reference,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! with others take a `&mut AnyConnection` so the caller can pass a transaction.
 
 pub mod accounts;
+pub mod alarms;
 pub mod audit;
 pub mod email_changes;
 pub mod imports;

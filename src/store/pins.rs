@@ -239,9 +239,10 @@ pub async fn with_activity(
 ) -> sqlx::Result<Option<(PinRecord, Vec<AuditEvent>)>> {
     let mut q = Statement::new(format!(
         "SELECT {COLUMNS}, e.at AS e_at, e.event AS e_event, e.actor_id AS e_actor_id, \
-           e.actor_name AS e_actor_name, e.detail AS e_detail \
+           e.actor_name AS e_actor_name, e.detail AS e_detail, e.reference AS e_reference \
          FROM support_pins p LEFT JOIN ( \
-           SELECT id, at, event, actor_id, actor_name, detail FROM audit_log WHERE subject_id = "
+           SELECT id, at, event, actor_id, actor_name, detail, reference FROM audit_log \
+           WHERE subject_id = "
     ));
     q.bind(user_id)
         .push(" AND event IN (")
@@ -265,6 +266,7 @@ pub async fn with_activity(
                 actor_id: r.try_get("e_actor_id")?,
                 actor_name: r.try_get("e_actor_name")?,
                 detail: r.try_get("e_detail")?,
+                reference: r.try_get("e_reference")?,
             });
         }
     }

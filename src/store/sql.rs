@@ -78,6 +78,26 @@ impl<'q> Statement<'q> {
     {
         sqlx::query_as_with(&self.text, std::mem::take(&mut self.args))
     }
+
+    /// The statement, its one column read as `O`.
+    pub fn query_scalar<O>(&mut self) -> sqlx::query::QueryScalar<'_, Any, O, AnyArguments<'_>>
+    where
+        (O,): for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        sqlx::query_scalar_with(&self.text, std::mem::take(&mut self.args))
+    }
+}
+
+/// `%` and `_` and `\` taken literally in a LIKE pattern (with `ESCAPE '\'`).
+pub(crate) fn like_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -333,6 +333,103 @@ pub async fn members_page(pool: &AnyPool, p: &MemberPage<'_>) -> sqlx::Result<Ve
         .collect()
 }
 
+/// The members of an account whose Support PIN is locked, by name (at most `limit`).
+pub async fn locked_members(
+    pool: &AnyPool,
+    account_id: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<User>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM support_pins p JOIN users u ON u.id = p.user_id \
+         WHERE p.state = 'LOCKED' AND u.account_id = $1 ORDER BY u.full_name, u.username LIMIT $2"
+    ))
+    .bind(account_id)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+/// Which members the Users page lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Show {
+    #[default]
+    Everyone,
+    Locked,
+    Disabled,
+    Admins,
+}
+
+/// A page of the Users page: a search in name, username and address, a [`Show`], and where.
+pub struct Listing<'a> {
+    pub account_id: i64,
+    pub search: Option<&'a str>,
+    pub show: Show,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+/// The conditions of `l` after `FROM users u LEFT JOIN support_pins p …`.
+fn listing_where(q: &mut Statement, l: &Listing<'_>) {
+    q.push(" WHERE u.account_id = ").bind(l.account_id);
+    if let Some(s) = l.search {
+        let pattern = format!("%{}%", super::sql::like_escaped(&s.to_lowercase()));
+        q.push(" AND (LOWER(u.username) LIKE ")
+            .bind(pattern.clone())
+            .push(" ESCAPE '\\' OR LOWER(u.full_name) LIKE ")
+            .bind(pattern.clone())
+            .push(" ESCAPE '\\' OR LOWER(COALESCE(u.email, '')) LIKE ")
+            .bind(pattern)
+            .push(" ESCAPE '\\')");
+    }
+    q.push(match l.show {
+        Show::Everyone => "",
+        Show::Locked => " AND p.state = 'LOCKED'",
+        Show::Disabled => " AND u.disabled = 1",
+        Show::Admins => " AND u.role = 'admin'",
+    });
+}
+
+/// A page of an account's members by name, with what [`members_of`] tells of each, and how many
+/// members match in all.
+pub async fn listing(
+    pool: &AnyPool,
+    l: &Listing<'_>,
+    pin_events: &[&str],
+) -> sqlx::Result<(Vec<MemberSummary>, i64)> {
+    // The count joins the PINs only when it filters by them: over 10 000 members the join is
+    // most of its cost.
+    let mut count = Statement::new(match l.show {
+        Show::Locked => "SELECT COUNT(*) FROM users u JOIN support_pins p ON p.user_id = u.id",
+        _ => "SELECT COUNT(*) FROM users u",
+    });
+    listing_where(&mut count, l);
+    let total: i64 = count.query_scalar().fetch_one(pool).await?;
+    let mut q = Statement::new(format!(
+        "SELECT {COLUMNS}, u.second_step_failures, COALESCE(p.state, 'INACTIVE') AS pin_state, \
+         (SELECT MAX(a.at) FROM audit_log a WHERE a.subject_id = u.id AND a.event IN ("
+    ));
+    q.bind_list(pin_events.iter().copied()).push(&format!(
+        ")) AS last_pin_activity, {FACTORS} \
+         FROM users u LEFT JOIN support_pins p ON p.user_id = u.id"
+    ));
+    listing_where(&mut q, l);
+    q.push(" ORDER BY u.full_name, u.username, u.id LIMIT ")
+        .bind(l.limit)
+        .push(" OFFSET ")
+        .bind(l.offset);
+    let members = q
+        .query()
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|row| summary_from_row(row, true))
+        .collect::<sqlx::Result<_>>()?;
+    Ok((members, total))
+}
+
 /// Sets a person's e-mail address (`None` removes it).
 pub async fn set_email(conn: &mut AnyConnection, id: i64, email: Option<&str>) -> sqlx::Result<()> {
     sqlx::query("UPDATE users SET email = $2 WHERE id = $1")

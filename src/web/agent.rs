@@ -1,6 +1,7 @@
 //! The agents' Verify caller page (SPEC web panel step 7): account number + username + the PIN
 //! the caller recites. Agents see the outcome and the PIN state, never a PIN; the PIN field is
-//! never filled back in.
+//! never filled back in. An optional ticket or call reference goes with the verification; the
+//! page lists the agent's own last verifications.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -13,10 +14,11 @@ use serde::Deserialize;
 use super::error::{Result, WebError};
 use super::session::Auth;
 use super::{urls, Chrome};
-use crate::domain::{AccountNumber, Username, MAX_PIN_FAILURES};
+use crate::domain::{AccountNumber, Event, Reference, Username, MAX_PIN_FAILURES};
+use crate::http::time::{format_time, iso_time};
 use crate::http::AppState;
 use crate::service::pins::{self, VerifyOutcome};
-use crate::service::{people, policy, ServiceError};
+use crate::service::{activity, people, policy, ServiceError};
 
 /// How an attempt came out, as the page marks it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +60,45 @@ pub struct AgentPage {
     chrome: Chrome,
     account: String,
     username: String,
+    reference: String,
     outcome: Option<Outcome>,
+    recent: Vec<RecentRow>,
+    reference_max: usize,
+}
+
+/// One of the agent's own verifications, as the page lists it.
+pub struct RecentRow {
+    pub when: String,
+    pub iso: String,
+    pub member: String,
+    pub outcome: &'static str,
+    pub correct: bool,
+    pub reference: String,
+}
+
+/// The agent's own latest verifications.
+async fn recent(state: &AppState, auth: &Auth) -> Result<Vec<RecentRow>> {
+    Ok(activity::own_verifications(&state.ctx, &auth.user)
+        .await?
+        .into_iter()
+        .map(|e| {
+            let correct = e.event == Event::PinVerified.as_str();
+            RecentRow {
+                when: format_time(e.at),
+                iso: iso_time(e.at),
+                member: e.subject_name.unwrap_or_default(),
+                outcome: match (correct, e.detail.as_str()) {
+                    (true, _) => "Correct",
+                    (false, "refused: locked") => "Refused: locked",
+                    (false, "refused: member disabled") => "Refused: disabled",
+                    (false, "refused: no PIN") => "Refused: no PIN",
+                    (false, _) => "Wrong",
+                },
+                correct,
+                reference: e.reference.unwrap_or_default(),
+            }
+        })
+        .collect())
 }
 
 fn agent_only(auth: &Auth) -> Result<()> {
@@ -66,13 +106,16 @@ fn agent_only(auth: &Auth) -> Result<()> {
         .map_err(|_| WebError::Forbidden("Only support agents may verify callers.".into()))
 }
 
-pub async fn agent_get(auth: Auth) -> Result<AgentPage> {
+pub async fn agent_get(State(state): State<AppState>, auth: Auth) -> Result<AgentPage> {
     agent_only(&auth)?;
     Ok(AgentPage {
         chrome: Chrome::of(&auth),
         account: String::new(),
         username: String::new(),
+        reference: String::new(),
         outcome: None,
+        recent: recent(&state, &auth).await?,
+        reference_max: Reference::MAX_CHARS,
     })
 }
 
@@ -84,6 +127,9 @@ pub struct VerifyForm {
     username: String,
     #[serde(default)]
     pin: String,
+    /// A ticket or call reference, optional.
+    #[serde(default)]
+    reference: String,
 }
 
 fn invalid(msg: &str) -> Outcome {
@@ -108,7 +154,15 @@ pub async fn agent_post(
         chrome: Chrome::of(&auth),
         account: form.account.trim().chars().take(12).collect(),
         username: form.username.trim().chars().take(64).collect(),
+        reference: form
+            .reference
+            .trim()
+            .chars()
+            .take(Reference::MAX_CHARS)
+            .collect(),
         outcome: Some(outcome),
+        recent: recent(&state, &auth).await?,
+        reference_max: Reference::MAX_CHARS,
     };
     Ok((status, page).into_response())
 }
@@ -126,6 +180,10 @@ async fn check(
     let Ok(username) = Username::parse(&form.username) else {
         return Ok(Err(invalid("Enter the caller's username.")));
     };
+    let reference = match Reference::parse(&form.reference) {
+        Ok(r) => r,
+        Err(why) => return Ok(Err(invalid(&why))),
+    };
     let member = people::member_by_username(&state.ctx, &auth.user, &number, &username).await?;
     let Some(member) = member else {
         return Ok(Ok(Outcome {
@@ -135,7 +193,15 @@ async fn check(
         }));
     };
     let who = format!("{} ({})", member.full_name, member.username);
-    let outcome = match pins::verify(&state.ctx, &auth.user, &member, &form.pin).await {
+    let outcome = match pins::verify(
+        &state.ctx,
+        &auth.user,
+        &member,
+        &form.pin,
+        reference.as_ref(),
+    )
+    .await
+    {
         Err(ServiceError::PinRequired) => {
             return Ok(Err(invalid("Enter the Support PIN the caller gives you.")))
         }

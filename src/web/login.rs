@@ -113,7 +113,9 @@ pub async fn login_post(
     Form(form): Form<LoginForm>,
 ) -> Result<Response> {
     let next = safe_next(form.next.as_deref());
-    match authenticate(&state.ctx, &form.username, form.password, &addr).await? {
+    let client = Client::of(&addr, &headers);
+    let browser = crate::domain::browser_label(client.user_agent);
+    match authenticate(&state.ctx, &form.username, form.password, &addr, &browser).await? {
         Ok(found) => {
             let user = found.user;
             if found.second_step_due {
@@ -121,9 +123,7 @@ pub async fn login_post(
                 return Ok(Redirect::to(urls::SECOND_STEP).into_response());
             }
             let must_set_up = two_step::required_for(&state.ctx, user.role);
-            session
-                .login(&user, must_set_up, &Client::of(&addr, &headers))
-                .await?;
+            session.login(&user, must_set_up, &client).await?;
             tracing::info!(user = %user.username, "logged in");
             if must_set_up {
                 return Ok(Redirect::to(urls::TWO_STEP).into_response());
@@ -176,6 +176,8 @@ fn sso_name(state: &AppState) -> Option<String> {
 pub fn home_of(user: &User) -> &'static str {
     if user.is_agent() {
         urls::AGENT
+    } else if user.is_admin() {
+        urls::OVERVIEW
     } else {
         urls::PROFILE
     }

@@ -1,15 +1,11 @@
 //! Running an account from the Users page: adding a member (with an invitation), disabling and
-//! enabling, making administrators and users (each a confirmed POST), and the account's
-//! activity with its CSV export. The rules (the last administrator, nobody changing themselves)
-//! are the service's.
+//! enabling, making administrators and users (each a confirmed POST). The rules (the last
+//! administrator, nobody changing themselves) are the service's.
 
-use askama::Template;
-use askama_web::WebTemplate;
-use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
-use serde::Deserialize;
 
 use super::error::Result;
 use super::flash::Flash;
@@ -17,10 +13,9 @@ use super::session::Auth;
 use super::users::Notice;
 use super::users::{admin_account, page, page_with, target, AddForm, ConfirmAction, ConfirmPage};
 use super::{urls, Chrome};
-use crate::domain::{ActivityKind, Role};
-use crate::http::time::{format_time, iso_time};
+use crate::domain::Role;
 use crate::http::AppState;
-use crate::service::{activity, links, members, sso, two_step, Actor, ServiceError};
+use crate::service::{links, members, sso, two_step, Actor, ServiceError};
 
 /// Add a member: a generated PIN and an invitation (mailed, or shown once to pass on).
 pub async fn add_post(
@@ -204,176 +199,4 @@ change_handlers! {
     allow_codes_get, allow_codes_post => MemberChange::AllowCodes;
     sso_only_get, sso_only_post => MemberChange::SsoOnly;
     password_again_get, password_again_post => MemberChange::PasswordAgain;
-}
-
-/// The activity page's filters, in its query (so a filtered page is a link).
-#[derive(Debug, Default, Deserialize)]
-pub struct ActivityQuery {
-    #[serde(default)]
-    member: Option<String>,
-    #[serde(default)]
-    kind: Option<String>,
-    #[serde(default)]
-    before: Option<String>,
-}
-
-impl ActivityQuery {
-    fn filter(&self) -> activity::Filter {
-        let number = |v: &Option<String>| v.as_deref().and_then(|s| s.trim().parse::<i64>().ok());
-        activity::Filter {
-            member: number(&self.member),
-            kind: self.kind.as_deref().and_then(|k| k.parse().ok()),
-            before: number(&self.before),
-        }
-    }
-}
-
-/// The query string of `filter` (for the next page and the export).
-fn query_of(filter: &activity::Filter, before: Option<i64>) -> String {
-    let mut q = url::form_urlencoded::Serializer::new(String::new());
-    if let Some(m) = filter.member {
-        q.append_pair("member", &m.to_string());
-    }
-    if let Some(k) = filter.kind {
-        q.append_pair("kind", k.as_str());
-    }
-    if let Some(b) = before {
-        q.append_pair("before", &b.to_string());
-    }
-    q.finish()
-}
-
-pub struct ActivityRow {
-    pub when: String,
-    pub iso: String,
-    pub event: String,
-    pub actor: String,
-    pub subject: String,
-    pub detail: String,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "users/activity.html")]
-pub struct ActivityPage {
-    chrome: Chrome,
-    account_name: String,
-    rows: Vec<ActivityRow>,
-    /// (id, label, selected) of each member for the filter.
-    members: Vec<(i64, String, bool)>,
-    /// (value, label, selected) of each kind.
-    kinds: Vec<(&'static str, &'static str, bool)>,
-    next_page: Option<String>,
-    export: String,
-    filtered: bool,
-}
-
-pub async fn activity_get(
-    State(state): State<AppState>,
-    auth: Auth,
-    Query(q): Query<ActivityQuery>,
-) -> Result<ActivityPage> {
-    let account = admin_account(&auth)?;
-    let filter = q.filter();
-    let (events, next) = activity::page(&state.ctx, &auth.user, account.id, &filter).await?;
-    let members = members::members(&state.ctx, Actor::User(&auth.user), account.id)
-        .await?
-        .into_iter()
-        .map(|m| {
-            let selected = filter.member == Some(m.user.id);
-            (
-                m.user.id,
-                format!("{} ({})", m.user.full_name, m.user.username),
-                selected,
-            )
-        })
-        .collect();
-    let kinds = ActivityKind::ALL
-        .iter()
-        .map(|k| (k.as_str(), k.label(), filter.kind == Some(*k)))
-        .collect();
-    let rows = events
-        .into_iter()
-        .map(|e| ActivityRow {
-            when: format_time(e.at),
-            iso: iso_time(e.at),
-            event: e.event,
-            actor: e.actor_name,
-            subject: e.subject_name.unwrap_or_default(),
-            detail: e.detail,
-        })
-        .collect();
-    let next_page = next.map(|id| format!("{}?{}", urls::ACTIVITY, query_of(&filter, Some(id))));
-    let export = match query_of(&filter, None) {
-        q if q.is_empty() => urls::ACTIVITY_CSV.to_owned(),
-        q => format!("{}?{q}", urls::ACTIVITY_CSV),
-    };
-    Ok(ActivityPage {
-        chrome: Chrome::of(&auth),
-        account_name: account.name,
-        rows,
-        members,
-        kinds,
-        next_page,
-        export,
-        filtered: filter.member.is_some() || filter.kind.is_some(),
-    })
-}
-
-/// A CSV field: quoted, and (against formula injection when the file is opened in a
-/// spreadsheet) a leading `= + - @` neutralised.
-fn csv_field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    };
-    format!("\"{}\"", text.replace('"', "\"\""))
-}
-
-pub async fn activity_csv_get(
-    State(state): State<AppState>,
-    auth: Auth,
-    Query(q): Query<ActivityQuery>,
-) -> Result<Response> {
-    let account = admin_account(&auth)?;
-    let filter = activity::Filter {
-        before: None,
-        ..q.filter()
-    };
-    let events = activity::export(&state.ctx, &auth.user, account.id, &filter).await?;
-    let mut csv = String::from("time,event,by,member,detail\r\n");
-    for e in events {
-        let member = e.subject_name.unwrap_or_default();
-        csv.push_str(&format!(
-            "{},{},{},{},{}\r\n",
-            csv_field(&iso_time(e.at)),
-            csv_field(&e.event),
-            csv_field(&e.actor_name),
-            csv_field(&member),
-            csv_field(&e.detail)
-        ));
-    }
-    let mut res = csv.into_response();
-    let headers = res.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"activity.csv\""),
-    );
-    Ok(res)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::csv_field;
-
-    #[test]
-    fn csv_fields_are_quoted_and_formulas_neutralised() {
-        assert_eq!(csv_field("a \"b\""), "\"a \"\"b\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(1)"), "\"'=HYPERLINK(1)\"");
-        assert_eq!(csv_field("plain"), "\"plain\"");
-    }
 }

@@ -4,6 +4,7 @@
 //! a plain form post and a full page.
 
 pub mod account;
+pub mod activity;
 pub mod agent;
 pub mod csrf;
 pub mod email;
@@ -14,6 +15,7 @@ pub mod links;
 pub mod login;
 pub mod member_pins;
 pub mod members;
+pub mod overview;
 pub mod profile;
 pub mod provisioning;
 pub mod second_step;
@@ -138,8 +140,10 @@ pub fn router<S: SessionStore + Clone>(
             urls::USER_ALLOW_CODES,
             get(members::allow_codes_get).post(members::allow_codes_post),
         )
-        .route(urls::ACTIVITY, get(members::activity_get))
-        .route(urls::ACTIVITY_CSV, get(members::activity_csv_get))
+        .route(urls::ACTIVITY, get(activity::activity_get))
+        .route(urls::ACTIVITY_CSV, get(activity::activity_csv_get))
+        .route(urls::OVERVIEW, get(overview::overview_get))
+        .route(urls::OVERVIEW_ACKNOWLEDGE, post(overview::acknowledge_post))
         .route(
             urls::PASSWORD,
             get(account::password_get).post(account::password_post),

@@ -18,7 +18,7 @@ use super::error::{Result, WebError};
 use super::flash::Flash;
 use super::session::Auth;
 use super::{urls, Chrome, Htmx};
-use crate::domain::{Event, PinState, MAX_PIN_FAILURES, PIN_GUIDANCE, PIN_LEN};
+use crate::domain::{sentence, PinState, Said, MAX_PIN_FAILURES, PIN_GUIDANCE, PIN_LEN};
 use crate::http::time::{format_time, iso_time};
 use crate::http::AppState;
 use crate::service::policy::{self, RecentPassword};
@@ -32,7 +32,8 @@ pub struct ActivityRow {
     pub when: String,
     pub iso: String,
     pub what: String,
-    pub by: String,
+    /// The stored code, as the row's title.
+    pub code: String,
 }
 
 /// What a password re-entry in the section leads to.
@@ -122,20 +123,6 @@ pub struct UnlockConfirmPage {
     chrome: Chrome,
 }
 
-/// An event of the PIN's activity in a person's words.
-fn describe(event: &str, detail: &str) -> String {
-    let kind = event.parse::<Event>().ok();
-    let what: &str = match kind {
-        Some(kind) => kind.label(),
-        None => event,
-    };
-    if detail.is_empty() || kind == Some(Event::PinCreated) {
-        what.to_owned()
-    } else {
-        format!("{what} ({detail})")
-    }
-}
-
 /// May the logged-in member unlock their own PIN under their account's policy?
 fn may_unlock_own(auth: &Auth) -> Result<bool> {
     let account = auth.account.as_ref().ok_or(WebError::NotFound)?;
@@ -164,12 +151,16 @@ async fn section(state: &AppState, auth: &Auth, view: View) -> Result<SupportPin
         .map(|e| ActivityRow {
             when: format_time(e.at),
             iso: iso_time(e.at),
-            what: describe(&e.event, &e.detail),
-            by: if e.actor_id == Some(me.id) {
-                "you".to_owned()
-            } else {
-                e.actor_name
-            },
+            what: sentence(&Said {
+                event: &e.event,
+                actor: &e.actor_name,
+                subject: Some(&me.username),
+                detail: &e.detail,
+                address: None,
+                reference: e.reference.as_deref(),
+                reader: Some(&me.username),
+            }),
+            code: e.event,
         })
         .collect();
     let sso_confirm = match (&view.reauth_for, state.ctx.sso.as_ref()) {

@@ -52,6 +52,9 @@ pub const USER_ALLOW_CODES: &str = "/users/{id}/allow-codes";
 /// The account's activity, and the same as CSV.
 pub const ACTIVITY: &str = "/users/activity";
 pub const ACTIVITY_CSV: &str = "/users/activity.csv";
+/// The administrators' Overview (their page after login), and acknowledging its alarm.
+pub const OVERVIEW: &str = "/overview";
+pub const OVERVIEW_ACKNOWLEDGE: &str = "/overview/alarm/{id}/acknowledge";
 
 /// A person's own password, address and sessions.
 pub const PASSWORD: &str = "/profile/password";

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
@@ -17,7 +17,10 @@ use super::{urls, Chrome};
 use crate::domain::{Account, Kind, PinState, Role, UnlockPolicy, User};
 use crate::http::time::format_time;
 use crate::http::AppState;
-use crate::service::{accounts, members, people, policy, provisioning, two_step, Actor};
+use crate::service::members::Show;
+use crate::service::{
+    accounts, members, people, policy, provisioning, two_step, Actor, ServiceError,
+};
 
 pub struct MemberRow {
     pub id: i64,
@@ -107,6 +110,100 @@ pub struct Notice {
     pub new_token: Option<(String, String)>,
     /// The token form, with the reason it was refused.
     pub token_error: Option<String>,
+    /// Which members to list (the search, the filter, the page).
+    pub listing: ListQuery,
+}
+
+/// The Users page's search, filter and page, in its query (so a page of results is a link).
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub q: Option<String>,
+    #[serde(default)]
+    pub show: Option<String>,
+    #[serde(default)]
+    pub page: Option<String>,
+}
+
+/// The filters the list offers: (value in the query, label).
+const SHOWS: [(&str, &str, Show); 4] = [
+    ("", "Everyone", Show::Everyone),
+    ("locked", "Locked PINs", Show::Locked),
+    ("disabled", "Disabled members", Show::Disabled),
+    ("admins", "Administrators", Show::Admins),
+];
+
+impl ListQuery {
+    fn search(&self) -> Option<&str> {
+        self.q.as_deref().map(str::trim).filter(|s| !s.is_empty())
+    }
+
+    fn show(&self) -> Show {
+        let wanted = self.show.as_deref().unwrap_or("");
+        SHOWS
+            .iter()
+            .find(|(value, _, _)| *value == wanted)
+            .map_or(Show::Everyone, |s| s.2)
+    }
+
+    fn show_value(&self) -> &'static str {
+        let show = self.show();
+        SHOWS.iter().find(|s| s.2 == show).map_or("", |s| s.0)
+    }
+
+    /// The page asked for, from 1; `Err` with the text when it is not a number.
+    fn page(&self) -> std::result::Result<i64, String> {
+        match self
+            .page
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            None => Ok(1),
+            Some(p) => p
+                .parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| p.chars().take(20).collect()),
+        }
+    }
+
+    /// The link to page `page` of the same search and filter.
+    fn link(&self, page: i64) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(s) = self.search() {
+            q.append_pair("q", s);
+        }
+        match self.show_value() {
+            "" => {}
+            v => {
+                q.append_pair("show", v);
+            }
+        }
+        if page > 1 {
+            q.append_pair("page", &page.to_string());
+        }
+        match q.finish() {
+            query if query.is_empty() => urls::USERS.to_owned(),
+            query => format!("{}?{query}", urls::USERS),
+        }
+    }
+}
+
+/// What the list shows above and below its rows.
+pub struct ListView {
+    pub q: String,
+    pub max_search: usize,
+    /// (value, label, selected) of each filter.
+    pub shows: Vec<(&'static str, &'static str, bool)>,
+    pub total: i64,
+    pub page: i64,
+    pub pages: i64,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+    /// What is wrong with the search or the page, in words.
+    pub problem: Option<String>,
+    pub filtered: bool,
 }
 
 #[derive(Template, WebTemplate)]
@@ -117,6 +214,7 @@ pub struct UsersPage {
     account_number: String,
     policy: UnlockPolicy,
     members: Vec<MemberRow>,
+    list: ListView,
     flash: Option<Flash>,
     invitation: Option<(String, String)>,
     add: AddForm,
@@ -317,8 +415,49 @@ pub(super) async fn page(
     notice: Notice,
 ) -> Result<UsersPage> {
     let sso_name = state.ctx.sso.as_ref().map(|s| s.name.as_str());
-    let members = members::members(&state.ctx, Actor::User(&auth.user), account.id)
-        .await?
+    let lq = &notice.listing;
+    let mut problem = None;
+    let page = lq.page().unwrap_or_else(|p| {
+        problem = Some(format!("'{p}' is not a page number."));
+        1
+    });
+    let search = lq.search();
+    let (found, total) =
+        match members::listing(&state.ctx, &auth.user, account.id, search, lq.show(), page).await {
+            Ok(found) => found,
+            Err(ServiceError::Invalid(why)) => {
+                problem = Some(why);
+                (Vec::new(), 0)
+            }
+            Err(e) => return Err(e.into()),
+        };
+    let pages = ((total + members::USERS_PAGE - 1) / members::USERS_PAGE).max(1);
+    if page > pages && problem.is_none() {
+        problem = Some(format!(
+            "There is no page {page}: the list has {pages} page{}.",
+            if pages == 1 { "" } else { "s" }
+        ));
+    }
+    let list = ListView {
+        q: search
+            .unwrap_or_default()
+            .chars()
+            .take(members::MAX_SEARCH + 20)
+            .collect(),
+        max_search: members::MAX_SEARCH,
+        shows: SHOWS
+            .iter()
+            .map(|(value, label, show)| (*value, *label, *show == lq.show()))
+            .collect(),
+        total,
+        page: page.min(pages),
+        pages,
+        previous: (page > 1 && page <= pages).then(|| lq.link(page - 1)),
+        next: (page < pages).then(|| lq.link(page + 1)),
+        problem,
+        filtered: search.is_some() || lq.show() != Show::Everyone,
+    };
+    let members = found
         .into_iter()
         .map(|m| MemberRow {
             id: m.user.id,
@@ -341,6 +480,7 @@ pub(super) async fn page(
     Ok(UsersPage {
         chrome: Chrome::of(auth),
         members,
+        list,
         flash: notice.flash,
         invitation: notice.invitation,
         provisioning: provisioning_section(
@@ -379,8 +519,23 @@ pub(super) async fn page_with(
     .await
 }
 
-pub async fn users_get(State(state): State<AppState>, auth: Auth) -> Result<UsersPage> {
-    page_with(&state, &auth, admin_account(&auth)?, None).await
+pub async fn users_get(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(listing): Query<ListQuery>,
+) -> Result<Response> {
+    let account = admin_account(&auth)?;
+    let notice = Notice {
+        listing,
+        ..Notice::default()
+    };
+    let page = page(&state, &auth, account, notice).await?;
+    let status = if page.list.problem.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, page).into_response())
 }
 
 #[derive(Deserialize)]

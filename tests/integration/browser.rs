@@ -365,7 +365,7 @@ async fn member_journey(backend: Backend, javascript: bool) {
     b.wait_text("871694").await;
     let text = b.text().await;
     assert!(
-        text.contains("Changed"),
+        text.contains("You changed your Support PIN"),
         "the activity lists the change: {text}"
     );
 
@@ -1196,7 +1196,7 @@ async fn running_an_account_from_the_browser(backend: Backend) {
     b.goto("/users").await;
     b.click_named("Activity").await;
     b.wait_text("Events, newest first").await;
-    b.wait_text("member.invited").await;
+    b.wait_text("You invited bob").await;
     assert!(b.has_control("Export CSV").await);
     b.check_state("activity").await;
 

@@ -479,7 +479,7 @@ impl TestApp {
         };
         let wrong = self.wrong_pin_for(who).await;
         for _ in 0..pinpanel::domain::MAX_PIN_FAILURES {
-            pinpanel::service::pins::verify(&self.ctx, &agent, who, &wrong)
+            pinpanel::service::pins::verify(&self.ctx, &agent, who, &wrong, None)
                 .await
                 .expect("verify");
         }

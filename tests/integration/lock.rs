@@ -27,7 +27,9 @@ async fn twenty_concurrent_wrong_verifications_count_exactly_six(app: TestApp) {
         let (ctx, agent, alice, wrong) =
             (app.ctx.clone(), agent.clone(), alice.clone(), wrong.clone());
         tasks.push(tokio::spawn(async move {
-            pins::verify(&ctx, &agent, &alice, &wrong).await.unwrap()
+            pins::verify(&ctx, &agent, &alice, &wrong, None)
+                .await
+                .unwrap()
         }));
     }
     let mut outcomes = Vec::new();
@@ -70,7 +72,7 @@ async fn a_right_pin_resets_the_count(app: TestApp) {
     let agent = app.agent("sam").await;
     let (right, wrong) = (app.pin_of(&alice).await, app.wrong_pin_for(&alice).await);
     for n in 1..=5 {
-        let o = pins::verify(&app.ctx, &agent, &alice, &wrong)
+        let o = pins::verify(&app.ctx, &agent, &alice, &wrong, None)
             .await
             .unwrap();
         assert_eq!(
@@ -81,7 +83,7 @@ async fn a_right_pin_resets_the_count(app: TestApp) {
         );
     }
     assert_eq!(
-        pins::verify(&app.ctx, &agent, &alice, &right)
+        pins::verify(&app.ctx, &agent, &alice, &right, None)
             .await
             .unwrap(),
         VerifyOutcome::Verified
@@ -95,18 +97,18 @@ async fn a_locked_pin_fails_even_the_right_pin_and_counts_nothing(app: TestApp) 
     let agent = app.agent("sam").await;
     let (right, wrong) = (app.pin_of(&alice).await, app.wrong_pin_for(&alice).await);
     for _ in 0..6 {
-        pins::verify(&app.ctx, &agent, &alice, &wrong)
+        pins::verify(&app.ctx, &agent, &alice, &wrong, None)
             .await
             .unwrap();
     }
     assert_eq!(
-        pins::verify(&app.ctx, &agent, &alice, &right)
+        pins::verify(&app.ctx, &agent, &alice, &right, None)
             .await
             .unwrap(),
         VerifyOutcome::Locked
     );
     assert_eq!(
-        pins::verify(&app.ctx, &agent, &alice, &wrong)
+        pins::verify(&app.ctx, &agent, &alice, &wrong, None)
             .await
             .unwrap(),
         VerifyOutcome::Locked
@@ -252,18 +254,18 @@ async fn verification_is_audited_in_the_owners_activity(app: TestApp) {
     let alice = app.user(&acct, "alice").await;
     let agent = app.agent("sam").await;
     let (right, wrong) = (app.pin_of(&alice).await, app.wrong_pin_for(&alice).await);
-    pins::verify(&app.ctx, &agent, &alice, &right)
+    pins::verify(&app.ctx, &agent, &alice, &right, None)
         .await
         .unwrap();
-    pins::verify(&app.ctx, &agent, &alice, &wrong)
+    pins::verify(&app.ctx, &agent, &alice, &wrong, None)
         .await
         .unwrap();
     let c = app.logged_in("alice").await;
     let (_, _, section) = c.hx_get("/profile/support-pin").await;
     assert!(
-        section.contains("<td>Verified by Support</td><td>sam</td>"),
+        section.contains("<td>Support (agent sam) checked your PIN: correct</td>"),
         "{section}"
     );
-    assert!(section.contains("Failed verification by Support (failure 1 of 6)</td><td>sam</td>"));
+    assert!(section.contains("Support (agent sam) checked your PIN: wrong (failure 1 of 6)</td>"));
     assert!(!section.contains(&wrong));
 }

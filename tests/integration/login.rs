@@ -229,8 +229,9 @@ async fn login_redirects_only_to_local_next_paths() {
     app.admin(&acct, "ada").await;
     for (next, expected) in [
         ("/users", "/users"),
-        ("//evil.example/x", "/profile"),
-        ("https://evil.example", "/profile"),
+        // An administrator's home is the Overview.
+        ("//evil.example/x", "/overview"),
+        ("https://evil.example", "/overview"),
     ] {
         let c = app.client();
         c.get("/login").await;

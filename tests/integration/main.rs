@@ -12,6 +12,7 @@ mod api_fidelity;
 mod architecture;
 mod browser;
 mod cli;
+mod glance;
 mod hardening;
 mod import;
 mod lock;

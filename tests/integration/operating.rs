@@ -551,7 +551,7 @@ async fn backup_copies_the_live_database_or_points_at_pg_dump(app: TestApp) {
         tokio::spawn(async move {
             let mut n = 0;
             loop {
-                match pins::verify(&ctx, &agent, &alice, &pin).await {
+                match pins::verify(&ctx, &agent, &alice, &pin, None).await {
                     Ok(_) => n += 1,
                     Err(_) => return n,
                 }

@@ -329,7 +329,7 @@ async fn an_identity_system_runs_a_members_life_and_the_panel_shows_it(app: Test
     let (_, _, page) = admin.get("/users").await;
     assert!(page.contains("Barbara Jensen"), "{page}");
     let (_, _, activity) = admin.get("/users/activity").await;
-    assert!(activity.contains("provisioning: Okta"), "{activity}");
+    assert!(activity.contains("Okta (provisioning) added"), "{activity}");
 
     // Read, with attributes.
     let read = scim
@@ -381,7 +381,7 @@ async fn an_identity_system_runs_a_members_life_and_the_panel_shows_it(app: Test
     assert_eq!((off.status, &off.body["active"]), (200, &json!(false)));
     let member = member_row(&app, "bjensen@example.com").await.unwrap();
     assert!(member.disabled);
-    let outcome = pinpanel::service::pins::verify(&app.ctx, &agent, &member, &pin)
+    let outcome = pinpanel::service::pins::verify(&app.ctx, &agent, &member, &pin, None)
         .await
         .expect("verify");
     assert!(

@@ -303,19 +303,21 @@ async fn verifications_are_throttled_per_agent(app: TestApp) {
     for m in &members {
         let wrong = app.wrong_pin_for(m).await;
         for _ in 0..5 {
-            pins::verify(&app.ctx, &agent, m, &wrong).await.unwrap();
+            pins::verify(&app.ctx, &agent, m, &wrong, None)
+                .await
+                .unwrap();
         }
     }
     // ...the 61st within the minute is refused and counts nothing.
     let right = app.pin_of(&members[0]).await;
-    let err = pins::verify(&app.ctx, &agent, &members[0], &right)
+    let err = pins::verify(&app.ctx, &agent, &members[0], &right, None)
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::Throttled { .. }), "{err}");
     assert_eq!(app.pin_row(&members[0]).await, ("ACTIVE".to_owned(), 5));
     // Other agents are not affected.
     assert_eq!(
-        pins::verify(&app.ctx, &other_agent, &members[0], &right)
+        pins::verify(&app.ctx, &other_agent, &members[0], &right, None)
             .await
             .unwrap(),
         pins::VerifyOutcome::Verified

@@ -245,10 +245,10 @@ async fn shown_and_changed_are_audited_without_the_pin(app: TestApp) {
     // The activity list shows them with time and actor.
     let (_, _, section) = c.hx_get("/profile/support-pin").await;
     assert!(
-        section.contains("<td>Changed</td><td>you</td>"),
+        section.contains("<td>You changed your Support PIN</td>"),
         "{section}"
     );
-    assert!(section.contains("<td>Shown</td><td>you</td>"));
+    assert!(section.contains("<td>You looked at your Support PIN</td>"));
     assert!(section.contains("Last changed <time datetime="));
 }
 

@@ -3,7 +3,7 @@
 
 use super::{panel_url, queue, Letter};
 use crate::domain::time::format_time;
-use crate::domain::{MailKind, UnlockPolicy, User, MAX_PIN_FAILURES};
+use crate::domain::{Account, MailKind, UnlockPolicy, User, MAX_PIN_FAILURES};
 use crate::service::{Actor, Ctx, Result};
 use crate::store::Tx;
 
@@ -295,6 +295,29 @@ pub async fn second_step_alert(
         panel_url: None,
     };
     queue(ctx, conn, MailKind::SecondStepAlert, member, &letter, false).await
+}
+
+/// The alarm for impostors, to one of the account's administrators: `warning` says what was
+/// seen.
+pub async fn impostor_alarm(
+    ctx: &Ctx,
+    conn: &mut Tx,
+    admin: &User,
+    account: &Account,
+    warning: String,
+) -> Result<bool> {
+    let letter = Letter {
+        subject: format!("Someone may be calling Support pretending to be {}", account.name),
+        greeting: greeting(admin),
+        paragraphs: vec![
+            warning,
+            "The Overview page of the panel shows which members were asked about and whose              Support PIN is locked. If your people did not call Support, tell your hosting              provider: they can refuse the caller and watch for more calls."
+                .into(),
+        ],
+        action: panel_url(ctx).map(|u| ("Open the Overview".into(), u)),
+        panel_url: None,
+    };
+    queue(ctx, conn, MailKind::ImpostorAlarm, admin, &letter, false).await
 }
 
 /// The link that confirms a new address, sent to it (`to` holds the new address).

@@ -6,8 +6,11 @@
 
 use super::super::mail::messages;
 use super::super::metrics::Verification;
-use super::super::{audit, limits, people, policy, Actor, Ctx, Result, ServiceError};
-use crate::domain::{self, Event, PinState, User, MAX_PIN_FAILURES};
+use super::super::{
+    alarm, audit_now_with, audit_with, limits, people, policy, Actor, Context, Ctx, Result,
+    ServiceError,
+};
+use crate::domain::{self, Event, PinState, Reference, User, MAX_PIN_FAILURES};
 use crate::store::{self, pins::PinRecord};
 
 /// How many times a verification retries when the PIN changed under it.
@@ -34,28 +37,38 @@ pub enum VerifyOutcome {
 /// count; a wrong one counts one failure, and the sixth locks the PIN; a locked PIN fails every
 /// attempt, the right one too, and counts nothing. Each outcome is one guarded UPDATE, so
 /// concurrent attempts on any number of instances count exactly the failures that happened.
+/// `reference` (a ticket or call) goes with the events, for the member and the agent to see.
+/// A wrong PIN may warn the account's administrators ([`alarm`]).
 pub async fn verify(
     ctx: &Ctx,
     agent: &User,
     target: &User,
     candidate: &str,
+    reference: Option<&Reference>,
 ) -> Result<VerifyOutcome> {
     policy::may_verify(agent)?;
     policy::may_name(agent, target)?;
     let candidate = domain::recited_pin(candidate).ok_or(ServiceError::PinRequired)?;
     let hit = limits::Hit::new(ctx, ctx.limits.verify_per_agent, &agent.id.to_string());
+    let context = Context {
+        address: None,
+        reference: reference.map(Reference::as_str),
+    };
     // Where writers run side by side (PostgreSQL), a verification is two statements and no
     // transaction; where they queue for one writer (SQLite), one short transaction is cheaper.
     let done = if ctx.db.writes_in_parallel() {
-        match verify_in_statements(ctx, agent, target, candidate, &hit).await {
+        match verify_in_statements(ctx, agent, target, candidate, &hit, context).await {
             Ok(Some(outcome)) => Ok(outcome),
             // The hit is counted; the transaction does the rest.
-            Ok(None) => verify_in_transaction(ctx, agent, target, candidate, None).await,
+            Ok(None) => verify_in_transaction(ctx, agent, target, candidate, None, context).await,
             Err(e) => Err(e),
         }
     } else {
-        verify_in_transaction(ctx, agent, target, candidate, Some(&hit)).await
+        verify_in_transaction(ctx, agent, target, candidate, Some(&hit), context).await
     };
+    if let Ok(VerifyOutcome::Incorrect { .. } | VerifyOutcome::Locked) = &done {
+        alarm::after_wrong_pin(ctx, target).await?;
+    }
     let outcome = match &done {
         Ok(VerifyOutcome::Verified) => Some(Verification::Verified),
         Ok(VerifyOutcome::Incorrect { .. }) => Some(Verification::Incorrect),
@@ -119,6 +132,7 @@ async fn verify_in_statements(
     target: &User,
     candidate: &str,
     hit: &limits::Hit,
+    context: Context<'_>,
 ) -> Result<Option<VerifyOutcome>> {
     let pool = &ctx.db.pool;
     let (hits, start, r) =
@@ -131,8 +145,8 @@ async fn verify_in_statements(
     let (failures, event, detail, outcome) = match judge(ctx, target, &r, candidate)? {
         Judgement::Refused(detail, outcome) => {
             let agent = Actor::User(agent);
-            super::super::audit_now(&ctx.db, Event::PinVerifyFailed, agent, Some(target), detail)
-                .await?;
+            let failed = Event::PinVerifyFailed;
+            audit_now_with(&ctx.db, failed, agent, Some(target), detail, context).await?;
             return Ok(Some(outcome));
         }
         Judgement::Right => (
@@ -152,7 +166,10 @@ async fn verify_in_statements(
         Judgement::Wrong => return Ok(None),
     };
     let actor = Actor::User(agent);
-    let row = super::super::new_event(event, &actor, Some(target), &detail);
+    let row = store::audit::NewEvent {
+        reference: context.reference,
+        ..super::super::new_event(event, &actor, Some(target), &detail)
+    };
     let now = store::now();
     if !store::pins::set_failures_audited(pool, target.id, r.version, seen, failures, &row, now)
         .await?
@@ -172,6 +189,7 @@ async fn verify_in_transaction(
     target: &User,
     candidate: &str,
     hit: Option<&limits::Hit>,
+    context: Context<'_>,
 ) -> Result<VerifyOutcome> {
     for _ in 0..VERIFY_RETRIES {
         let mut tx = ctx.db.begin().await?;
@@ -187,12 +205,13 @@ async fn verify_in_transaction(
         let agent = || Actor::User(agent);
         match judge(ctx, target, &r, candidate)? {
             Judgement::Refused(detail, outcome) => {
-                audit(
+                audit_with(
                     &mut tx,
                     Event::PinVerifyFailed,
                     agent(),
                     Some(target),
                     detail,
+                    context,
                 )
                 .await?;
                 tx.commit().await?;
@@ -200,7 +219,8 @@ async fn verify_in_transaction(
             }
             Judgement::Right => {
                 if store::pins::record_success(&mut tx, target.id, r.version).await? {
-                    audit(&mut tx, Event::PinVerified, agent(), Some(target), "").await?;
+                    let verified = Event::PinVerified;
+                    audit_with(&mut tx, verified, agent(), Some(target), "", context).await?;
                     tx.commit().await?;
                     return Ok(VerifyOutcome::Verified);
                 }
@@ -211,17 +231,19 @@ async fn verify_in_transaction(
                     store::pins::record_failure(&mut tx, target.id, r.version, now).await?;
                 if let Some((failures, state)) = counted {
                     let detail = failure_detail(failures);
-                    audit(
+                    audit_with(
                         &mut tx,
                         Event::PinVerifyFailed,
                         agent(),
                         Some(target),
                         &detail,
+                        context,
                     )
                     .await?;
                     if state == PinState::Locked {
                         ctx.metrics.lock();
-                        audit(&mut tx, Event::PinLocked, agent(), Some(target), "").await?;
+                        let locked = Event::PinLocked;
+                        audit_with(&mut tx, locked, agent(), Some(target), "", context).await?;
                         // Read on the transaction's own connection (see people::unlockers_on).
                         let account_id = target.account_id.ok_or(ServiceError::NotFound)?;
                         let account = store::accounts::by_id(&mut *tx, account_id)

@@ -5,6 +5,7 @@
 use super::super::sql::Statement;
 use crate::domain::scim_filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::domain::{Kind, Role};
+use crate::store::sql::like_escaped;
 
 /// A filter that names an attribute or a comparison provisioning cannot search by.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,18 +160,6 @@ fn lift(filter: &Filter, outer: &AttrPath) -> Filter {
         },
         _ => Filter::Present(path),
     }
-}
-
-/// `%` and `_` and `\` taken literally in a LIKE pattern (with `ESCAPE '\'`).
-fn like_escaped(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn compare(

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The Users page at scale (issue 27): an administrator's GET /users (the first 50 members by
+# name, with their PIN state and last PIN activity) in an account of 10 members and in one of
+# 10 000, and a search in the big one. The goal: the big account's p99 within 1.5 x the small
+# one's. Not part of `cargo test`: timings are not assertions.
+#
+#   bench/users_page.sh                                  # SQLite
+#   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test bench/users_page.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BIG=${BENCH_MEMBERS:-10000}
+SECONDS_PER_RUN=${BENCH_SECONDS:-10}
+CONNECTIONS=${BENCH_CONNECTIONS:-8}
+PORT=18493
+PASSWORD="a long enough password"
+command -v wrk >/dev/null || { echo "bench/users_page.sh needs wrk (apt-get install wrk)"; exit 1; }
+
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN=$BENCH_BIN
+else
+  echo "--- building release"
+  cargo build --release --quiet
+  BIN=$ROOT/target/release/pinpanel
+fi
+WORK=$(mktemp -d /tmp/pinpanel-users.XXXXXX)
+SERVER=""
+trap '[ -n "$SERVER" ] && kill $SERVER 2>/dev/null; rm -rf "$WORK"; [ -n "${PGDB:-}" ] && psql "$PGBASE" -qc "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)" >/dev/null 2>&1' EXIT
+
+export PINPANEL_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+if [ -n "${BENCH_POSTGRES_URL:-}" ]; then
+  PGBASE=$BENCH_POSTGRES_URL
+  PGDB=pinpanel_users_$$
+  psql "$PGBASE" -qc "CREATE DATABASE $PGDB" >/dev/null
+  export DATABASE_URL=${PGBASE%/*}/$PGDB
+  BACKEND=postgres
+else
+  export DATABASE_URL=sqlite:$WORK/pinpanel.db
+  BACKEND=sqlite
+fi
+"$BIN" migrate >/dev/null
+
+# Two accounts, each with an administrator, filled by the import.
+members() {
+  local number=$1 n=$2
+  python3 - "$number" "$n" <<'PY'
+import sys
+number, n = sys.argv[1], int(sys.argv[2])
+print("account,username,name,email,type,role")
+for i in range(n):
+    print(f"{number},u{number}-{i:05d},Member {i:05d} of {number},u{number}-{i:05d}@example.com,user,user")
+PY
+}
+members 7100001 10 >"$WORK/small.csv"
+members 7100002 "$BIG" >"$WORK/big.csv"
+"$BIN" import members "$WORK/small.csv" --create-accounts --no-invite 2>/dev/null | tail -n1
+"$BIN" import members "$WORK/big.csv" --create-accounts --no-invite 2>/dev/null | tail -n1
+for number in 7100001 7100002; do
+  printf '%s\n' "$PASSWORD" | "$BIN" member create --account "$number" --username "admin-$number" \
+    --name "Admin $number" --role admin --password-stdin >/dev/null
+done
+
+"$BIN" serve --addr "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+
+cookie_of() {
+  local user=$1 jar=$WORK/jar-$1 page token
+  page=$(curl -s -c "$jar" -b "$jar" "http://127.0.0.1:$PORT/login")
+  token=$(printf '%s' "$page" | grep -o 'name="csrf_token" value="[^"]*"' | head -n1 | sed 's/.*value="//; s/"$//')
+  curl -s -o /dev/null -c "$jar" -b "$jar" --data-urlencode "csrf_token=$token" \
+    --data-urlencode "username=$user" --data-urlencode "password=$PASSWORD" \
+    "http://127.0.0.1:$PORT/login"
+  awk '$6 == "pinpanel" {print "pinpanel=" $7}' "$jar"
+}
+
+measure() {
+  local label=$1 cookie=$2 path=$3
+  curl -s -H "Cookie: $cookie" "http://127.0.0.1:$PORT$path" | grep -q 'id="members-list"' ||
+    { echo "$label: the page did not load"; exit 1; }
+  wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -H "Cookie: $cookie" \
+    "http://127.0.0.1:$PORT$path" >"$WORK/$label.txt"
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$WORK/$label.txt")
+  p50=$(awk '$1 == "50%" {print $2}' "$WORK/$label.txt")
+  p99=$(awk '$1 == "99%" {print $2}' "$WORK/$label.txt")
+  printf '%-28s %8s req/s   p50 %8s   p99 %8s\n' "$label" "$rps" "$p50" "$p99"
+}
+
+echo "--- GET /users on $BACKEND, $CONNECTIONS connections, ${SECONDS_PER_RUN}s each"
+SMALL=$(cookie_of admin-7100001)
+LARGE=$(cookie_of admin-7100002)
+measure "10 members" "$SMALL" /users
+measure "$BIG members" "$LARGE" /users
+measure "$BIG members, page 150" "$LARGE" "/users?page=150"
+measure "$BIG members, search" "$LARGE" "/users?q=member%2001234"
