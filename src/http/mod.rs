@@ -3,6 +3,7 @@
 //! plumbing that gives every bodiless error a readable body, the health probes, time formatting
 //! and the API prefix. It imports `service` and `domain`, never `web` or `api`.
 
+pub mod assets;
 pub mod client;
 pub mod errors;
 pub mod health;

@@ -12,7 +12,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -23,14 +22,6 @@ use crate::http::request_id::RequestId;
 use crate::http::{errors::fill_bodies, health, AppState, API_PREFIX, BODY_LIMIT};
 use crate::store::sessions::DbSessionStore;
 use crate::web;
-
-/// Where the static files are: `PINPANEL_STATIC_DIR`, else the `static/` folder of the source
-/// tree this binary was built from.
-fn static_dir() -> std::path::PathBuf {
-    std::env::var_os("PINPANEL_STATIC_DIR")
-        .map(Into::into)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/static").into())
-}
 
 /// The whole application: the panel, the API, health, static files, and the layers every
 /// response passes through.
@@ -57,19 +48,13 @@ pub fn app(state: AppState) -> Router {
         .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
             settings.idle_timeout_secs,
         )));
-    let statics = Router::new()
-        .fallback_service(ServeDir::new(static_dir()).precompressed_gzip())
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache"),
-        ));
     // The API reads small bodies (the panel sets its own limits: one of its forms takes a
     // file); an identity system's may be larger.
     let small_bodies = Router::new()
         .nest(API_PREFIX, crate::api::router())
         .route(web::urls::HEALTHZ, get(health::healthz))
         .route(web::urls::READYZ, get(health::readyz))
-        .nest(web::urls::STATIC, statics)
+        .route(web::urls::STATIC_FILE, get(crate::http::assets::serve))
         .fallback(not_found)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT));
     let provisioning = Router::new()

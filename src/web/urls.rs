@@ -1,6 +1,7 @@
 //! Every URL of the web panel, used by the router, redirects and templates alike (templates name
 //! them as `urls::PROFILE` or call `urls::with_id(…)`; none writes a path by hand).
 
+use crate::http::assets::{self, Asset};
 pub const HOME: &str = "/";
 pub const LOGIN: &str = "/login";
 /// The login page saying that the session ended.
@@ -11,12 +12,22 @@ pub const LOGOUT: &str = "/logout";
 pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
 
-/// Where the static files are mounted, and the ones every page loads.
-pub const STATIC: &str = "/static";
-pub const APP_CSS: &str = "/static/app.css";
-pub const APP_JS: &str = "/static/app.js";
-pub const HTMX_JS: &str = "/static/htmx-2.0.11.min.js";
-pub const FAVICON: &str = "/static/favicon.svg";
+/// Where the static files are served, and the ones every page loads, under their fingerprinted
+/// names (see `http::assets`).
+pub const STATIC: &str = assets::PREFIX;
+pub const STATIC_FILE: &str = "/static/{file}";
+pub fn app_css() -> &'static str {
+    assets::url(Asset::AppCss)
+}
+pub fn app_js() -> &'static str {
+    assets::url(Asset::AppJs)
+}
+pub fn htmx_js() -> &'static str {
+    assets::url(Asset::Htmx)
+}
+pub fn favicon() -> &'static str {
+    assets::url(Asset::Favicon)
+}
 
 pub const PROFILE: &str = "/profile";
 /// The Support PIN section on the profile page (the Support menu's entry).
@@ -112,7 +123,9 @@ pub const PASSKEY_OPTIONS: &str = "/profile/two-step/passkeys/options";
 pub const PASSKEYS: &str = "/profile/two-step/passkeys";
 pub const PASSKEY_NAME: &str = "/profile/two-step/passkeys/{id}/name";
 pub const PASSKEY_REMOVE: &str = "/profile/two-step/passkeys/{id}/remove";
-pub const PASSKEY_JS: &str = "/static/passkey.js";
+pub fn passkey_js() -> &'static str {
+    assets::url(Asset::PasskeyJs)
+}
 
 /// A route with an `{id}` segment, filled in: `with_id(USER_UNLOCK, 7)` is `/users/7/unlock`.
 pub fn with_id(route: &str, id: i64) -> String {

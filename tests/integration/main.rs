@@ -10,6 +10,7 @@ mod accounts;
 mod api;
 mod api_fidelity;
 mod architecture;
+mod assets;
 mod browser;
 mod cli;
 mod glance;
