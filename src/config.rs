@@ -6,13 +6,22 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::crypto::KeySource;
+
+/// What `pinpanel --version` prints after the name: the version and the commit it was built
+/// from (`build.rs`; `unknown` outside a git checkout unless `PINPANEL_COMMIT` says).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("PINPANEL_COMMIT"),
+    ")"
+);
 use crate::domain::{Kind, Role, UnlockPolicy};
 use crate::http::{self, client::TrustedProxies};
 use crate::service::defaults;
 
 /// pinpanel: a self-hosted control panel for Support PINs.
 #[derive(Debug, Parser)]
-#[command(name = "pinpanel", version, about)]
+#[command(name = "pinpanel", version = VERSION, about)]
 pub struct Cli {
     /// Database to use: `sqlite:FILE` (created when missing) or `postgres://...`.
     #[arg(

@@ -25,6 +25,7 @@ mod process;
 mod scim;
 mod security;
 mod security_round3;
+mod shipping;
 mod sso;
 mod support_pin;
 mod two_step;

@@ -31,9 +31,26 @@ impl Server {
         rust_log: &str,
         env: &[(&str, &str)],
     ) -> Server {
+        let binary = std::path::Path::new(env!("CARGO_BIN_EXE_pinpanel"));
+        Server::start_from(binary, None, database_url, key_hex, rust_log, env).await
+    }
+
+    /// [`Server::start_with`] running `binary` (a copy, say) in the directory `dir`.
+    pub async fn start_from(
+        binary: &std::path::Path,
+        dir: Option<&std::path::Path>,
+        database_url: &str,
+        key_hex: &str,
+        rust_log: &str,
+        env: &[(&str, &str)],
+    ) -> Server {
         let logdir = tempfile::tempdir().unwrap();
         let log = logdir.path().join("server.log");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pinpanel"))
+        let mut command = Command::new(binary);
+        if let Some(dir) = dir {
+            command.current_dir(dir).env_remove("PINPANEL_STATIC_DIR");
+        }
+        let mut child = command
             .args(["serve", "--addr", "127.0.0.1:0"])
             .env("DATABASE_URL", database_url)
             .env("PINPANEL_KEY", key_hex)
