@@ -11,6 +11,33 @@
   // confirmation page. showModal() moves focus into the dialog, makes the rest of the page inert
   // and closes on Escape.
   document.addEventListener("click", function (event) {
+    // A link with data-confirm="KIND" fills the page's one shared dialog from the
+    // <template data-question="KIND"> (its {who} replaced by the link's data-who) and posts to
+    // the link's own address: a long list carries one dialog, not one per row and action.
+    var confirmLink = event.target.closest("[data-confirm]");
+    if (confirmLink) {
+      var shared = document.getElementById("confirm-dialog");
+      var kind = confirmLink.getAttribute("data-confirm");
+      var question = document.querySelector("template[data-question='" + kind + "']");
+      if (shared && question && typeof shared.showModal === "function") {
+        event.preventDefault();
+        var url = confirmLink.getAttribute("href");
+        var form = shared.querySelector("form");
+        form.setAttribute("action", url);
+        form.setAttribute("hx-post", url);
+        if (window.htmx) window.htmx.process(form);
+        var who = confirmLink.getAttribute("data-who") || "";
+        shared.querySelector("h3").textContent = question.getAttribute("data-title");
+        shared.querySelector("p").textContent =
+          question.content.textContent.split("{who}").join(who);
+        var submit = form.querySelector("button[type=submit]");
+        submit.textContent = question.getAttribute("data-button");
+        submit.className = question.hasAttribute("data-danger") ? "button-danger" : "button-primary";
+        opener = confirmLink;
+        shared.showModal();
+      }
+      return;
+    }
     var link = event.target.closest("[data-dialog]");
     if (link) {
       var dialog = document.getElementById(link.getAttribute("data-dialog"));

@@ -44,13 +44,105 @@ pub struct MemberRow {
 }
 
 /// A confirmed action on a member row: a link to its confirmation page, which JavaScript opens
-/// as a dialog instead.
+/// in the page's one dialog instead, with the question of its `kind` (see [`Question`]).
 pub struct MemberAction {
     pub label: &'static str,
     pub url: String,
-    pub dialog: String,
-    pub question: String,
+    pub kind: &'static str,
     pub danger: bool,
+}
+
+/// What the shared dialog asks for one kind of action; `text` says `{who}` where the member's
+/// name goes (the page's script fills it in from the link).
+pub struct Question {
+    pub kind: &'static str,
+    pub title: &'static str,
+    pub button: &'static str,
+    pub text: String,
+    pub danger: bool,
+}
+
+/// The question of each kind of confirmed action, about `who`.
+fn question(kind: &str, who: &str, sso: Option<&str>) -> String {
+    let codes = two_step::MAX_SECOND_STEP_FAILURES;
+    let name = sso.unwrap_or("single sign-on");
+    match kind {
+        "unlock" => format!("Unlock the Support PIN of {who}? The PIN itself does not change."),
+        "reset" => format!(
+            "Give {who} a new, generated Support PIN? Their current PIN stops working at once; \
+             they will see the new one on their profile page. You will not see it."
+        ),
+        "allow-codes" => format!(
+            "Allow codes from the authenticator app of {who} again? They were refused after \
+             {codes} wrong ones in a row: make sure it is {who} who asks."
+        ),
+        "enable" => format!("Enable {who}? They can log in again with their password."),
+        "disable" => format!(
+            "Disable {who}? Their sessions and API tokens end at once, they cannot log in, \
+             and Support cannot verify them."
+        ),
+        "make-user" => format!(
+            "Make {who} a user? They can no longer manage this account's members; their \
+             sessions end."
+        ),
+        "make-admin" => format!(
+            "Make {who} an administrator? They can then manage this account's members, \
+             unlock and reset their Support PINs; their sessions end."
+        ),
+        "sso-only" => format!(
+            "Let {who} sign in only with {name}? Their password stops working, their \
+             sessions end, and they are told by mail. Make sure they have linked their \
+             {name} account."
+        ),
+        _ => format!(
+            "Let {who} log in with their password again? Their sessions end, and they are \
+             told by mail."
+        ),
+    }
+}
+
+/// Every question the page's dialog may ask, once per page.
+fn questions(sso: Option<&str>) -> Vec<Question> {
+    [
+        ("unlock", "Unlock Support PIN", "Unlock", false),
+        ("reset", "Reset Support PIN", "Reset PIN", true),
+        (
+            "allow-codes",
+            "Allow app codes again",
+            "Allow app codes again",
+            false,
+        ),
+        ("enable", "Enable", "Enable", false),
+        ("disable", "Disable", "Disable", true),
+        ("make-user", "Make user", "Make user", false),
+        (
+            "make-admin",
+            "Make administrator",
+            "Make administrator",
+            false,
+        ),
+        (
+            "sso-only",
+            "Single sign-on only",
+            "Single sign-on only",
+            false,
+        ),
+        (
+            "password-again",
+            "Allow the password again",
+            "Allow the password again",
+            false,
+        ),
+    ]
+    .into_iter()
+    .map(|(kind, title, button, danger)| Question {
+        kind,
+        title,
+        button,
+        text: question(kind, "{who}", sso),
+        danger,
+    })
+    .collect()
 }
 
 /// The add-member form as it was sent (to show it again with what was wrong).
@@ -215,6 +307,8 @@ pub struct UsersPage {
     policy: UnlockPolicy,
     members: Vec<MemberRow>,
     list: ListView,
+    /// What the shared confirmation dialog may ask.
+    questions: Vec<Question>,
     flash: Option<Flash>,
     invitation: Option<(String, String)>,
     add: AddForm,
@@ -323,86 +417,44 @@ fn actions_of(m: &crate::domain::MemberSummary, me: i64, sso: Option<&str>) -> V
     if u.id == me {
         return Vec::new();
     }
-    let who = format!("{} ({})", u.full_name, u.username);
+    let action = |label, route, kind, danger| MemberAction {
+        label,
+        url: urls::with_id(route, u.id),
+        kind,
+        danger,
+    };
     let mut actions = Vec::new();
     if m.second_step_failures >= two_step::MAX_SECOND_STEP_FAILURES {
-        actions.push(MemberAction {
-            label: "Allow app codes again",
-            url: urls::with_id(urls::USER_ALLOW_CODES, u.id),
-            dialog: format!("allow-codes-{}", u.id),
-            question: format!(
-                "Allow codes from the authenticator app of {who} again? They were refused after \
-                 {} wrong ones in a row: make sure it is {who} who asks.",
-                two_step::MAX_SECOND_STEP_FAILURES
-            ),
-            danger: false,
-        });
+        let label = "Allow app codes again";
+        actions.push(action(label, urls::USER_ALLOW_CODES, "allow-codes", false));
     }
-    if u.disabled {
-        actions.push(MemberAction {
-            label: "Enable",
-            url: urls::with_id(urls::USER_ENABLE, u.id),
-            dialog: format!("enable-{}", u.id),
-            question: format!("Enable {who}? They can log in again with their password."),
-            danger: false,
-        });
-    } else {
-        actions.push(MemberAction {
-            label: "Disable",
-            url: urls::with_id(urls::USER_DISABLE, u.id),
-            dialog: format!("disable-{}", u.id),
-            question: format!(
-                "Disable {who}? Their sessions and API tokens end at once, they cannot log in, \
-                 and Support cannot verify them."
-            ),
-            danger: true,
-        });
-    }
-    if u.is_admin() {
-        actions.push(MemberAction {
-            label: "Make user",
-            url: urls::with_id(urls::USER_MAKE_USER, u.id),
-            dialog: format!("make-user-{}", u.id),
-            question: format!(
-                "Make {who} a user? They can no longer manage this account's members; their \
-                 sessions end."
-            ),
-            danger: false,
-        });
-    } else {
-        actions.push(MemberAction {
-            label: "Make administrator",
-            url: urls::with_id(urls::USER_MAKE_ADMIN, u.id),
-            dialog: format!("make-admin-{}", u.id),
-            question: format!(
-                "Make {who} an administrator? They can then manage this account's members, \
-                 unlock and reset their Support PINs; their sessions end."
-            ),
-            danger: false,
-        });
-    }
+    actions.push(match u.disabled {
+        true => action("Enable", urls::USER_ENABLE, "enable", false),
+        false => action("Disable", urls::USER_DISABLE, "disable", true),
+    });
+    actions.push(match u.is_admin() {
+        true => action("Make user", urls::USER_MAKE_USER, "make-user", false),
+        false => action(
+            "Make administrator",
+            urls::USER_MAKE_ADMIN,
+            "make-admin",
+            false,
+        ),
+    });
     match sso {
-        Some(name) if !u.is_agent() && !u.sso_only => actions.push(MemberAction {
-            label: "Single sign-on only",
-            url: urls::with_id(urls::USER_SSO_ONLY, u.id),
-            dialog: format!("sso-only-{}", u.id),
-            question: format!(
-                "Let {who} sign in only with {name}? Their password stops working, their \
-                 sessions end, and they are told by mail. Make sure they have linked their \
-                 {name} account."
-            ),
-            danger: false,
-        }),
-        _ if u.sso_only => actions.push(MemberAction {
-            label: "Allow the password again",
-            url: urls::with_id(urls::USER_PASSWORD_AGAIN, u.id),
-            dialog: format!("password-again-{}", u.id),
-            question: format!(
-                "Let {who} log in with their password again? Their sessions end, and they are \
-                 told by mail."
-            ),
-            danger: false,
-        }),
+        Some(_) if !u.is_agent() && !u.sso_only => {
+            let label = "Single sign-on only";
+            actions.push(action(label, urls::USER_SSO_ONLY, "sso-only", false));
+        }
+        _ if u.sso_only => {
+            let label = "Allow the password again";
+            actions.push(action(
+                label,
+                urls::USER_PASSWORD_AGAIN,
+                "password-again",
+                false,
+            ));
+        }
         _ => {}
     }
     actions
@@ -481,6 +533,7 @@ pub(super) async fn page(
         chrome: Chrome::of(auth),
         members,
         list,
+        questions: questions(sso_name),
         flash: notice.flash,
         invitation: notice.invitation,
         provisioning: provisioning_section(
