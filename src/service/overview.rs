@@ -48,7 +48,7 @@ pub async fn overview(ctx: &Ctx, admin: &User, account_id: i64) -> Result<Overvi
         Event::PinLocked.as_str(),
     ];
     let counted =
-        store::alarms::verifications_per_day(pool, account_id, &events, first * 86_400).await?;
+        store::audit::verifications_per_day(pool, account_id, &events, first * 86_400).await?;
     let mut days: Vec<Day> = (first..=today)
         .map(|day| Day {
             day,

@@ -1,5 +1,5 @@
-//! The alarm for impostors: when an account's administrators were last warned, and the warnings
-//! the Overview shows until one of them acknowledges it.
+//! The alarm for impostors: how many wrong PINs and locks an account saw, when its administrators
+//! were last warned, and the warnings the Overview shows until one of them acknowledges it.
 
 use sqlx::{AnyConnection, AnyPool, Row};
 
@@ -107,30 +107,4 @@ pub async fn acknowledge(
     .execute(pool)
     .await?;
     Ok(done.rows_affected() > 0)
-}
-
-/// The account's verifications since `since`, counted per day (days since the epoch, UTC) and
-/// event: `(day, event, count)`.
-pub async fn verifications_per_day(
-    pool: &AnyPool,
-    account_id: i64,
-    events: &[&str],
-    since: i64,
-) -> sqlx::Result<Vec<(i64, String, i64)>> {
-    let mut q = super::sql::Statement::new(
-        "SELECT CAST(at / 86400 AS BIGINT) AS day, event, CAST(COUNT(*) AS BIGINT) AS n \
-         FROM audit_log WHERE account_id = ",
-    );
-    q.bind(account_id)
-        .push(" AND event IN (")
-        .bind_list(events.iter().copied())
-        .push(") AND at >= ")
-        .bind(since)
-        .push(" GROUP BY CAST(at / 86400 AS BIGINT), event");
-    q.query()
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("day")?, r.try_get("event")?, r.try_get("n")?)))
-        .collect()
 }

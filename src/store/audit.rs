@@ -1,6 +1,6 @@
 //! The audit log: security events, never a secret.
 
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::{AnyConnection, AnyPool, Row};
 
 use super::sql::Statement;
 
@@ -151,6 +151,32 @@ pub async fn by_actor(
         .fetch_all(pool)
         .await
         .map(|rows| rows.into_iter().map(AccountEvent::from).collect())
+}
+
+/// The account's verifications since `since`, counted per day (days since the epoch, UTC) and
+/// event: `(day, event, count)`.
+pub async fn verifications_per_day(
+    pool: &AnyPool,
+    account_id: i64,
+    events: &[&str],
+    since: i64,
+) -> sqlx::Result<Vec<(i64, String, i64)>> {
+    let mut q = Statement::new(
+        "SELECT CAST(at / 86400 AS BIGINT) AS day, event, CAST(COUNT(*) AS BIGINT) AS n \
+         FROM audit_log WHERE account_id = ",
+    );
+    q.bind(account_id)
+        .push(" AND event IN (")
+        .bind_list(events.iter().copied())
+        .push(") AND at >= ")
+        .bind(since)
+        .push(" GROUP BY CAST(at / 86400 AS BIGINT), event");
+    q.query()
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("day")?, r.try_get("event")?, r.try_get("n")?)))
+        .collect()
 }
 
 /// A row of [`account_activity`].

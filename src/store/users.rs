@@ -392,8 +392,9 @@ fn listing_where(q: &mut Statement, l: &Listing<'_>) {
     });
 }
 
-/// A page of an account's members by name, with what [`members_of`] tells of each, and how many
-/// members match in all.
+/// A page of an account's members by name, with what [`members_of`] tells of each but their
+/// second factors (the Users page does not show them: `two_step` is false), and how many members
+/// match in all.
 pub async fn listing(
     pool: &AnyPool,
     l: &Listing<'_>,
@@ -415,7 +416,7 @@ pub async fn listing(
     // The page's ids first, from the name index alone, so what each row costs (its last PIN
     // activity, its factors) is paid for the 50 rows shown, not for every row an OFFSET skips.
     q.bind_list(pin_events.iter().copied()).push(&format!(
-        ")) AS last_pin_activity, {FACTORS} FROM (SELECT u.id {from}"
+        ")) AS last_pin_activity, CAST(0 AS BIGINT) AS factors FROM (SELECT u.id {from}"
     ));
     listing_where(&mut q, l);
     // Usernames are unique, so (name, username) is a total order the index gives as it is.

@@ -13,7 +13,7 @@ dual!(
 );
 
 /// The `/static/…` URLs a page links to.
-fn linked_assets(page: &str) -> Vec<String> {
+pub fn linked_assets(page: &str) -> Vec<String> {
     let mut found = Vec::new();
     for attr in ["href=\"", "src=\""] {
         for part in page.split(attr).skip(1) {

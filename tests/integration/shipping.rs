@@ -7,6 +7,7 @@ use std::process::Command;
 
 use pinpanel::domain::UnlockPolicy;
 
+use crate::assets::linked_assets;
 use crate::dual;
 use crate::helpers::{spawn_app, Backend, PASSWORD};
 use crate::process::Server;
@@ -14,20 +15,6 @@ use crate::process::Server;
 dual!(backend:
     the_binary_alone_serves_every_page_with_its_assets,
 );
-
-/// The `/static/…` URLs a page links to.
-fn linked_assets(page: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for attr in ["href=\"", "src=\""] {
-        for part in page.split(attr).skip(1) {
-            let url: String = part.chars().take_while(|c| *c != '"').collect();
-            if url.starts_with("/static/") {
-                found.push(url);
-            }
-        }
-    }
-    found
-}
 
 async fn the_binary_alone_serves_every_page_with_its_assets(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
