@@ -12,27 +12,11 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 ROWS=${BENCH_ROWS:-100000}
 
-if [ -n "${BENCH_BIN:-}" ]; then
-  BIN=$BENCH_BIN
-else
-  echo "--- building release"
-  cargo build --release --quiet
-  BIN=$ROOT/target/release/pinpanel
-fi
+. bench/lib.sh
+bench_binary
 WORK=$(mktemp -d /tmp/pinpanel-import.XXXXXX)
-trap 'rm -rf "$WORK"; [ -n "${PGDB:-}" ] && psql "$PGBASE" -qc "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)" >/dev/null 2>&1' EXIT
-
-export PINPANEL_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-if [ -n "${BENCH_POSTGRES_URL:-}" ]; then
-  PGBASE=$BENCH_POSTGRES_URL
-  PGDB=pinpanel_import_$$
-  psql "$PGBASE" -qc "CREATE DATABASE $PGDB" >/dev/null
-  export DATABASE_URL=${PGBASE%/*}/$PGDB
-  BACKEND=postgres
-else
-  export DATABASE_URL=sqlite:$WORK/pinpanel.db
-  BACKEND=sqlite
-fi
+trap 'rm -rf "$WORK"; bench_drop_database' EXIT
+bench_database import
 "$BIN" migrate >/dev/null
 
 # The given PINs come from a list that passes the PIN rules.

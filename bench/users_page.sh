@@ -16,28 +16,12 @@ PORT=18493
 PASSWORD="a long enough password"
 command -v wrk >/dev/null || { echo "bench/users_page.sh needs wrk (apt-get install wrk)"; exit 1; }
 
-if [ -n "${BENCH_BIN:-}" ]; then
-  BIN=$BENCH_BIN
-else
-  echo "--- building release"
-  cargo build --release --quiet
-  BIN=$ROOT/target/release/pinpanel
-fi
+. bench/lib.sh
+bench_binary
 WORK=$(mktemp -d /tmp/pinpanel-users.XXXXXX)
 SERVER=""
-trap '[ -n "$SERVER" ] && kill $SERVER 2>/dev/null; rm -rf "$WORK"; [ -n "${PGDB:-}" ] && psql "$PGBASE" -qc "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)" >/dev/null 2>&1' EXIT
-
-export PINPANEL_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-if [ -n "${BENCH_POSTGRES_URL:-}" ]; then
-  PGBASE=$BENCH_POSTGRES_URL
-  PGDB=pinpanel_users_$$
-  psql "$PGBASE" -qc "CREATE DATABASE $PGDB" >/dev/null
-  export DATABASE_URL=${PGBASE%/*}/$PGDB
-  BACKEND=postgres
-else
-  export DATABASE_URL=sqlite:$WORK/pinpanel.db
-  BACKEND=sqlite
-fi
+trap '[ -n "$SERVER" ] && kill $SERVER 2>/dev/null; rm -rf "$WORK"; bench_drop_database' EXIT
+bench_database users
 "$BIN" migrate >/dev/null
 
 # Two accounts, each with an administrator, filled by the import.

@@ -1,0 +1,37 @@
+# Shared by the bench scripts (sourced): the binary to measure, and a database of its own.
+
+# Sets BIN: BENCH_BIN (another build, for a before/after comparison), else a release build.
+bench_binary() {
+  if [ -n "${BENCH_BIN:-}" ]; then
+    BIN=$BENCH_BIN
+  else
+    echo "--- building release"
+    cargo build --release --quiet
+    BIN=$ROOT/target/release/pinpanel
+  fi
+}
+
+# A fresh PIN key, and DATABASE_URL: a new PostgreSQL database named after $1 when
+# BENCH_POSTGRES_URL is set, else SQLite in $WORK. Sets BACKEND (and PGBASE, PGDB).
+bench_database() {
+  PINPANEL_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+  export PINPANEL_KEY
+  if [ -n "${BENCH_POSTGRES_URL:-}" ]; then
+    PGBASE=$BENCH_POSTGRES_URL
+    PGDB=pinpanel_$1_$$
+    psql "$PGBASE" -qc "CREATE DATABASE $PGDB" >/dev/null
+    export DATABASE_URL=${PGBASE%/*}/$PGDB
+    BACKEND=postgres
+  else
+    export DATABASE_URL=sqlite:$WORK/pinpanel.db
+    BACKEND=sqlite
+  fi
+}
+
+# For the EXIT trap: drops the PostgreSQL database, if one was made.
+bench_drop_database() {
+  if [ -n "${PGDB:-}" ]; then
+    psql "$PGBASE" -qc "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)" >/dev/null 2>&1
+  fi
+  true
+}
