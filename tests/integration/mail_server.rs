@@ -116,14 +116,26 @@ impl MailServer {
 
     /// Waits (with a deadline) for a message with `subject`.
     pub async fn wait_for_subject(&self, subject: &str) -> Mail {
+        let mut found = self.wait_for_subject_n(subject, 1).await;
+        found.swap_remove(0)
+    }
+
+    /// Waits (with a deadline) until `n` messages with `subject` have arrived; returns them.
+    pub async fn wait_for_subject_n(&self, subject: &str, n: usize) -> Vec<Mail> {
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
-            if let Some(m) = self.messages().into_iter().find(|m| m.subject() == subject) {
-                return m;
+            let found: Vec<Mail> = self
+                .messages()
+                .into_iter()
+                .filter(|m| m.subject() == subject)
+                .collect();
+            if found.len() >= n {
+                return found;
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "no message {subject:?} arrived"
+                "{} of {n} messages {subject:?} arrived",
+                found.len()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
