@@ -44,12 +44,115 @@ pub struct MemberRow {
 }
 
 /// A confirmed action on a member row: a link to its confirmation page, which JavaScript opens
-/// in the page's one dialog instead, with the question of its `kind` (see [`Question`]).
+/// in the page's one dialog instead, with the question of its kind.
 pub struct MemberAction {
     pub label: &'static str,
     pub url: String,
-    pub kind: &'static str,
+    pub kind: Confirm,
     pub danger: bool,
+}
+
+/// The kinds of question the Users page's shared dialog asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    Unlock,
+    Reset,
+    AllowCodes,
+    Enable,
+    Disable,
+    MakeUser,
+    MakeAdmin,
+    SsoOnly,
+    PasswordAgain,
+}
+
+impl Confirm {
+    const ALL: [Confirm; 9] = [
+        Confirm::Unlock,
+        Confirm::Reset,
+        Confirm::AllowCodes,
+        Confirm::Enable,
+        Confirm::Disable,
+        Confirm::MakeUser,
+        Confirm::MakeAdmin,
+        Confirm::SsoOnly,
+        Confirm::PasswordAgain,
+    ];
+
+    /// How the page names it (`data-confirm`, `data-question`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confirm::Unlock => "unlock",
+            Confirm::Reset => "reset",
+            Confirm::AllowCodes => "allow-codes",
+            Confirm::Enable => "enable",
+            Confirm::Disable => "disable",
+            Confirm::MakeUser => "make-user",
+            Confirm::MakeAdmin => "make-admin",
+            Confirm::SsoOnly => "sso-only",
+            Confirm::PasswordAgain => "password-again",
+        }
+    }
+
+    /// The dialog's title and its button.
+    fn title_and_button(self) -> (&'static str, &'static str) {
+        match self {
+            Confirm::Unlock => ("Unlock Support PIN", "Unlock"),
+            Confirm::Reset => ("Reset Support PIN", "Reset PIN"),
+            Confirm::AllowCodes => ("Allow app codes again", "Allow app codes again"),
+            Confirm::Enable => ("Enable", "Enable"),
+            Confirm::Disable => ("Disable", "Disable"),
+            Confirm::MakeUser => ("Make user", "Make user"),
+            Confirm::MakeAdmin => ("Make administrator", "Make administrator"),
+            Confirm::SsoOnly => ("Single sign-on only", "Single sign-on only"),
+            Confirm::PasswordAgain => ("Allow the password again", "Allow the password again"),
+        }
+    }
+
+    fn danger(self) -> bool {
+        matches!(self, Confirm::Reset | Confirm::Disable)
+    }
+
+    /// The question, about `who`.
+    fn question(self, who: &str, sso: Option<&str>) -> String {
+        let codes = two_step::MAX_SECOND_STEP_FAILURES;
+        let name = sso.unwrap_or("single sign-on");
+        match self {
+            Confirm::Unlock => {
+                format!("Unlock the Support PIN of {who}? The PIN itself does not change.")
+            }
+            Confirm::Reset => format!(
+                "Give {who} a new, generated Support PIN? Their current PIN stops working at \
+                 once; they will see the new one on their profile page. You will not see it."
+            ),
+            Confirm::AllowCodes => format!(
+                "Allow codes from the authenticator app of {who} again? They were refused after \
+                 {codes} wrong ones in a row: make sure it is {who} who asks."
+            ),
+            Confirm::Enable => format!("Enable {who}? They can log in again with their password."),
+            Confirm::Disable => format!(
+                "Disable {who}? Their sessions and API tokens end at once, they cannot log in, \
+                 and Support cannot verify them."
+            ),
+            Confirm::MakeUser => format!(
+                "Make {who} a user? They can no longer manage this account's members; their \
+                 sessions end."
+            ),
+            Confirm::MakeAdmin => format!(
+                "Make {who} an administrator? They can then manage this account's members, \
+                 unlock and reset their Support PINs; their sessions end."
+            ),
+            Confirm::SsoOnly => format!(
+                "Let {who} sign in only with {name}? Their password stops working, their \
+                 sessions end, and they are told by mail. Make sure they have linked their \
+                 {name} account."
+            ),
+            Confirm::PasswordAgain => format!(
+                "Let {who} log in with their password again? Their sessions end, and they are \
+                 told by mail."
+            ),
+        }
+    }
 }
 
 /// What the shared dialog asks for one kind of action; `text` says `{who}` where the member's
@@ -62,87 +165,21 @@ pub struct Question {
     pub danger: bool,
 }
 
-/// The question of each kind of confirmed action, about `who`.
-fn question(kind: &str, who: &str, sso: Option<&str>) -> String {
-    let codes = two_step::MAX_SECOND_STEP_FAILURES;
-    let name = sso.unwrap_or("single sign-on");
-    match kind {
-        "unlock" => format!("Unlock the Support PIN of {who}? The PIN itself does not change."),
-        "reset" => format!(
-            "Give {who} a new, generated Support PIN? Their current PIN stops working at once; \
-             they will see the new one on their profile page. You will not see it."
-        ),
-        "allow-codes" => format!(
-            "Allow codes from the authenticator app of {who} again? They were refused after \
-             {codes} wrong ones in a row: make sure it is {who} who asks."
-        ),
-        "enable" => format!("Enable {who}? They can log in again with their password."),
-        "disable" => format!(
-            "Disable {who}? Their sessions and API tokens end at once, they cannot log in, \
-             and Support cannot verify them."
-        ),
-        "make-user" => format!(
-            "Make {who} a user? They can no longer manage this account's members; their \
-             sessions end."
-        ),
-        "make-admin" => format!(
-            "Make {who} an administrator? They can then manage this account's members, \
-             unlock and reset their Support PINs; their sessions end."
-        ),
-        "sso-only" => format!(
-            "Let {who} sign in only with {name}? Their password stops working, their \
-             sessions end, and they are told by mail. Make sure they have linked their \
-             {name} account."
-        ),
-        _ => format!(
-            "Let {who} log in with their password again? Their sessions end, and they are \
-             told by mail."
-        ),
-    }
-}
-
 /// Every question the page's dialog may ask, once per page.
 fn questions(sso: Option<&str>) -> Vec<Question> {
-    [
-        ("unlock", "Unlock Support PIN", "Unlock", false),
-        ("reset", "Reset Support PIN", "Reset PIN", true),
-        (
-            "allow-codes",
-            "Allow app codes again",
-            "Allow app codes again",
-            false,
-        ),
-        ("enable", "Enable", "Enable", false),
-        ("disable", "Disable", "Disable", true),
-        ("make-user", "Make user", "Make user", false),
-        (
-            "make-admin",
-            "Make administrator",
-            "Make administrator",
-            false,
-        ),
-        (
-            "sso-only",
-            "Single sign-on only",
-            "Single sign-on only",
-            false,
-        ),
-        (
-            "password-again",
-            "Allow the password again",
-            "Allow the password again",
-            false,
-        ),
-    ]
-    .into_iter()
-    .map(|(kind, title, button, danger)| Question {
-        kind,
-        title,
-        button,
-        text: question(kind, "{who}", sso),
-        danger,
-    })
-    .collect()
+    Confirm::ALL
+        .into_iter()
+        .map(|c| {
+            let (title, button) = c.title_and_button();
+            Question {
+                kind: c.as_str(),
+                title,
+                button,
+                text: c.question("{who}", sso),
+                danger: c.danger(),
+            }
+        })
+        .collect()
 }
 
 /// The add-member form as it was sent (to show it again with what was wrong).
@@ -417,42 +454,40 @@ fn actions_of(m: &crate::domain::MemberSummary, me: i64, sso: Option<&str>) -> V
     if u.id == me {
         return Vec::new();
     }
-    let action = |label, route, kind, danger| MemberAction {
+    let action = |label, route, kind: Confirm| MemberAction {
         label,
         url: urls::with_id(route, u.id),
         kind,
-        danger,
+        danger: kind.danger(),
     };
     let mut actions = Vec::new();
     if m.second_step_failures >= two_step::MAX_SECOND_STEP_FAILURES {
         let label = "Allow app codes again";
-        actions.push(action(label, urls::USER_ALLOW_CODES, "allow-codes", false));
+        actions.push(action(label, urls::USER_ALLOW_CODES, Confirm::AllowCodes));
     }
     actions.push(match u.disabled {
-        true => action("Enable", urls::USER_ENABLE, "enable", false),
-        false => action("Disable", urls::USER_DISABLE, "disable", true),
+        true => action("Enable", urls::USER_ENABLE, Confirm::Enable),
+        false => action("Disable", urls::USER_DISABLE, Confirm::Disable),
     });
     actions.push(match u.is_admin() {
-        true => action("Make user", urls::USER_MAKE_USER, "make-user", false),
+        true => action("Make user", urls::USER_MAKE_USER, Confirm::MakeUser),
         false => action(
             "Make administrator",
             urls::USER_MAKE_ADMIN,
-            "make-admin",
-            false,
+            Confirm::MakeAdmin,
         ),
     });
     match sso {
         Some(_) if !u.is_agent() && !u.sso_only => {
             let label = "Single sign-on only";
-            actions.push(action(label, urls::USER_SSO_ONLY, "sso-only", false));
+            actions.push(action(label, urls::USER_SSO_ONLY, Confirm::SsoOnly));
         }
         _ if u.sso_only => {
             let label = "Allow the password again";
             actions.push(action(
                 label,
                 urls::USER_PASSWORD_AGAIN,
-                "password-again",
-                false,
+                Confirm::PasswordAgain,
             ));
         }
         _ => {}
