@@ -35,3 +35,16 @@ bench_drop_database() {
   fi
   true
 }
+
+# Logs $1 in with the password $2 on the server at $3 (http://host:port) and prints its session
+# cookie as `name=value` (`__Host-pinpanel` when cookies are marked secure, else `pinpanel`).
+bench_cookie() {
+  local user=$1 password=$2 base=$3 jar page token
+  jar=$(mktemp)
+  page=$(curl -s -c "$jar" -b "$jar" "$base/login")
+  token=$(printf '%s' "$page" | grep -o 'name="csrf_token" value="[^"]*"' | head -n1 | sed 's/.*value="//; s/"$//')
+  curl -s -o /dev/null -c "$jar" -b "$jar" --data-urlencode "csrf_token=$token" \
+    --data-urlencode "username=$user" --data-urlencode "password=$password" "$base/login"
+  awk '$6 ~ /pinpanel$/ {print $6 "=" $7}' "$jar"
+  rm -f "$jar"
+}

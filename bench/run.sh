@@ -10,6 +10,8 @@
 #             line holds (16 per permit), vs the idle p99
 #   1M / 1k   profile and verify throughput with 1 000 000 vs 1 000 members
 #   RSS       peak resident memory of the server; cold start to the first 200 on /healthz
+#   history   the pages that read the audit log, fresh and after a log of 1 000 000 rows, the
+#             statements' plans, the CSV export of it all, the retention sweep (bench/history.sh)
 #
 # It prints one table of ratios per backend and writes them to docs/PERFORMANCE.md. It measures
 # SQLite, and PostgreSQL as fully (the same runs, the same lengths) when BENCH_POSTGRES_URL (or a
@@ -20,6 +22,7 @@
 #   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test bench/run.sh   # and PostgreSQL
 #   BENCH_BACKENDS=postgres BENCH_SIZES=1000 bench/run.sh
 #   BENCH_PARTS=throughput BENCH_SECONDS=5 bench/run.sh   # only GET /profile, verify and nginx
+#   BENCH_PARTS=history bench/run.sh               # only the long history
 #   BENCH_OUT=/tmp/x.md bench/run.sh               # write the table elsewhere
 #   BENCH_BIN=/tmp/old/pinpanel bench/run.sh       # measure another build (before/after)
 set -euo pipefail
@@ -106,6 +109,52 @@ p99() {
   awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000}}' "$1"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+
+# write_part NAME FILE: FILE's text replaces what is between `<!-- NAME: start` and
+# `<!-- NAME: end -->` in the doc (the hand-written record around it stays), or is appended.
+write_part() {
+  local name=$1 file=$2 block
+  block=$(mktemp)
+  { echo "<!-- $name: start (bench/run.sh writes what is between these lines) -->"; cat "$file"
+    echo "<!-- $name: end -->"; } >"$block"
+  if [ -f "$OUT" ] && grep -q "^<!-- $name: start" "$OUT"; then
+    awk -v block="$block" -v name="$name" '
+      $0 ~ "^<!-- " name ": start" { while ((getline line < block) > 0) print line; skip = 1; next }
+      $0 ~ "^<!-- " name ": end" { skip = 0; next }
+      !skip { print }
+    ' "$OUT" >"$OUT.new" && mv "$OUT.new" "$OUT"
+  elif [ -f "$OUT" ]; then
+    { echo; cat "$block"; } >>"$OUT"
+  else
+    { echo "# pinpanel performance"; echo; cat "$block"; } >"$OUT"
+  fi
+  rm -f "$block"
+}
+
+# The long history (issue 29): bench/history.sh on each backend, the tables and the plans written
+# between the `history` markers of the doc.
+history_part() {
+  local b part
+  part=$(mktemp)
+  echo "Measured by \`bench/run.sh\` (bench/history.sh) on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores," >"$part"
+  echo "wrk with 2 threads and $CONNECTIONS connections, ${BENCH_SECONDS:-5} s per page." >>"$part"
+  for b in $BACKENDS; do
+    echo "=== long history ($b)"
+    BENCH_BIN=$BIN BENCH_POSTGRES_URL=$([ "$b" = postgres ] && echo "$PG_BASE") \
+      BENCH_SECONDS=${BENCH_SECONDS:-5} BENCH_HISTORY_OUT="$WORK/history-$b.md" \
+      BENCH_HISTORY_PLANS="$WORK/plans-$b.txt" bench/history.sh
+    { echo; cat "$WORK/history-$b.md"; echo
+      echo "<details><summary>The plans on $b, on the log of 1 000 000 rows</summary>"; echo
+      echo '```'; cat "$WORK/plans-$b.txt"; echo '```'; echo; echo "</details>"; } >>"$part"
+  done
+  write_part history "$part"
+  rm -f "$part"
+}
+if [ "$PARTS" = history ]; then
+  history_part
+  echo "written to $OUT"
+  exit 0
+fi
 
 start_nginx() {
   mkdir -p "$WORK/nginx/html" "$WORK/nginx/logs"
@@ -325,7 +374,6 @@ CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 MEM=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)
 MEASURED=$(mktemp)
 {
-  echo "<!-- measured: start (bench/run.sh writes what is between these lines) -->"
   echo "Measured by \`bench/run.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'): $(nproc) cores ($CPU), $MEM,"
   echo "$(uname -sr), $(rustc --version), $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2),"
   echo "backends **$BACKENDS**, $SECONDS_PER_RUN s per run, wrk with 2 threads and $CONNECTIONS connections on loopback"
@@ -338,19 +386,9 @@ MEASURED=$(mktemp)
   echo "Counters stayed exact under load:"
   echo
   echo "$COUNTS"
-  echo "<!-- measured: end -->"
 } >"$MEASURED"
-# The measured part replaces the one between the markers; the hand-written record around it
-# (what was changed, the profiles, the plans) stays as it is.
-if [ -f "$OUT" ] && grep -q '^<!-- measured: start' "$OUT"; then
-  awk -v measured="$MEASURED" '
-    /^<!-- measured: start/ { while ((getline line < measured) > 0) print line; skip = 1; next }
-    /^<!-- measured: end/ { skip = 0; next }
-    !skip { print }
-  ' "$OUT" >"$OUT.new" && mv "$OUT.new" "$OUT"
-else
-  { echo "# pinpanel performance"; echo; cat "$MEASURED"; } >"$OUT"
-fi
+write_part measured "$MEASURED"
 rm -f "$MEASURED"
+[ "$PARTS" = all ] && history_part
 echo
 echo "written to $OUT"

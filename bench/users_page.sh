@@ -53,16 +53,7 @@ PINPANEL_REQUIRE_TWO_STEP=none "$BIN" serve --addr "127.0.0.1:$PORT" >"$WORK/ser
 SERVER=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 
-cookie_of() {
-  local user=$1 jar=$WORK/jar-$1 page token
-  page=$(curl -s -c "$jar" -b "$jar" "http://127.0.0.1:$PORT/login")
-  token=$(printf '%s' "$page" | grep -o 'name="csrf_token" value="[^"]*"' | head -n1 | sed 's/.*value="//; s/"$//')
-  curl -s -o /dev/null -c "$jar" -b "$jar" --data-urlencode "csrf_token=$token" \
-    --data-urlencode "username=$user" --data-urlencode "password=$PASSWORD" \
-    "http://127.0.0.1:$PORT/login"
-  # The session cookie (`__Host-pinpanel` when cookies are marked secure), not the form's.
-  awk '$6 ~ /pinpanel$/ {print $6 "=" $7}' "$jar"
-}
+cookie_of() { bench_cookie "$1" "$PASSWORD" "http://127.0.0.1:$PORT"; }
 
 measure() {
   local label=$1 cookie=$2 path=$3

@@ -6,8 +6,8 @@ use crate::store::{self, audit::ActivityFilter};
 
 /// How many events a page shows.
 pub const PAGE: i64 = 50;
-/// The most events one CSV export holds.
-pub const EXPORT_LIMIT: i64 = 100_000;
+/// How many events the CSV export reads at a time.
+pub const EXPORT_BATCH: i64 = 1_000;
 
 /// How many of their own verifications an agent's page lists.
 pub const OWN_VERIFICATIONS: i64 = 20;
@@ -48,18 +48,47 @@ pub async fn page(
     Ok((events, next))
 }
 
-/// Every event the filter matches (up to [`EXPORT_LIMIT`]), for the CSV export.
-pub async fn export(
-    ctx: &Ctx,
-    admin: &User,
-    account_id: i64,
-    filter: &Filter,
-) -> Result<Vec<AccountEvent>> {
+/// Every event the filter matches, for the CSV export: read [`EXPORT_BATCH`] at a time, newest
+/// first, so a year of activity exports in constant memory. The caller and the filters are
+/// checked here, before the first byte.
+pub async fn export(ctx: &Ctx, admin: &User, account_id: i64, filter: &Filter) -> Result<Export> {
     policy::may_administer(admin, account_id)?;
-    read(ctx, account_id, filter, EXPORT_LIMIT).await
+    let filter = resolve(ctx, account_id, filter, EXPORT_BATCH).await?;
+    Ok(Export {
+        ctx: ctx.clone(),
+        filter,
+        done: false,
+    })
+}
+
+/// An export being read (see [`export`]). Each batch reads below the last id of the one before
+/// (keyset, not offset): events recorded meanwhile are newer, so none is read twice or skipped.
+pub struct Export {
+    ctx: Ctx,
+    filter: ActivityFilter,
+    done: bool,
+}
+
+impl Export {
+    /// The next events, newest first; empty once every one has been read.
+    pub async fn next_batch(&mut self) -> Result<Vec<AccountEvent>> {
+        if self.done {
+            return Ok(Vec::new());
+        }
+        let events = store::audit::account_activity(&self.ctx.db.pool, &self.filter).await?;
+        self.done = (events.len() as i64) < self.filter.limit;
+        self.filter.before = events.last().map(|e| e.id);
+        Ok(events)
+    }
 }
 
 async fn read(ctx: &Ctx, account_id: i64, f: &Filter, limit: i64) -> Result<Vec<AccountEvent>> {
+    let filter = resolve(ctx, account_id, f, limit).await?;
+    Ok(store::audit::account_activity(&ctx.db.pool, &filter).await?)
+}
+
+/// The store's filter for `f`: the date range checked, the member found in the account.
+async fn resolve(ctx: &Ctx, account_id: i64, f: &Filter, limit: i64) -> Result<ActivityFilter> {
     if let (Some(from), Some(until)) = (f.from, f.until) {
         if until <= from {
             return Err(ServiceError::Invalid(
@@ -80,21 +109,13 @@ async fn read(ctx: &Ctx, account_id: i64, f: &Filter, limit: i64) -> Result<Vec<
         ),
         None => None,
     };
-    let events: Vec<&str> = f
-        .kind
-        .map(|k| k.events().map(Event::as_str).collect())
-        .unwrap_or_default();
-    Ok(store::audit::account_activity(
-        &ctx.db.pool,
-        &ActivityFilter {
-            account_id,
-            subject_id: member,
-            events: &events,
-            before: f.before,
-            from: f.from,
-            until: f.until,
-            limit,
-        },
-    )
-    .await?)
+    Ok(ActivityFilter {
+        account_id,
+        subject_id: member,
+        kind: f.kind,
+        before: f.before,
+        from: f.from,
+        until: f.until,
+        limit,
+    })
 }

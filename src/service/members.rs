@@ -8,8 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use super::policy::{self, MemberChange};
 use super::{audit, hashing, keys, sessions, Actor, Ctx, Result, ServiceError};
 use crate::domain::{
-    self, Account, ActivityKind, DisplayName, EmailAddress, Event, Kind, MemberSummary, Role,
-    SupportPin, User, Username,
+    self, Account, DisplayName, EmailAddress, Event, Kind, MemberSummary, Role, SupportPin, User,
+    Username,
 };
 pub use crate::store::users::Show;
 use crate::store::users::{Listing, NewUser};
@@ -218,8 +218,7 @@ pub async fn members(ctx: &Ctx, actor: Actor<'_>, account_id: i64) -> Result<Vec
     if let Actor::User(u) = actor {
         policy::may_administer(u, account_id)?;
     }
-    let pin_events: Vec<&str> = ActivityKind::Pin.events().map(Event::as_str).collect();
-    Ok(store::users::members_of(&ctx.db.pool, account_id, &pin_events).await?)
+    Ok(store::users::members_of(&ctx.db.pool, account_id).await?)
 }
 
 /// How many members a page of the Users page lists.
@@ -243,7 +242,6 @@ pub async fn listing(
             "A search has at most {MAX_SEARCH} characters."
         )));
     }
-    let pin_events: Vec<&str> = ActivityKind::Pin.events().map(Event::as_str).collect();
     let listing = Listing {
         account_id,
         search,
@@ -251,7 +249,7 @@ pub async fn listing(
         offset: (page.max(1) - 1).saturating_mul(USERS_PAGE),
         limit: USERS_PAGE,
     };
-    Ok(store::users::listing(&ctx.db.pool, &listing, &pin_events).await?)
+    Ok(store::users::listing(&ctx.db.pool, &listing).await?)
 }
 
 /// Disables a person: they cannot log in, and their sessions and tokens end.

@@ -80,7 +80,7 @@ pub async fn overview(ctx: &Ctx, admin: &User, account_id: i64) -> Result<Overvi
         &ActivityFilter {
             account_id,
             subject_id: None,
-            events: &[],
+            kind: None,
             before: None,
             from: None,
             until: None,

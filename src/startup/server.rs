@@ -345,8 +345,15 @@ async fn cleanup_loop(ctx: Ctx) {
     let mut tick = tokio::time::interval(Duration::from_secs(600));
     loop {
         tick.tick().await;
-        if let Err(e) = service::maintenance::run(&ctx).await {
-            tracing::warn!(error = %e, "housekeeping failed");
+        let started = std::time::Instant::now();
+        match service::maintenance::run(&ctx).await {
+            Ok(removed) => tracing::info!(
+                audit_rows = removed.audit_rows,
+                sessions = removed.sessions,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "housekeeping done"
+            ),
+            Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
         }
     }
 }

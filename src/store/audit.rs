@@ -4,7 +4,7 @@ use sqlx::{AnyConnection, AnyPool, Row};
 
 use super::sql::Statement;
 
-use crate::domain::AccountEvent;
+use crate::domain::{AccountEvent, ActivityKind, Event};
 
 /// One event to record. `detail` is free text for people and must never hold a secret.
 #[derive(Debug, Clone)]
@@ -21,11 +21,23 @@ pub struct NewEvent<'a> {
     pub reference: Option<&'a str>,
 }
 
-/// The insert of one event: `$1` the time, `$2`…`$9` the event's fields (see [`bind`]).
+/// The insert of one event: `$1` the time, `$2`…`$10` the event's fields and its category (see
+/// [`bind`]).
 const INSERT: &str = "INSERT INTO audit_log (at, event, actor_id, actor_name, subject_id, \
-                      account_id, detail, address, reference)";
-/// How many values [`bind`] binds: the time and the event's eight fields.
-const VALUES: usize = 9;
+                      account_id, detail, address, reference, category)";
+/// How many values [`bind`] binds: the time, the event's eight fields and its category.
+const VALUES: usize = 10;
+
+/// The activity filter `event` falls under, as the `category` column stores it (the indexes
+/// the profile and the Activity page read; a PIN event's insert also keeps the PIN's
+/// `last_event_at`, by a trigger of migration 0011).
+fn category_of(event: &str) -> Option<&'static str> {
+    event
+        .parse::<Event>()
+        .ok()
+        .and_then(Event::category)
+        .map(ActivityKind::as_str)
+}
 
 /// Binds `e` and `now` to `$n`… of `q`, in the order of [`INSERT`]'s columns.
 pub(super) fn bind<'q>(
@@ -42,6 +54,7 @@ pub(super) fn bind<'q>(
         .bind(e.detail)
         .bind(e.address)
         .bind(e.reference)
+        .bind(category_of(e.event))
 }
 
 /// `INSERT … SELECT` of one event for each row of `source`, the event's binds starting at `$first`.
@@ -53,7 +66,7 @@ pub(super) fn insert_for_each(source: &str, first: usize) -> String {
 pub async fn insert(conn: &mut AnyConnection, e: &NewEvent<'_>, now: i64) -> sqlx::Result<()> {
     bind(
         sqlx::query(&format!(
-            "{INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            "{INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         )),
         e,
         now,
@@ -71,22 +84,39 @@ pub async fn last_of(pool: &AnyPool, event: &str) -> sqlx::Result<Option<i64>> {
         .await
 }
 
-/// Purges events recorded before `cutoff` (unix seconds).
+/// How many rows one statement of the retention sweep deletes: a few milliseconds of the
+/// writer's time, so a verification waits for one batch at most, never for the whole sweep.
+const SWEEP_BATCH: i64 = 2_000;
+/// The pause between two batches, in which waiting writers take their turn.
+const SWEEP_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// Purges events recorded before `cutoff` (unix seconds), the oldest first, [`SWEEP_BATCH`] rows
+/// to a statement, each its own transaction.
 pub async fn delete_older_than(pool: &AnyPool, cutoff: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query("DELETE FROM audit_log WHERE at < $1")
+    let mut deleted = 0;
+    loop {
+        let done = sqlx::query(&format!(
+            "DELETE FROM audit_log WHERE id IN \
+             (SELECT id FROM audit_log WHERE at < $1 ORDER BY at LIMIT {SWEEP_BATCH})"
+        ))
         .bind(cutoff)
         .execute(pool)
         .await?;
-    Ok(done.rows_affected())
+        deleted += done.rows_affected();
+        if done.rows_affected() < SWEEP_BATCH as u64 {
+            return Ok(deleted);
+        }
+        tokio::time::sleep(SWEEP_PAUSE).await;
+    }
 }
 
 /// Which of an account's events to read.
-pub struct ActivityFilter<'a> {
+pub struct ActivityFilter {
     pub account_id: i64,
     /// Only events about this member.
     pub subject_id: Option<i64>,
-    /// Only events with one of these names (all when empty).
-    pub events: &'a [&'a str],
+    /// Only events of this kind.
+    pub kind: Option<ActivityKind>,
     /// Only events older than this id (the next page).
     pub before: Option<i64>,
     /// Only events at or after this time, and before that one (unix seconds).
@@ -98,7 +128,7 @@ pub struct ActivityFilter<'a> {
 /// An account's events, newest first.
 pub async fn account_activity(
     pool: &AnyPool,
-    f: &ActivityFilter<'_>,
+    f: &ActivityFilter,
 ) -> sqlx::Result<Vec<AccountEvent>> {
     let mut q = Statement::new(
         "SELECT a.id, a.at, a.event, a.actor_name, COALESCE(u.username, a.subject_name) AS subject_name, \
@@ -109,10 +139,8 @@ pub async fn account_activity(
     if let Some(s) = f.subject_id {
         q.push(" AND a.subject_id = ").bind(s);
     }
-    if !f.events.is_empty() {
-        q.push(" AND a.event IN (")
-            .bind_list(f.events.iter().copied())
-            .push(")");
+    if let Some(kind) = f.kind {
+        q.push(" AND a.category = ").bind(kind.as_str());
     }
     if let Some(b) = f.before {
         q.push(" AND a.id < ").bind(b);
@@ -123,7 +151,9 @@ pub async fn account_activity(
     if let Some(until) = f.until {
         q.push(" AND a.at < ").bind(until);
     }
-    q.push(" ORDER BY a.id DESC LIMIT ").bind(f.limit);
+    // The limit is written into the statement, not bound: PostgreSQL's generic plan for an
+    // unknown LIMIT can read every matching row and sort them (see docs/PERFORMANCE.md).
+    q.push(&format!(" ORDER BY a.id DESC LIMIT {}", f.limit));
     q.query_as::<AccountEventRow>()
         .fetch_all(pool)
         .await
@@ -145,8 +175,7 @@ pub async fn by_actor(
     q.bind(actor_id)
         .push(" AND a.event IN (")
         .bind_list(events.iter().copied())
-        .push(") ORDER BY a.id DESC LIMIT ")
-        .bind(limit);
+        .push(&format!(") ORDER BY a.id DESC LIMIT {limit}"));
     q.query_as::<AccountEventRow>()
         .fetch_all(pool)
         .await

@@ -8,7 +8,7 @@ use sqlx::{AnyConnection, AnyPool, Row};
 use super::sql::Statement;
 
 use super::text_col;
-use crate::domain::{AuditEvent, PinState, MAX_PIN_FAILURES};
+use crate::domain::{ActivityKind, AuditEvent, PinState, MAX_PIN_FAILURES};
 
 #[derive(Debug, Clone)]
 pub struct PinRecord {
@@ -229,12 +229,12 @@ pub async fn unlock(conn: &mut AnyConnection, user_id: i64) -> sqlx::Result<bool
     Ok(row.is_some())
 }
 
-/// A member's PIN row with the latest `limit` events about them named in `events` (the PIN's
-/// events), in one statement (the profile page shows both).
+/// A member's PIN row with the latest `limit` events about them of `kind` (the PIN's events),
+/// in one statement (the profile page shows both).
 pub async fn with_activity(
     pool: &AnyPool,
     user_id: i64,
-    events: &[&str],
+    kind: ActivityKind,
     limit: i64,
 ) -> sqlx::Result<Option<(PinRecord, Vec<AuditEvent>)>> {
     let mut q = Statement::new(format!(
@@ -244,12 +244,15 @@ pub async fn with_activity(
            SELECT id, at, event, actor_id, actor_name, detail, reference FROM audit_log \
            WHERE subject_id = "
     ));
+    // One range of the (subject_id, category, id) index, newest first, cut at the limit: the
+    // limit is written into the statement (a bound one let PostgreSQL's generic plan read the
+    // member's whole history and sort it; docs/PERFORMANCE.md has the plans).
     q.bind(user_id)
-        .push(" AND event IN (")
-        .bind_list(events.iter().copied())
-        .push(") ORDER BY id DESC LIMIT ")
-        .bind(limit)
-        .push(") e ON 1 = 1 WHERE p.user_id = ")
+        .push(" AND category = ")
+        .bind(kind.as_str())
+        .push(&format!(
+            " ORDER BY id DESC LIMIT {limit}) e ON 1 = 1 WHERE p.user_id = "
+        ))
         .bind(user_id)
         .push(" ORDER BY e.id DESC");
     let rows = q.query().fetch_all(pool).await?;

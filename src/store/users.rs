@@ -36,15 +36,12 @@ const FACTORS: &str = "CAST((SELECT COUNT(*) FROM totp_secrets t WHERE t.user_id
      AS factors";
 
 /// A member with their PIN state (`pin_state`), second factors ([`FACTORS`]) and, when
-/// `with_activity`, when their PIN last saw an event (`last_pin_activity`).
-fn summary_from_row(row: &AnyRow, with_activity: bool) -> sqlx::Result<MemberSummary> {
+/// when their PIN last saw an event (`last_pin_activity`).
+fn summary_from_row(row: &AnyRow) -> sqlx::Result<MemberSummary> {
     Ok(MemberSummary {
         user: from_row(row)?,
         pin_state: text_col(row, "pin_state")?,
-        last_pin_activity: match with_activity {
-            true => row.try_get("last_pin_activity")?,
-            false => None,
-        },
+        last_pin_activity: row.try_get("last_pin_activity")?,
         two_step: row.try_get::<i64, _>("factors")? > 0,
         second_step_failures: row.try_get("second_step_failures")?,
     })
@@ -183,30 +180,25 @@ pub async fn enabled_with_roles(
         .collect()
 }
 
-/// The members of an account with their PIN state, two-step login and when one of `pin_events`
-/// last happened to them.
-pub async fn members_of(
-    pool: &AnyPool,
-    account_id: i64,
-    pin_events: &[&str],
-) -> sqlx::Result<Vec<MemberSummary>> {
-    let mut q = Statement::new(format!(
-        "SELECT {COLUMNS}, u.second_step_failures, COALESCE(p.state, 'INACTIVE') AS pin_state, \
-         (SELECT MAX(a.at) FROM audit_log a WHERE a.subject_id = u.id AND a.event IN ("
-    ));
-    q.bind_list(pin_events.iter().copied())
-        .push(&format!(
-            ")) AS last_pin_activity, {FACTORS} \
-             FROM users u LEFT JOIN support_pins p ON p.user_id = u.id WHERE u.account_id = "
-        ))
-        .bind(account_id)
-        .push(" ORDER BY u.full_name, u.username");
-    q.query()
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|row| summary_from_row(row, true))
-        .collect()
+/// What the member lists show of each member's PIN: its state and when it last saw an event
+/// (kept on the PIN's row with each event, so no list reads the audit log).
+const PIN_SUMMARY: &str =
+    "COALESCE(p.state, 'INACTIVE') AS pin_state, p.last_event_at AS last_pin_activity";
+
+/// The members of an account with their PIN state, two-step login and when their PIN last saw
+/// an event.
+pub async fn members_of(pool: &AnyPool, account_id: i64) -> sqlx::Result<Vec<MemberSummary>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS}, u.second_step_failures, {PIN_SUMMARY}, {FACTORS} \
+         FROM users u LEFT JOIN support_pins p ON p.user_id = u.id WHERE u.account_id = $1 \
+         ORDER BY u.full_name, u.username"
+    ))
+    .bind(account_id)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(summary_from_row)
+    .collect()
 }
 
 /// Sets a new password hash and ends every session and token minted before (new epoch).
@@ -310,9 +302,8 @@ pub struct MemberPage<'a> {
 /// A page of an account's members with their PIN state, in id order (stable for paging).
 pub async fn members_page(pool: &AnyPool, p: &MemberPage<'_>) -> sqlx::Result<Vec<MemberSummary>> {
     let mut q = Statement::new(format!(
-        "SELECT {COLUMNS}, u.second_step_failures, COALESCE(pn.state, 'INACTIVE') AS pin_state, \
-         {FACTORS} \
-         FROM users u LEFT JOIN support_pins pn ON pn.user_id = u.id WHERE u.account_id = "
+        "SELECT {COLUMNS}, u.second_step_failures, {PIN_SUMMARY}, {FACTORS} \
+         FROM users u LEFT JOIN support_pins p ON p.user_id = u.id WHERE u.account_id = "
     ));
     q.bind(p.account_id);
     if let Some(u) = p.username {
@@ -329,7 +320,7 @@ pub async fn members_page(pool: &AnyPool, p: &MemberPage<'_>) -> sqlx::Result<Ve
         .fetch_all(pool)
         .await?
         .iter()
-        .map(|row| summary_from_row(row, false))
+        .map(summary_from_row)
         .collect()
 }
 
@@ -395,11 +386,7 @@ fn listing_where(q: &mut Statement, l: &Listing<'_>) {
 /// A page of an account's members by name, with what [`members_of`] tells of each but their
 /// second factors (the Users page does not show them: `two_step` is false), and how many members
 /// match in all.
-pub async fn listing(
-    pool: &AnyPool,
-    l: &Listing<'_>,
-    pin_events: &[&str],
-) -> sqlx::Result<(Vec<MemberSummary>, i64)> {
+pub async fn listing(pool: &AnyPool, l: &Listing<'_>) -> sqlx::Result<(Vec<MemberSummary>, i64)> {
     // The PINs are joined only to filter by them: over 10 000 members the join is most of the
     // count's cost.
     let from = match l.show {
@@ -409,14 +396,11 @@ pub async fn listing(
     let mut count = Statement::new(format!("SELECT COUNT(*) {from}"));
     listing_where(&mut count, l);
     let total: i64 = count.query_scalar().fetch_one(pool).await?;
+    // The page's ids first, from the name index alone, so what each row costs is paid for the
+    // 50 rows shown, not for every row an OFFSET skips.
     let mut q = Statement::new(format!(
-        "SELECT {COLUMNS}, u.second_step_failures, COALESCE(p.state, 'INACTIVE') AS pin_state, \
-         (SELECT MAX(a.at) FROM audit_log a WHERE a.subject_id = u.id AND a.event IN ("
-    ));
-    // The page's ids first, from the name index alone, so what each row costs (its last PIN
-    // activity, its factors) is paid for the 50 rows shown, not for every row an OFFSET skips.
-    q.bind_list(pin_events.iter().copied()).push(&format!(
-        ")) AS last_pin_activity, CAST(0 AS BIGINT) AS factors FROM (SELECT u.id {from}"
+        "SELECT {COLUMNS}, u.second_step_failures, {PIN_SUMMARY}, \
+         CAST(0 AS BIGINT) AS factors FROM (SELECT u.id {from}"
     ));
     listing_where(&mut q, l);
     // Usernames are unique, so (name, username) is a total order the index gives as it is.
@@ -433,7 +417,7 @@ pub async fn listing(
         .fetch_all(pool)
         .await?
         .iter()
-        .map(|row| summary_from_row(row, true))
+        .map(summary_from_row)
         .collect::<sqlx::Result<_>>()?;
     Ok((members, total))
 }

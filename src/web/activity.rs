@@ -4,6 +4,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -204,6 +205,26 @@ fn csv_field(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
 }
 
+/// One event as a line of the CSV export.
+fn csv_line(csv: &mut String, e: &AccountEvent, reader: &str) {
+    let fields = [
+        iso_time(e.at),
+        words(e, reader),
+        e.event.clone(),
+        e.actor_name.clone(),
+        e.subject_name.clone().unwrap_or_default(),
+        e.reference.clone().unwrap_or_default(),
+        e.detail.clone(),
+    ];
+    for (n, field) in fields.iter().enumerate() {
+        if n > 0 {
+            csv.push(',');
+        }
+        csv.push_str(&csv_field(field));
+    }
+    csv.push_str("\r\n");
+}
+
 pub async fn activity_csv_get(
     State(state): State<AppState>,
     auth: Auth,
@@ -214,24 +235,30 @@ pub async fn activity_csv_get(
         Ok(f) => activity::Filter { before: None, ..f },
         Err(why) => return Err(ServiceError::Invalid(why).into()),
     };
-    let events = activity::export(&state.ctx, &auth.user, account.id, &filter).await?;
-    let reader = auth.user.username.as_str();
-    let mut csv = String::from("time,what,event,by,member,reference,detail\r\n");
-    for e in events {
-        let fields = [
-            iso_time(e.at),
-            words(&e, reader),
-            e.event.clone(),
-            e.actor_name.clone(),
-            e.subject_name.clone().unwrap_or_default(),
-            e.reference.clone().unwrap_or_default(),
-            e.detail.clone(),
-        ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        csv.push_str(&line.join(","));
-        csv.push_str("\r\n");
-    }
-    let mut res = csv.into_response();
+    let export = activity::export(&state.ctx, &auth.user, account.id, &filter).await?;
+    let reader = auth.user.username.clone();
+    // Streamed a batch at a time (a year of activity in constant memory). A failure after the
+    // first bytes can only cut the download short: the client sees an unfinished transfer.
+    let chunks = futures_util::stream::try_unfold(
+        (export, reader, true),
+        |(mut export, reader, first)| async move {
+            let events = export.next_batch().await.inspect_err(|e| {
+                tracing::warn!(error = %e, "the activity export stopped part way");
+            })?;
+            if events.is_empty() && !first {
+                return Ok::<_, ServiceError>(None);
+            }
+            let mut csv = String::with_capacity(events.len() * 160 + 64);
+            if first {
+                csv.push_str("time,what,event,by,member,reference,detail\r\n");
+            }
+            for e in &events {
+                csv_line(&mut csv, e, reader.as_str());
+            }
+            Ok(Some((Bytes::from(csv), (export, reader, false))))
+        },
+    );
+    let mut res = Body::from_stream(chunks).into_response();
     let headers = res.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

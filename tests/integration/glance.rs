@@ -556,6 +556,8 @@ async fn overview_journey(backend: Backend, javascript: bool) {
     b.wait_text("Support (agent sam) checked carol's PIN").await;
     b.fill("#filter-member", "bob").await;
     b.click_named("Show").await;
+    // The unfiltered page says the same of bob: the filtered one is the one without carol.
+    b.wait_text_gone("checked carol's PIN").await;
     let text = b
         .wait_text("Bob's Support PIN was locked after six wrong PINs given to Support")
         .await;

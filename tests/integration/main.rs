@@ -15,6 +15,7 @@ mod browser;
 mod cli;
 mod glance;
 mod hardening;
+mod history;
 mod import;
 mod lock;
 mod login;

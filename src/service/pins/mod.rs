@@ -56,8 +56,7 @@ pub async fn overview(
     limit: i64,
 ) -> Result<(PinStatus, Vec<AuditEvent>)> {
     policy::may_use_own_pin(actor, target)?;
-    let names: Vec<&str> = ActivityKind::Pin.events().map(Event::as_str).collect();
-    let (r, events) = store::pins::with_activity(&ctx.db.pool, target.id, &names, limit)
+    let (r, events) = store::pins::with_activity(&ctx.db.pool, target.id, ActivityKind::Pin, limit)
         .await?
         .ok_or_else(|| {
             ServiceError::Internal(anyhow::anyhow!("member {} has no PIN row", target.id))
