@@ -27,7 +27,7 @@ SQL
     local literal=$sql n
     for ((n = $#; n >= 1; n--)); do literal=${literal//\$$n/${!n}}; done
     sqlite3 "${DATABASE_URL#sqlite:}" "EXPLAIN QUERY PLAN $literal" | sed 's/^[0-9|]*//'
-    sqlite3 "${DATABASE_URL#sqlite:}" ".timer on" "$literal" | grep 'Run Time' | tail -n1
+    printf '.timer on\n%s;\n' "$literal" | sqlite3 "${DATABASE_URL#sqlite:}" | grep 'Run Time' | tail -n1
   fi
   echo
 }

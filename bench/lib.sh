@@ -48,3 +48,34 @@ bench_cookie() {
   awk '$6 ~ /pinpanel$/ {print $6 "=" $7}' "$jar"
   rm -f "$jar"
 }
+
+# bench_nginx DIR PORT FILE: nginx serving DIR/html on 127.0.0.1:PORT (the files to compare with
+# are put there first; FILE is one of them, asked for until nginx answers). Sets BENCH_NGINX_PID.
+bench_nginx() {
+  local dir=$1 port=$2 probe=$3
+  mkdir -p "$dir/html" "$dir/logs"
+  chmod 755 "$dir" "$(dirname "$dir")"  # nginx workers run as another user
+  chmod -R a+rX "$dir/html"
+  cat >"$dir/nginx.conf" <<CONF
+worker_processes auto;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  keepalive_requests 100000;
+  types { text/html html; text/css css; }
+  server {
+    listen 127.0.0.1:$port;
+    root $dir/html;
+  }
+}
+CONF
+  command -v nginx >/dev/null || export PATH=$PATH:/usr/sbin
+  nginx -p "$dir" -c "$dir/nginx.conf" 2>"$dir/start.err" &
+  BENCH_NGINX_PID=$!
+  for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/$probe" && return; sleep 0.05; done
+  echo "nginx did not start:"; cat "$dir/start.err" "$dir/logs/error.log"; exit 1
+}

@@ -28,6 +28,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+. bench/lib.sh
 
 SIZES=${BENCH_SIZES:-"1000 1000000"}
 PARTS=${BENCH_PARTS:-all}
@@ -156,31 +157,6 @@ if [ "$PARTS" = history ]; then
   exit 0
 fi
 
-start_nginx() {
-  mkdir -p "$WORK/nginx/html" "$WORK/nginx/logs"
-  cat >"$WORK/nginx/nginx.conf" <<EOF
-worker_processes auto;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  keepalive_requests 100000;
-  types { text/html html; }
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    root $WORK/nginx/html;
-  }
-}
-EOF
-  nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" 2>"$WORK/nginx/start.err" &
-  NGINX_PID=$!
-  for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$NGINX_PORT/profile.html" && return; sleep 0.05; done
-  echo "nginx did not start:"; cat "$WORK/nginx/start.err" "$WORK/nginx/logs/error.log"; exit 1
-}
-
 # Starts the server on the database, records the cold start (exec to the first 200 on /healthz).
 start_server() {
   local url=$1
@@ -253,7 +229,7 @@ for SIZE in $SIZES; do
   cp "$WORK/profile.html" "$WORK/nginx/html/profile.html"
   chmod -R a+rX "$WORK/nginx/html"
   if [ -z "$NGINX_PID" ]; then
-    start_nginx
+    bench_nginx "$WORK/nginx" "$NGINX_PORT" profile.html; NGINX_PID=$BENCH_NGINX_PID
   fi
 
   echo "--- GET /profile (pinpanel, then nginx)"

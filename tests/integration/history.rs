@@ -6,7 +6,7 @@
 
 use pinpanel::domain::time::format_time;
 use pinpanel::domain::{ActivityKind, Event, UnlockPolicy};
-use pinpanel::service::{activity, maintenance, pins};
+use pinpanel::service::{activity, maintenance, overview, pins};
 
 use crate::dual;
 use crate::helpers::{Backend, TestApp};
@@ -17,6 +17,7 @@ dual!(
     the_profile_finds_its_pin_events_past_newer_events_of_other_kinds,
     the_csv_export_streams_every_event_once_in_batches,
     the_retention_sweep_deletes_in_batches,
+    the_overview_counts_each_verification_on_its_day_as_it_is_written,
 );
 
 async fn scalar(app: &TestApp, sql: &str, id: i64) -> Option<i64> {
@@ -292,4 +293,47 @@ async fn the_retention_sweep_deletes_in_batches(app: TestApp) {
     );
     // The PIN's last event stays what it was: purging old rows does not rewrite it.
     assert_eq!(last_pin_event(&app, bob.id).await.0, kept_before);
+}
+
+async fn the_overview_counts_each_verification_on_its_day_as_it_is_written(app: TestApp) {
+    let acme = app.account("Acme", UnlockPolicy::SelfService).await;
+    let root = app.admin(&acme, "root").await;
+    let bob = app.user(&acme, "bob").await;
+    let sam = app.agent("sam").await;
+    // Twelve verifications at once, three of them wrong, today.
+    let right = app.pin_of(&bob).await;
+    let wrong = app.wrong_pin_for(&bob).await;
+    let runs: Vec<_> = (0..12)
+        .map(|i| {
+            let (ctx, sam, bob) = (app.ctx.clone(), sam.clone(), bob.clone());
+            let pin = if i < 3 { wrong.clone() } else { right.clone() };
+            tokio::spawn(async move { pins::verify(&ctx, &sam, &bob, &pin, None).await })
+        })
+        .collect();
+    for run in runs {
+        run.await.unwrap().expect("verify");
+    }
+    // Two written with the times of 3 and 40 days ago: counted on their day (the second is
+    // older than the chart), and not on today's.
+    let now = pinpanel::store::now();
+    for days in [3, 40] {
+        sqlx::query(
+            "INSERT INTO audit_log (at, event, actor_name, subject_id, account_id, detail, \
+             category) VALUES ($1, 'pin.verified', 'sam', $2, $3, '', 'pin')",
+        )
+        .bind(now - days * 86_400)
+        .bind(bob.id)
+        .bind(acme.id)
+        .execute(app.pool())
+        .await
+        .unwrap();
+    }
+    let o = overview::overview(&app.ctx, &root, acme.id).await.unwrap();
+    assert_eq!(o.days.len() as i64, overview::DAYS);
+    let today = o.days.last().unwrap();
+    assert_eq!((today.correct, today.wrong, today.locked), (9, 3, 0));
+    let three_ago = &o.days[o.days.len() - 4];
+    assert_eq!((three_ago.correct, three_ago.wrong), (1, 0));
+    let all: i64 = o.days.iter().map(|d| d.total()).sum();
+    assert_eq!(all, 13);
 }
