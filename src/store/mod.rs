@@ -152,7 +152,14 @@ impl Db {
 
     /// Begins a transaction on a connection of the pool.
     pub async fn begin(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
-        self.pool.begin().await
+        match self.backend {
+            // SQLite's plain BEGIN reads first and takes the writer's lock at the first write;
+            // if another transaction committed in between, that write fails at once
+            // (SQLITE_BUSY: a 500 under concurrent requests). IMMEDIATE takes the lock when the
+            // transaction begins, waiting (busy_timeout) for the writer before it instead.
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
     }
 
     /// Applies the migrations of this backend that have not run yet.

@@ -33,6 +33,7 @@ dual!(
     the_sessions_page_lists_api_tokens_and_security_changes_offer_to_end_them,
     mail_needs_a_public_url_that_is_https_or_this_machine,
     two_passkey_removals_at_once_keep_the_factor_a_role_requires,
+    requests_that_read_then_write_all_succeed_at_once_beside_the_mail_worker,
 );
 
 dual!(
@@ -822,4 +823,51 @@ async fn a_seal_after_a_key_rotation_is_refused_and_nothing_is_lost(app: TestApp
         .await
         .unwrap();
     assert_eq!(shown.expose(), pin);
+}
+
+/// Twenty e-mail change requests at once (each reads the member's pending change, then writes
+/// its own and a mail), while the mail worker marks mail sent: on SQLite a transaction that read
+/// first could not then write once another had committed (SQLITE_BUSY, a 500), unless every
+/// transaction takes the writer's lock when it begins.
+async fn requests_that_read_then_write_all_succeed_at_once_beside_the_mail_worker(
+    backend: Backend,
+) {
+    let Some((app, smtp)) = mailing_app(backend).await else {
+        return;
+    };
+    let acct = app.account("Acme", UnlockPolicy::SelfService).await;
+    app.admin(&acct, "ada").await;
+    let mut members = Vec::new();
+    for i in 0..20 {
+        members.push(app.user(&acct, &format!("m{i:02}")).await);
+    }
+    let t_ada = app.token("ada").await;
+    let runs: Vec<_> = members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let (url, token, id) = (
+                app.url(&format!("/v2.0/users/{}", m.id)),
+                t_ada.clone(),
+                m.id,
+            );
+            tokio::spawn(async move {
+                let res = reqwest::Client::new()
+                    .post(url)
+                    .header("X-Auth-Token", token)
+                    .json(&json!({"user":{"email": format!("new{i}@example.org")}}))
+                    .send()
+                    .await
+                    .expect("POST user");
+                (id, res.status().as_u16())
+            })
+        })
+        .collect();
+    for run in runs {
+        let (id, status) = run.await.unwrap();
+        assert_eq!(status, 202, "member {id}");
+    }
+    // Every request's mail to the member's current address went out.
+    smtp.wait_for_subject_n("A change of your e-mail address was asked for", 20)
+        .await;
 }
