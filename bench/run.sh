@@ -10,6 +10,8 @@
 #             line holds (16 per permit), vs the idle p99
 #   1M / 1k   profile and verify throughput with 1 000 000 vs 1 000 members
 #   RSS       peak resident memory of the server; cold start to the first 200 on /healthz
+#   front     GET /login, a static file and the profile vs nginx serving the same bytes, the
+#             profile's page load in headless Chromium, cold and warm (bench/front.sh)
 #   history   the pages that read the audit log, fresh and after a log of 1 000 000 rows, the
 #             statements' plans, the CSV export of it all, the retention sweep (bench/history.sh)
 #
@@ -23,6 +25,7 @@
 #   BENCH_BACKENDS=postgres BENCH_SIZES=1000 bench/run.sh
 #   BENCH_PARTS=throughput BENCH_SECONDS=5 bench/run.sh   # only GET /profile, verify and nginx
 #   BENCH_PARTS=history bench/run.sh               # only the long history
+#   BENCH_PARTS=front bench/run.sh                 # only the cost before the database
 #   BENCH_OUT=/tmp/x.md bench/run.sh               # write the table elsewhere
 #   BENCH_BIN=/tmp/old/pinpanel bench/run.sh       # measure another build (before/after)
 set -euo pipefail
@@ -151,11 +154,23 @@ history_part() {
   write_part history "$part"
   rm -f "$part"
 }
-if [ "$PARTS" = history ]; then
-  history_part
-  echo "written to $OUT"
-  exit 0
-fi
+# The cost before the database (issue 28): bench/front.sh, its table written between the
+# `front` markers of the doc.
+front_part() {
+  local part
+  part=$(mktemp)
+  echo "=== the cost before the database"
+  BENCH_BIN=$BIN BENCH_POSTGRES_URL=$PG_BASE BENCH_FRONT_OUT="$WORK/front.md" bench/front.sh
+  { echo "Measured by \`bench/run.sh\` (bench/front.sh) on $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores:"
+    echo "wrk on loopback, nginx serving the same bytes from files in the same run."; echo
+    cat "$WORK/front.md"; } >"$part"
+  write_part front "$part"
+  rm -f "$part"
+}
+case "$PARTS" in
+  history) history_part; echo "written to $OUT"; exit 0 ;;
+  front) front_part; echo "written to $OUT"; exit 0 ;;
+esac
 
 # Starts the server on the database, records the cold start (exec to the first 200 on /healthz).
 start_server() {
@@ -365,6 +380,6 @@ MEASURED=$(mktemp)
 } >"$MEASURED"
 write_part measured "$MEASURED"
 rm -f "$MEASURED"
-[ "$PARTS" = all ] && history_part
+if [ "$PARTS" = all ]; then front_part; history_part; fi
 echo
 echo "written to $OUT"

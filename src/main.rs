@@ -2,6 +2,12 @@
 
 use clap::Parser;
 
+/// mimalloc instead of glibc's allocator: a request allocates and frees many small blocks on
+/// whichever worker thread runs it, and under load glibc's malloc, free and consolidation were
+/// a sixth of the server's time (docs/PERFORMANCE.md has the profile and the measure).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = match pinpanel::config::Cli::try_parse() {

@@ -6,11 +6,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::Response;
 use ipnet::IpNet;
 
 use super::AppState;
@@ -100,8 +98,9 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 #[derive(Debug, Clone)]
 pub struct ClientAddr(pub String);
 
-/// Works out the client address of every request once, before any handler.
-pub async fn resolve(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// Works out the client address of every request once, before any handler (the router maps
+/// each request through it: no middleware future of its own).
+pub fn resolve<B>(state: &AppState, mut req: axum::http::Request<B>) -> axum::http::Request<B> {
     let client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| {
         state
             .settings
@@ -110,7 +109,7 @@ pub async fn resolve(State(state): State<AppState>, mut req: Request, next: Next
     });
     let addr = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     req.extensions_mut().insert(ClientAddr(addr));
-    next.run(req).await
+    req
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {

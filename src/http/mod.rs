@@ -6,6 +6,7 @@
 pub mod assets;
 pub mod client;
 pub mod errors;
+pub mod headers;
 pub mod health;
 pub mod metrics;
 pub mod request_id;
@@ -67,11 +68,32 @@ impl std::fmt::Debug for Settings {
     }
 }
 
-/// What every handler can reach.
+/// What every handler can reach. A clone is one reference count (axum clones the state of
+/// each middleware for every request).
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<StateParts>);
+
+/// What an [`AppState`] holds (reached through it: `state.ctx`, `state.settings`).
+#[derive(Debug)]
+pub struct StateParts {
     pub ctx: Ctx,
     pub settings: Arc<Settings>,
+}
+
+impl AppState {
+    pub fn new(ctx: Ctx, settings: Settings) -> AppState {
+        AppState(Arc::new(StateParts {
+            ctx,
+            settings: Arc::new(settings),
+        }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = StateParts;
+    fn deref(&self) -> &StateParts {
+        &self.0
+    }
 }
 
 impl FromRef<AppState> for Ctx {

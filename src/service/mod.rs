@@ -77,9 +77,15 @@ pub struct Keys {
 }
 
 /// What every use case needs: the database, the PIN cipher, the limits and the settings. Built
-/// once ([`Ctx::new`]) from settings that are complete by then.
+/// once ([`Ctx::new`]) from settings that are complete by then, and shared: a clone is one
+/// reference count. (axum clones each middleware's state for every request; when this was a
+/// struct of a dozen reference-counted parts, cloning and dropping it took a quarter of the
+/// time of `GET /login`, see docs/PERFORMANCE.md.)
 #[derive(Clone)]
-pub struct Ctx {
+pub struct Ctx(Arc<Parts>);
+
+/// What a [`Ctx`] holds (reached through it: `ctx.db`, `ctx.settings`).
+pub struct Parts {
     pub db: Db,
     pub cipher: Arc<PinCipher>,
     pub keys: Arc<Keys>,
@@ -130,7 +136,7 @@ impl Ctx {
             Some(url) => Some(two_step::passkeys::relying_party(url)?),
             None => None,
         };
-        Ok(Ctx {
+        Ok(Ctx(Arc::new(Parts {
             db,
             cipher: Arc::new(cipher),
             keys: Arc::new(keys),
@@ -141,7 +147,14 @@ impl Ctx {
             mail_worker: health::Beat::default(),
             hashing: hashing::Line::new(instance.hashing_queue),
             sso: instance.sso,
-        })
+        })))
+    }
+}
+
+impl std::ops::Deref for Ctx {
+    type Target = Parts;
+    fn deref(&self) -> &Parts {
+        &self.0
     }
 }
 

@@ -8,16 +8,17 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use tower::util::MapRequestLayer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
+use crate::http::headers::DefaultHeadersLayer;
 use crate::http::request_id::RequestId;
 use crate::http::{errors::fill_bodies, health, AppState, API_PREFIX, BODY_LIMIT};
 use crate::store::sessions::DbSessionStore;
@@ -64,35 +65,30 @@ pub fn app(state: AppState) -> Router {
         .merge(web::router(state.clone(), sessions))
         .merge(small_bodies)
         .merge(provisioning)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::http::client::resolve,
-        ))
+        .layer(MapRequestLayer::new({
+            let state = state.clone();
+            move |req: Request| crate::http::client::resolve(&state, req)
+        }))
         // A request that takes longer (a body sent a byte at a time, say) gets 503.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             settings.request_timeout,
         ))
-        .layer(middleware::from_fn(readable_errors))
-        // Counted and timed by route template, with the status the client gets.
-        .layer(middleware::from_fn_with_state(
+        .layer(middleware::from_fn(readable_errors));
+    // Counted and timed by route template, with the status the client gets, when metrics are on
+    // (a layer only then: every middleware is work on every request).
+    if state.ctx.metrics.is_on() {
+        router = router.layer(middleware::from_fn_with_state(
             state.clone(),
             crate::http::metrics::track,
-        ))
-        // Responses are personal and may carry secrets: nothing is cached unless it says so
-        // (static files do).
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .with_state(state);
-    if secure {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000"),
         ));
     }
-    with_security_headers(router, &form_targets)
+    router
+        .with_state(state)
+        .layer(DefaultHeadersLayer::new(default_headers(
+            secure,
+            &form_targets,
+        )))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let RequestId(id) = RequestId::of(req.headers());
@@ -111,7 +107,7 @@ pub fn app(state: AppState) -> Router {
         }))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(middleware::from_fn(set_aside_client_request_id))
+        .layer(MapRequestLayer::new(set_aside_client_request_id))
         .layer(CatchPanicLayer::new())
 }
 
@@ -121,7 +117,7 @@ struct ClientRequestId(String);
 
 /// The request id is always our own: a client's `X-Request-Id` is removed before ours is set
 /// (so it cannot forge or collide with the ids in our logs), and logged beside ours.
-async fn set_aside_client_request_id(mut req: Request, next: Next) -> Response {
+fn set_aside_client_request_id(mut req: Request) -> Request {
     if let Some(theirs) = req.headers_mut().remove(crate::http::request_id::HEADER) {
         let safe: String = String::from_utf8_lossy(theirs.as_bytes())
             .chars()
@@ -130,13 +126,15 @@ async fn set_aside_client_request_id(mut req: Request, next: Next) -> Response {
             .collect();
         req.extensions_mut().insert(ClientRequestId(safe));
     }
-    next.run(req).await
+    req
 }
 
-/// The headers every response carries: a strict CSP (no inline scripts or styles, no eval, no
-/// framing; forms post here, or redirect to `form_targets`, the single sign-on provider's
-/// origins), no MIME sniffing, no referrer, no opener, no powerful features.
-fn with_security_headers(mut router: Router, form_targets: &[String]) -> Router {
+/// The headers every response carries unless it set its own: responses are personal and may
+/// carry secrets, so nothing is cached unless it says so (static files do); a strict CSP (no
+/// inline scripts or styles, no eval, no framing; forms post here, or redirect to
+/// `form_targets`, the single sign-on provider's origins), no MIME sniffing, no referrer, no
+/// opener, no powerful features; HSTS when cookies are marked secure (served over HTTPS).
+fn default_headers(secure: bool, form_targets: &[String]) -> Vec<(HeaderName, HeaderValue)> {
     let csp = format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
          connect-src 'self'; form-action 'self'{}; object-src 'none'; base-uri 'none'; \
@@ -147,37 +145,41 @@ fn with_security_headers(mut router: Router, form_targets: &[String]) -> Router 
             .collect::<String>()
     );
     // Origins are ASCII; were one not, the policy would go without it, never without a policy.
-    let value = HeaderValue::from_str(&csp).unwrap_or_else(|_| {
+    let csp = HeaderValue::from_str(&csp).unwrap_or_else(|_| {
         HeaderValue::from_static(
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
              connect-src 'self'; form-action 'self'; object-src 'none'; base-uri 'none'; \
              frame-ancestors 'none'",
         )
     });
-    router = router.layer(SetResponseHeaderLayer::if_not_present(
-        header::CONTENT_SECURITY_POLICY,
-        value,
-    ));
-    let headers: [(HeaderName, &'static str); 5] = [
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::X_FRAME_OPTIONS, "DENY"),
+    let mut headers = vec![
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::CONTENT_SECURITY_POLICY, csp),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
         (
             HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin",
+            HeaderValue::from_static("same-origin"),
         ),
         (
             HeaderName::from_static("permissions-policy"),
-            "camera=(), microphone=(), geolocation=(), payment=()",
+            HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
         ),
     ];
-    for (name, value) in headers {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(
-            name,
-            HeaderValue::from_static(value),
+    if secure {
+        headers.push((
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
         ));
     }
-    router
+    headers
 }
 
 /// The request path as it may be logged: some paths carry a secret (`/v2.0/tokens/{token}`, as
@@ -212,7 +214,9 @@ async fn readable_errors(req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let render = if path.starts_with(API_PREFIX) {
         crate::api::render_error
-    } else if path == crate::scim::PREFIX || path.starts_with(&format!("{}/", crate::scim::PREFIX))
+    } else if path
+        .strip_prefix(crate::scim::PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     {
         crate::scim::render_error
     } else {

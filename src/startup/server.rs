@@ -170,9 +170,9 @@ impl App {
                 tracing::warn!(error = %e, "computing the dummy password hash failed");
             }
         });
-        let state = AppState {
-            ctx: ctx.clone(),
-            settings: Arc::new(Settings {
+        let state = AppState::new(
+            ctx.clone(),
+            Settings {
                 csrf_key: opened.csrf_key,
                 idle_timeout_secs: settings.idle_timeout_secs,
                 absolute_timeout_secs: settings.absolute_timeout_secs,
@@ -180,8 +180,8 @@ impl App {
                 trusted_proxies: settings.trusted_proxies.clone(),
                 request_timeout: settings.request_timeout,
                 default_region: settings.default_region.clone(),
-            }),
-        };
+            },
+        );
         Ok(App {
             listener,
             router: super::router::app(state),
