@@ -153,17 +153,32 @@ echo "--- after the long history ($BACKEND)"
 start
 measure_pages long
 
-echo "--- the CSV export of the whole log"
+echo "--- the CSV export of the whole log, by a server started for it"
+# A server of its own, so its memory is the export's and not what 32 connections and a login's
+# argon2 run left behind (the session, in the database, outlives the restart).
+stop
+start
 RSS_BEFORE=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER/status")
-read -r CSV_SECONDS CSV_BYTES < <(curl -s -o "$WORK/activity.csv" -w '%{time_total} %{size_download}\n' \
-  -H "Cookie: $ADMIN_COOKIE" "$BASE/users/activity.csv")
+curl -s -o "$WORK/activity.csv" -w '%{time_total} %{size_download}\n' \
+  -H "Cookie: $ADMIN_COOKIE" "$BASE/users/activity.csv" >"$WORK/csv.txt" &
+CURL=$!
+# The server's resident memory sampled while it exports (its high-water mark would be the
+# start's: the dummy password hash's argon2 run).
+RSS_MAX=$RSS_BEFORE
+while kill -0 "$CURL" 2>/dev/null; do
+  rss=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER/status")
+  [ "$rss" -gt "$RSS_MAX" ] && RSS_MAX=$rss
+  sleep 0.05
+done
+wait "$CURL"
+read -r CSV_SECONDS CSV_BYTES <"$WORK/csv.txt"
 CSV_LINES=$(($(wc -l <"$WORK/activity.csv") - 1))
 R[csv_s]=$(printf '%.1f' "$CSV_SECONDS")
 R[csv_lines]=$CSV_LINES
 R[csv_mib]=$(awk -v b="$CSV_BYTES" 'BEGIN { printf "%.0f", b / 1048576 }')
 R[rss_before]=$(awk -v k="$RSS_BEFORE" 'BEGIN { printf "%.1f", k / 1024 }')
-R[rss_peak]=$(awk '/VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$SERVER/status")
-echo "  $CSV_LINES events, ${R[csv_mib]} MiB in ${R[csv_s]} s; server RSS ${R[rss_before]} MiB before, peak ${R[rss_peak]} MiB"
+R[rss_peak]=$(awk -v k="$RSS_MAX" 'BEGIN { printf "%.1f", k / 1024 }')
+echo "  $CSV_LINES events, ${R[csv_mib]} MiB in ${R[csv_s]} s; server RSS ${R[rss_before]} MiB before, at most ${R[rss_peak]} MiB during"
 stop
 
 echo "--- the profile's p99 while the retention sweep deletes the older half"
@@ -193,7 +208,7 @@ TABLE=$({
     echo "| $p (req/s) | ${R[${p}_fresh]} | ${R[${p}_long]} | $r | ${R[${p}_fresh_p99]} → ${R[${p}_long_p99]} | ≥ 0.83 $(met "$r" ">=" 0.83) |"
   done
   echo "| CSV export of the whole log | | $CSV_LINES events, ${R[csv_mib]} MiB | | ${R[csv_s]} s | < 20 s $(met "${R[csv_s]}" "<=" 20) |"
-  echo "| server peak RSS with the export (MiB) | ${R[rss_before]} | ${R[rss_peak]} | | | < 50 $(met "${R[rss_peak]}" "<=" 50) |"
+  echo "| the exporting server's RSS before → its highest during the export (MiB) | ${R[rss_before]} | ${R[rss_peak]} | | | < 50 $(met "${R[rss_peak]}" "<=" 50) |"
   echo "| profile p99 while the sweep deletes ${R[swept]:-?} rows in ${R[sweep_ms]:-?} ms | ${R[profile_idle_p99]} | ${R[profile_sweep_p99]} | $(ratio "${R[profile_sweep_p99]}" "${R[profile_idle_p99]}") | | |"
 })
 echo
