@@ -27,10 +27,7 @@ command -v wrk >/dev/null || { echo "bench/history.sh needs wrk (apt-get install
 
 . bench/lib.sh
 bench_binary
-WORK=$(mktemp -d /tmp/pinpanel-history.XXXXXX)
-SERVER=""
-# BENCH_KEEP=1 keeps the PostgreSQL database (its name is printed) for a look at other plans.
-trap '[ -n "$SERVER" ] && kill $SERVER 2>/dev/null; rm -rf "$WORK"; [ -n "${BENCH_KEEP:-}" ] || bench_drop_database' EXIT
+bench_workdir history
 bench_database history
 export PINPANEL_COOKIE_SECURE=false RUST_LOG=warn PINPANEL_REQUIRE_TWO_STEP=none
 PLANS=${BENCH_HISTORY_PLANS:-$WORK/plans.txt}
@@ -70,7 +67,7 @@ measure() {
   wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_PER_RUN}s" --latency -H "Cookie: $cookie" \
     "$BASE$path" >"$WORK/$tag.txt"
   R[$tag]=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$WORK/$tag.txt")
-  R[${tag}_p99]=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0} else {sub(/s$/,"",v); print v*1000}}' "$WORK/$tag.txt")
+  R[${tag}_p99]=$(bench_latency "$WORK/$tag.txt" 99)
   printf '  %-34s %7s req/s  p99 %8s ms\n' "$tag" "${R[$tag]}" "${R[${tag}_p99]}"
 }
 
@@ -198,10 +195,8 @@ R[swept]=$(grep -o 'audit_rows=[0-9]*' "$WORK/server.txt" | cut -d= -f2 | head -
 R[sweep_ms]=$(grep -o 'elapsed_ms=[0-9]*' "$WORK/server.txt" | cut -d= -f2 | head -n1 || true)
 echo "  the sweep removed ${R[swept]:-?} rows in ${R[sweep_ms]:-?} ms; $(Q 'SELECT COUNT(*) FROM audit_log') left"
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
-met() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { if ((op == ">=" && v >= t) || (op == "<=" && v <= t)) print "met"; else print "**missed**" }'; }
 TABLE=$({
-  echo "| $BACKEND | short log (4 000 rows) | long log ($ROWS rows) | ratio | p99 short → long (ms) | target |"
+  echo "| $BACKEND | short log ($((ROWS / 250)) rows) | long log ($ROWS rows) | ratio | p99 short → long (ms) | target |"
   echo "|---|---|---|---|---|---|"
   for p in $PAGES; do
     r=$(ratio "${R[${p}_long]}" "${R[${p}_fresh]}")

@@ -79,3 +79,29 @@ CONF
   for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/$probe" && return; sleep 0.05; done
   echo "nginx did not start:"; cat "$dir/start.err" "$dir/logs/error.log"; exit 1
 }
+
+# bench_workdir NAME: a scratch folder (WORK) and, on exit, the server (SERVER) and nginx
+# (BENCH_NGINX_PID) stopped, the folder removed and the PostgreSQL database dropped (kept with
+# BENCH_KEEP=1, for a look at other plans).
+bench_workdir() {
+  WORK=$(mktemp -d "/tmp/pinpanel-$1.XXXXXX")
+  SERVER=""
+  BENCH_NGINX_PID=""
+  trap bench_cleanup EXIT
+}
+bench_cleanup() {
+  [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null
+  [ -n "${BENCH_NGINX_PID:-}" ] && kill "$BENCH_NGINX_PID" 2>/dev/null
+  rm -rf "$WORK"
+  [ -n "${BENCH_KEEP:-}" ] || bench_drop_database
+}
+
+# bench_latency FILE PCT: the PCT percentile of a `wrk --latency` output, in milliseconds.
+bench_latency() {
+  awk -v q="$2%" '$1 == q {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); printf "%.2f\n", v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); printf "%.2f\n", v} else {sub(/s$/,"",v); printf "%.0f\n", v*1000}}' "$1"
+}
+
+# ratio A B: A / B to two places ("n/a" when B is 0).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+# met VALUE OP TARGET: "met" or "**missed**" (OP is >= or <=; "?" for n/a).
+met() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { if (v == "n/a") print "?"; else if ((op == ">=" && v >= t) || (op == "<=" && v <= t)) print "met"; else print "**missed**" }'; }

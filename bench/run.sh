@@ -109,10 +109,7 @@ now_ms() { date +%s%3N; }
 # wrk output → requests per second
 rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
 # wrk --latency output → the 99th percentile in milliseconds
-p99() {
-  awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000}}' "$1"
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf "%.2f", a / b }'; }
+p99() { bench_latency "$1" 99; }
 
 # write_part NAME FILE: FILE's text replaces what is between `<!-- NAME: start` and
 # `<!-- NAME: end -->` in the doc (the hand-written record around it stays), or is appended.
@@ -319,7 +316,6 @@ done
 first=${SIZES%% *}
 last=${SIZES##* }
 row() { printf '| %s | %s | %s | %s | %s | %s |\n' "$@"; }
-met() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { if (v == "n/a") print "?"; else if ((op == ">=" && v >= t) || (op == "<=" && v <= t)) print "met"; else print "**missed**" }'; }
 
 table_of() {
   local B=$1

@@ -18,9 +18,7 @@ command -v wrk >/dev/null || { echo "bench/users_page.sh needs wrk (apt-get inst
 
 . bench/lib.sh
 bench_binary
-WORK=$(mktemp -d /tmp/pinpanel-users.XXXXXX)
-SERVER=""
-trap '[ -n "$SERVER" ] && kill $SERVER 2>/dev/null; rm -rf "$WORK"; bench_drop_database' EXIT
+bench_workdir users
 bench_database users
 "$BIN" migrate >/dev/null
 
@@ -63,9 +61,9 @@ measure() {
     "http://127.0.0.1:$PORT$path" >"$WORK/$label.txt"
   local rps p50 p99
   rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$WORK/$label.txt")
-  p50=$(awk '$1 == "50%" {print $2}' "$WORK/$label.txt")
-  p99=$(awk '$1 == "99%" {print $2}' "$WORK/$label.txt")
-  printf '%-28s %6s req/s  p50 %8s  p99 %8s  %7s bytes\n' "$label" "$rps" "$p50" "$p99" \
+  p50=$(bench_latency "$WORK/$label.txt" 50)
+  p99=$(bench_latency "$WORK/$label.txt" 99)
+  printf '%-28s %6s req/s  p50 %6s ms  p99 %6s ms  %7s bytes\n' "$label" "$rps" "$p50" "$p99" \
     "$(wc -c <"$WORK/page.html")"
 }
 
