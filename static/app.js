@@ -12,8 +12,9 @@
   // and closes on Escape.
   document.addEventListener("click", function (event) {
     // A link with data-confirm="KIND" fills the page's one shared dialog from the
-    // <template data-question="KIND"> (its {who} replaced by the link's data-who) and posts to
-    // the link's own address: a long list carries one dialog, not one per row and action.
+    // <template data-question="KIND"> (its {who} replaced by the data-who of the link or of its
+    // row) and posts to the link's own address: a long list carries one dialog, not one per row
+    // and action.
     var confirmLink = event.target.closest("[data-confirm]");
     if (confirmLink) {
       var shared = document.getElementById("confirm-dialog");
@@ -26,7 +27,8 @@
         form.setAttribute("action", url);
         form.setAttribute("hx-post", url);
         if (window.htmx) window.htmx.process(form);
-        var who = confirmLink.getAttribute("data-who") || "";
+        var holder = confirmLink.closest("[data-who]");
+        var who = holder ? holder.getAttribute("data-who") : "";
         shared.querySelector("h3").textContent = question.getAttribute("data-title");
         shared.querySelector("p").textContent =
           question.content.textContent.split("{who}").join(who);

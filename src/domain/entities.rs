@@ -55,7 +55,7 @@ impl User {
     }
 }
 
-/// A row of the administrators' Users page and of `member list`.
+/// A row of `member list` and of the API's members.
 #[derive(Debug, Clone)]
 pub struct MemberSummary {
     pub user: User,
@@ -66,6 +66,35 @@ pub struct MemberSummary {
     pub two_step: bool,
     /// Wrong second steps in a row since the count last started again.
     pub second_step_failures: i64,
+}
+
+/// A row of the administrators' Users page: what it shows of a member and what decides the
+/// actions it offers (no password hash, no second factors).
+#[derive(Debug, Clone)]
+pub struct ListedMember {
+    pub id: i64,
+    pub username: String,
+    pub full_name: String,
+    pub has_email: bool,
+    pub kind: Option<Kind>,
+    pub role: Role,
+    pub disabled: bool,
+    /// Signs in only through single sign-on.
+    pub sso_only: bool,
+    pub pin_state: PinState,
+    /// When something last happened to the member's PIN (unix seconds).
+    pub last_pin_activity: Option<i64>,
+    /// Wrong second steps in a row since the count last started again.
+    pub second_step_failures: i64,
+}
+
+impl ListedMember {
+    pub fn is_agent(&self) -> bool {
+        self.role == Role::Agent
+    }
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
 }
 
 /// A recorded audit event as the activity lists show it.

@@ -17,7 +17,8 @@ use std::str::FromStr;
 
 pub use browser::browser_label;
 pub use entities::{
-    Account, AccountEvent, AuditEvent, MemberSummary, SessionInfo, TokenInfo, TwoStepStatus, User,
+    Account, AccountEvent, AuditEvent, ListedMember, MemberSummary, SessionInfo, TokenInfo,
+    TwoStepStatus, User,
 };
 pub use event::{ActivityKind, Event, MailKind};
 pub use names::{AccountNumber, DisplayName, EmailAddress, Reference, Username};

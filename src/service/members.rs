@@ -8,8 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use super::policy::{self, MemberChange};
 use super::{audit, hashing, keys, sessions, Actor, Ctx, Result, ServiceError};
 use crate::domain::{
-    self, Account, DisplayName, EmailAddress, Event, Kind, MemberSummary, Role, SupportPin, User,
-    Username,
+    self, Account, DisplayName, EmailAddress, Event, Kind, ListedMember, MemberSummary, Role,
+    SupportPin, User, Username,
 };
 pub use crate::store::users::Show;
 use crate::store::users::{Listing, NewUser};
@@ -235,7 +235,7 @@ pub async fn listing(
     search: Option<&str>,
     show: Show,
     page: i64,
-) -> Result<(Vec<MemberSummary>, i64)> {
+) -> Result<(Vec<ListedMember>, i64)> {
     policy::may_administer(admin, account_id)?;
     if search.is_some_and(|s| s.chars().count() > MAX_SEARCH) {
         return Err(ServiceError::Invalid(format!(
@@ -249,7 +249,7 @@ pub async fn listing(
         offset: (page.max(1) - 1).saturating_mul(USERS_PAGE),
         limit: USERS_PAGE,
     };
-    Ok(store::users::listing(&ctx.db.pool, &listing).await?)
+    Ok(store::users::listing(&ctx.db, &listing).await?)
 }
 
 /// Disables a person: they cannot log in, and their sessions and tokens end.

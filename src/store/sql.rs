@@ -12,6 +12,8 @@ use sqlx::any::AnyArguments;
 use sqlx::query::{Query, QueryAs};
 use sqlx::{Any, Arguments, Encode, Type};
 
+use super::Backend;
+
 /// SQL text with its bound values.
 pub struct Statement<'q> {
     text: String,
@@ -85,6 +87,20 @@ impl<'q> Statement<'q> {
         (O,): for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
     {
         sqlx::query_scalar_with(&self.text, std::mem::take(&mut self.args))
+    }
+}
+
+/// An aggregate that gives the rows it runs over as one JSON text: an array holding, per row in
+/// `order`, the array of `values` (`[]` for no row). A page read this way is one row of one
+/// statement: the SQLite driver hands every row of a result from its thread to the request's,
+/// and over the 50 rows of a page those hand-offs cost more than the rest of the page
+/// (docs/PERFORMANCE.md, the Users page).
+pub(crate) fn json_rows(backend: Backend, values: &str, order: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("json_group_array(json_array({values}) ORDER BY {order})"),
+        Backend::Postgres => format!(
+            "COALESCE(CAST(json_agg(json_build_array({values}) ORDER BY {order}) AS TEXT), '[]')"
+        ),
     }
 }
 

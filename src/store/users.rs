@@ -4,10 +4,11 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 
-use super::sql::Statement;
+use super::sql::{json_rows, Statement};
+use super::Db;
 
 use super::{opt_text_col, text_col};
-use crate::domain::{Account, Kind, MemberSummary, Role, User};
+use crate::domain::{Account, Kind, ListedMember, MemberSummary, Role, User};
 
 pub(crate) const COLUMNS: &str =
     "u.id, u.account_id, u.username, u.full_name, u.email, u.kind, u.role, \
@@ -383,43 +384,97 @@ fn listing_where(q: &mut Statement, l: &Listing<'_>) {
     });
 }
 
-/// A page of an account's members by name, with what [`members_of`] tells of each but their
-/// second factors (the Users page does not show them: `two_step` is false), and how many members
-/// match in all.
-pub async fn listing(pool: &AnyPool, l: &Listing<'_>) -> sqlx::Result<(Vec<MemberSummary>, i64)> {
+/// What the Users page shows of a member, in the order of [`ListedRow`]'s fields.
+const LISTED: &str = "u.id, u.username, u.full_name, \
+     CASE WHEN u.email IS NULL THEN 0 ELSE 1 END, u.kind, u.role, u.disabled, u.sso_only, \
+     COALESCE(p.state, 'INACTIVE'), p.last_event_at, u.second_step_failures";
+
+/// A member of a page of the Users page as [`json_rows`] gives it: an array of [`LISTED`].
+#[derive(serde::Deserialize)]
+struct ListedRow(
+    i64,
+    String,
+    String,
+    i64,
+    Option<String>,
+    String,
+    i64,
+    i64,
+    String,
+    Option<i64>,
+    i64,
+);
+
+impl TryFrom<ListedRow> for ListedMember {
+    type Error = String;
+
+    fn try_from(r: ListedRow) -> Result<Self, String> {
+        Ok(ListedMember {
+            id: r.0,
+            username: r.1,
+            full_name: r.2,
+            has_email: r.3 != 0,
+            kind: r.4.map(|k| k.parse()).transpose()?,
+            role: r.5.parse()?,
+            disabled: r.6 != 0,
+            sso_only: r.7 != 0,
+            pin_state: r.8.parse()?,
+            last_pin_activity: r.9,
+            second_step_failures: r.10,
+        })
+    }
+}
+
+/// A page of an account's members by name, and how many members match in all, in one statement
+/// that returns one row: the total (the account's kept count when nothing filters) and the page
+/// as JSON.
+pub async fn listing(db: &Db, l: &Listing<'_>) -> sqlx::Result<(Vec<ListedMember>, i64)> {
     // The PINs are joined only to filter by them: over 10 000 members the join is most of the
     // count's cost.
     let from = match l.show {
         Show::Locked => "FROM users u JOIN support_pins p ON p.user_id = u.id",
         _ => "FROM users u",
     };
-    let mut count = Statement::new(format!("SELECT COUNT(*) {from}"));
-    listing_where(&mut count, l);
-    let total: i64 = count.query_scalar().fetch_one(pool).await?;
-    // The page's ids first, from the name index alone, so what each row costs is paid for the
-    // 50 rows shown, not for every row an OFFSET skips.
-    let mut q = Statement::new(format!(
-        "SELECT {COLUMNS}, u.second_step_failures, {PIN_SUMMARY}, \
-         CAST(0 AS BIGINT) AS factors FROM (SELECT u.id {from}"
-    ));
-    listing_where(&mut q, l);
+    let mut q = Statement::new("SELECT (");
+    if l.search.is_none() && l.show == Show::Everyone {
+        q.push("SELECT member_count FROM accounts WHERE id = ")
+            .bind(l.account_id);
+    } else {
+        q.push("SELECT COUNT(*) ").push(from);
+        listing_where(&mut q, l);
+    }
     // Usernames are unique, so (name, username) is a total order the index gives as it is.
-    q.push(" ORDER BY u.full_name, u.username LIMIT ")
+    let order = "u.full_name, u.username";
+    q.push(") AS total, (SELECT ")
+        .push(&json_rows(db.backend(), LISTED, order))
+        // The page's ids first, from the name index alone, so what each row costs is paid for
+        // the 50 rows shown, not for every row an OFFSET skips.
+        .push(" FROM (SELECT u.id ")
+        .push(from);
+    listing_where(&mut q, l);
+    q.push(" ORDER BY ")
+        .push(order)
+        .push(" LIMIT ")
         .bind(l.limit)
         .push(" OFFSET ")
         .bind(l.offset)
         .push(
-            ") page JOIN users u ON u.id = page.id LEFT JOIN support_pins p ON p.user_id = u.id \
-             ORDER BY u.full_name, u.username",
+            ") page JOIN users u ON u.id = page.id LEFT JOIN support_pins p ON p.user_id = u.id\
+             ) AS page",
         );
-    let members = q
-        .query()
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(summary_from_row)
-        .collect::<sqlx::Result<_>>()?;
-    Ok((members, total))
+    let row = q.query().fetch_one(&db.pool).await?;
+    let decode = |e: String| sqlx::Error::ColumnDecode {
+        index: "page".into(),
+        source: e.into(),
+    };
+    let rows: Vec<ListedRow> = serde_json::from_str(&row.try_get::<String, _>("page")?)
+        .map_err(|e| decode(e.to_string()))?;
+    let members = rows
+        .into_iter()
+        .map(ListedMember::try_from)
+        .collect::<Result<_, _>>()
+        .map_err(decode)?;
+    Ok((members, row.try_get("total")?))
 }
 
 /// Sets a person's e-mail address (`None` removes it).

@@ -132,7 +132,53 @@ pub fn with_id(route: &str, id: i64) -> String {
     with_key(route, &id.to_string())
 }
 
+/// [`with_id`] as a template writes it, straight into the page: a page of 50 members writes
+/// some 200 of these, and a `String` each was a measurable part of its cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdUrl {
+    route: &'static str,
+    id: i64,
+}
+
+impl IdUrl {
+    pub fn new(route: &'static str, id: i64) -> Self {
+        IdUrl { route, id }
+    }
+}
+
+impl std::fmt::Display for IdUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A byte search, not a substring search: this runs some 200 times a page.
+        match self.route.find('{') {
+            Some(at) if self.route[at..].starts_with("{id}") => {
+                let (before, after) = (&self.route[..at], &self.route[at + "{id}".len()..]);
+                write!(f, "{before}{}{after}", self.id)
+            }
+            _ => f.write_str(self.route),
+        }
+    }
+}
+
 /// A route with an `{id}` segment filled in with a handle (hex or base64url, nothing to escape).
 pub fn with_key(route: &str, key: &str) -> String {
     route.replace("{id}", key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_url_writes_what_with_id_makes() {
+        for route in [
+            USER_UNLOCK,
+            USER_RESET,
+            USER_MAKE_ADMIN,
+            PASSKEY_REMOVE,
+            USERS,
+        ] {
+            assert_eq!(IdUrl::new(route, 4711).to_string(), with_id(route, 4711));
+        }
+        assert_eq!(IdUrl::new(USER_UNLOCK, 7).to_string(), "/users/7/unlock");
+    }
 }

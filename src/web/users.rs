@@ -13,8 +13,9 @@ use serde::Deserialize;
 use super::error::{Result, WebError};
 use super::flash::Flash;
 use super::session::Auth;
-use super::{urls, Chrome};
-use crate::domain::{Account, Kind, PinState, Role, UnlockPolicy, User};
+use super::urls::{self, IdUrl};
+use super::Chrome;
+use crate::domain::{Account, Kind, ListedMember, PinState, Role, UnlockPolicy, User};
 use crate::http::time::format_time;
 use crate::http::AppState;
 use crate::service::members::Show;
@@ -37,8 +38,8 @@ pub struct MemberRow {
     /// Signs in only with single sign-on.
     pub sso_only: bool,
     pub is_me: bool,
-    pub unlock_url: String,
-    pub reset_url: String,
+    pub unlock_url: IdUrl,
+    pub reset_url: IdUrl,
     /// Disable or enable, make administrator or user: each a confirmed POST.
     pub actions: Vec<MemberAction>,
 }
@@ -47,7 +48,7 @@ pub struct MemberRow {
 /// in the page's one dialog instead, with the question of its kind.
 pub struct MemberAction {
     pub label: &'static str,
-    pub url: String,
+    pub url: IdUrl,
     pub kind: Confirm,
     pub danger: bool,
 }
@@ -449,14 +450,13 @@ pub(super) fn admin_account(auth: &Auth) -> Result<Account> {
 
 /// The confirmed actions on a member; `sso` is the provider's name when the panel has single
 /// sign-on.
-fn actions_of(m: &crate::domain::MemberSummary, me: i64, sso: Option<&str>) -> Vec<MemberAction> {
-    let u = &m.user;
-    if u.id == me {
+fn actions_of(m: &ListedMember, me: i64, sso: Option<&str>) -> Vec<MemberAction> {
+    if m.id == me {
         return Vec::new();
     }
     let action = |label, route, kind: Confirm| MemberAction {
         label,
-        url: urls::with_id(route, u.id),
+        url: IdUrl::new(route, m.id),
         kind,
         danger: kind.danger(),
     };
@@ -465,11 +465,11 @@ fn actions_of(m: &crate::domain::MemberSummary, me: i64, sso: Option<&str>) -> V
         let label = "Allow app codes again";
         actions.push(action(label, urls::USER_ALLOW_CODES, Confirm::AllowCodes));
     }
-    actions.push(match u.disabled {
+    actions.push(match m.disabled {
         true => action("Enable", urls::USER_ENABLE, Confirm::Enable),
         false => action("Disable", urls::USER_DISABLE, Confirm::Disable),
     });
-    actions.push(match u.is_admin() {
+    actions.push(match m.is_admin() {
         true => action("Make user", urls::USER_MAKE_USER, Confirm::MakeUser),
         false => action(
             "Make administrator",
@@ -478,11 +478,11 @@ fn actions_of(m: &crate::domain::MemberSummary, me: i64, sso: Option<&str>) -> V
         ),
     });
     match sso {
-        Some(_) if !u.is_agent() && !u.sso_only => {
+        Some(_) if !m.is_agent() && !m.sso_only => {
             let label = "Single sign-on only";
             actions.push(action(label, urls::USER_SSO_ONLY, Confirm::SsoOnly));
         }
-        _ if u.sso_only => {
+        _ if m.sso_only => {
             let label = "Allow the password again";
             actions.push(action(
                 label,
@@ -547,21 +547,21 @@ pub(super) async fn page(
     let members = found
         .into_iter()
         .map(|m| MemberRow {
-            id: m.user.id,
-            unlock_url: urls::with_id(urls::USER_UNLOCK, m.user.id),
-            reset_url: urls::with_id(urls::USER_RESET, m.user.id),
-            is_me: m.user.id == auth.user.id,
+            id: m.id,
+            unlock_url: IdUrl::new(urls::USER_UNLOCK, m.id),
+            reset_url: IdUrl::new(urls::USER_RESET, m.id),
+            is_me: m.id == auth.user.id,
             actions: actions_of(&m, auth.user.id, sso_name),
-            full_name: m.user.full_name,
-            username: m.user.username,
-            kind: m.user.kind.map_or("", |k| k.label()),
-            role: m.user.role.label(),
+            full_name: m.full_name,
+            username: m.username,
+            kind: m.kind.map_or("", |k| k.label()),
+            role: m.role.label(),
             state: m.pin_state,
             state_label: m.pin_state.label(),
             last_activity: m.last_pin_activity.map(format_time).unwrap_or_default(),
-            disabled: m.user.disabled,
-            no_email: m.user.email.is_none(),
-            sso_only: m.user.sso_only,
+            disabled: m.disabled,
+            no_email: !m.has_email,
+            sso_only: m.sso_only,
         })
         .collect();
     Ok(UsersPage {

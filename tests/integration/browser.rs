@@ -1172,7 +1172,8 @@ async fn running_an_account_from_the_browser(backend: Backend) {
     b.login("ada").await;
     b.goto("/users").await;
     b.click_named("Disable Bob Builder").await;
-    b.wait_text("Their sessions and API tokens end at once")
+    // The question names the member of the row (its data-who, read by app.js).
+    b.wait_text("Disable Bob Builder (bob)? Their sessions and API tokens end at once")
         .await;
     b.click_css("dialog[open] button[type=submit]").await;
     b.wait_text("is disabled").await;

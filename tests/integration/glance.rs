@@ -4,11 +4,12 @@
 //! an hour, the mail, at once from many requests), the Users page at scale (pages, search,
 //! filters, bad input said plainly), and the journeys in Chromium with and without JavaScript.
 
-use pinpanel::domain::{Reference, UnlockPolicy, User};
+use pinpanel::domain::{Kind, Reference, Role, UnlockPolicy, User};
 use pinpanel::service::alarm::{LOCKS_PER_DAY, WRONG_PINS_PER_HOUR};
 use pinpanel::service::mail::Delivery;
-use pinpanel::service::pins;
+use pinpanel::service::{members, pins, Actor};
 use pinpanel::startup::ServeSettings;
+use secrecy::SecretString;
 
 use crate::dual;
 use crate::helpers::{spawn_app, spawn_public_app, test_settings, Backend, TestApp};
@@ -17,6 +18,7 @@ use crate::mail_server::MailServer;
 dual!(
     activity_reads_in_words_and_verifications_carry_their_reference,
     the_users_page_pages_searches_and_filters,
+    the_users_page_counts_members_as_they_come_and_go,
 );
 dual!(backend:
     the_alarm_warns_administrators_once_an_hour,
@@ -303,6 +305,105 @@ async fn the_users_page_pages_searches_and_filters(app: TestApp) {
     let (status, _, part) = c.hx_get("/users?q=m05").await;
     assert_eq!(status, 200);
     assert!(part.contains("id=\"members-list\"") && part.contains("10 members found."));
+}
+
+/// The Users page's count is kept on the account by the database (migration 0012), and its
+/// page comes back as one JSON row: members added side by side, removed and moved to another
+/// account are counted right away, rows keep the database's order, and a name with markup,
+/// quotes, a backslash and letters beyond ASCII reads back exactly, escaped on the page.
+async fn the_users_page_counts_members_as_they_come_and_go(app: TestApp) {
+    let acme = app.account("Acme", UnlockPolicy::SelfService).await;
+    let other = app.account("Other", UnlockPolicy::SelfService).await;
+    app.admin(&acme, "root").await;
+    let adds = (0..12).map(|i| {
+        let (ctx, acme) = (app.ctx.clone(), acme.clone());
+        async move {
+            members::create_person(
+                &ctx,
+                Actor::Cli,
+                members::NewPerson {
+                    account: Some(acme),
+                    username: format!("c{i:02}"),
+                    full_name: format!("Caller {}", 12 - i),
+                    email: None,
+                    role: Role::User,
+                    kind: Kind::User,
+                    password: SecretString::from("a long enough password"),
+                    with_pin: true,
+                },
+            )
+            .await
+            .expect("member")
+        }
+    });
+    let added = crate::hardening::futures_join_all(adds).await;
+    let mut conn = app.pool().acquire().await.unwrap();
+    pinpanel::store::scim::remove_member(&mut conn, &added[0])
+        .await
+        .unwrap();
+    sqlx::query("UPDATE users SET account_id = $1 WHERE id = $2")
+        .bind(other.id)
+        .bind(added[1].id)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let name = "Zoë \"O'Brien\" <b>&amp;</b> \\ 東京";
+    sqlx::query("UPDATE users SET full_name = $1 WHERE id = $2")
+        .bind(name)
+        .bind(added[2].id)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    let counted = || async {
+        for (account, members) in [(&acme, 11), (&other, 1)] {
+            let kept: (i64, i64) = sqlx::query_as(
+                "SELECT member_count, (SELECT COUNT(*) FROM users WHERE account_id = $1) \
+                 FROM accounts WHERE id = $1",
+            )
+            .bind(account.id)
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+            assert_eq!(kept, (members, members), "{}", account.name);
+        }
+    };
+    counted().await;
+    // The migration's backfill gives accounts made before it the same counts.
+    let migration = match app.db.backend {
+        Backend::Sqlite => include_str!("../../migrations/sqlite/0012_member_count.sql"),
+        Backend::Postgres => include_str!("../../migrations/postgres/0012_member_count.sql"),
+    };
+    let backfill = migration
+        .lines()
+        .find(|l| l.starts_with("UPDATE accounts SET member_count"))
+        .unwrap();
+    for statement in ["UPDATE accounts SET member_count = 0", backfill] {
+        sqlx::query(statement).execute(app.pool()).await.unwrap();
+    }
+    counted().await;
+
+    let c = app.logged_in("root").await;
+    let (status, _, page) = c.get("/users").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("11 members."), "{page}");
+    let text = unescaped(&page);
+    // (followed by the badge of a member without an e-mail address)
+    assert!(text.contains(&format!(">{name} <span")), "{page}");
+    assert!(!page.contains("<b>"), "{page}");
+    let shown: Vec<&str> = page
+        .split("data-username=\"")
+        .skip(1)
+        .map(|rest| &rest[..rest.find('"').unwrap()])
+        .collect();
+    let ordered: Vec<String> = sqlx::query_scalar(
+        "SELECT username FROM users WHERE account_id = $1 ORDER BY full_name, username",
+    )
+    .bind(acme.id)
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(shown, ordered);
 }
 
 /// An app whose mail goes to a real SMTP server.
