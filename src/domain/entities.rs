@@ -88,15 +88,6 @@ pub struct ListedMember {
     pub second_step_failures: i64,
 }
 
-impl ListedMember {
-    pub fn is_agent(&self) -> bool {
-        self.role == Role::Agent
-    }
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-}
-
 /// A recorded audit event as the activity lists show it.
 #[derive(Debug, Clone)]
 pub struct AuditEvent {

@@ -469,7 +469,7 @@ fn actions_of(m: &ListedMember, me: i64, sso: Option<&str>) -> Vec<MemberAction>
         true => action("Enable", urls::USER_ENABLE, Confirm::Enable),
         false => action("Disable", urls::USER_DISABLE, Confirm::Disable),
     });
-    actions.push(match m.is_admin() {
+    actions.push(match m.role == Role::Admin {
         true => action("Make user", urls::USER_MAKE_USER, Confirm::MakeUser),
         false => action(
             "Make administrator",
@@ -478,7 +478,7 @@ fn actions_of(m: &ListedMember, me: i64, sso: Option<&str>) -> Vec<MemberAction>
         ),
     });
     match sso {
-        Some(_) if !m.is_agent() && !m.sso_only => {
+        Some(_) if m.role != Role::Agent && !m.sso_only => {
             let label = "Single sign-on only";
             actions.push(action(label, urls::USER_SSO_ONLY, Confirm::SsoOnly));
         }
