@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 
 use super::sql::{json_rows, Statement};
-use super::Db;
+use super::{Backend, Db};
 
 use super::{opt_text_col, text_col};
 use crate::domain::{Account, Kind, ListedMember, MemberSummary, Role, User};
@@ -364,17 +364,29 @@ pub struct Listing<'a> {
 }
 
 /// The conditions of `l` after `FROM users u LEFT JOIN support_pins p …`.
-fn listing_where(q: &mut Statement, l: &Listing<'_>) {
+fn listing_where(q: &mut Statement, l: &Listing<'_>, backend: Backend) {
     q.push(" WHERE u.account_id = ").bind(l.account_id);
     if let Some(s) = l.search {
         let pattern = format!("%{}%", super::sql::like_escaped(&s.to_lowercase()));
-        q.push(" AND (LOWER(u.username) LIKE ")
-            .bind(pattern.clone())
-            .push(" ESCAPE '\\' OR LOWER(u.full_name) LIKE ")
-            .bind(pattern.clone())
-            .push(" ESCAPE '\\' OR LOWER(COALESCE(u.email, '')) LIKE ")
-            .bind(pattern)
-            .push(" ESCAPE '\\')");
+        // SQLite's LIKE ignores the case of ASCII letters, and its LOWER folds no others: there
+        // LOWER would find the same members at the cost of a string per column and row.
+        let (lower, end) = match backend {
+            Backend::Sqlite => ("", ""),
+            Backend::Postgres => ("LOWER(", ")"),
+        };
+        for (i, column) in ["u.username", "u.full_name", "u.email"]
+            .into_iter()
+            .enumerate()
+        {
+            q.push(if i == 0 { " AND (" } else { " OR " })
+                .push(lower)
+                .push(column)
+                .push(end)
+                .push(" LIKE ")
+                .bind(pattern.clone())
+                .push(" ESCAPE '\\'");
+        }
+        q.push(")");
     }
     q.push(match l.show {
         Show::Everyone => "",
@@ -426,42 +438,42 @@ impl TryFrom<ListedRow> for ListedMember {
 }
 
 /// A page of an account's members by name, and how many members match in all, in one statement
-/// that returns one row: the total (the account's kept count when nothing filters) and the page
-/// as JSON.
+/// that returns one row: the total and the page as JSON. The account's kept count is the total
+/// when nothing filters; a search or a filter counts its matches in the same reading of the
+/// members as the page (`COUNT(*) OVER ()`), and only a page past the end counts apart.
 pub async fn listing(db: &Db, l: &Listing<'_>) -> sqlx::Result<(Vec<ListedMember>, i64)> {
-    // The PINs are joined only to filter by them: over 10 000 members the join is most of the
-    // count's cost.
-    let from = match l.show {
-        Show::Locked => "FROM users u JOIN support_pins p ON p.user_id = u.id",
-        _ => "FROM users u",
-    };
-    let mut q = Statement::new("SELECT (");
-    if l.search.is_none() && l.show == Show::Everyone {
-        q.push("SELECT member_count FROM accounts WHERE id = ")
-            .bind(l.account_id);
+    let backend = db.backend();
+    let from = listing_from(l);
+    let filtered = l.search.is_some() || l.show != Show::Everyone;
+    let mut q = Statement::new("SELECT ");
+    if filtered {
+        q.push("COALESCE(MAX(page.n), 0)");
     } else {
-        q.push("SELECT COUNT(*) ").push(from);
-        listing_where(&mut q, l);
+        q.push("(SELECT member_count FROM accounts WHERE id = ")
+            .bind(l.account_id)
+            .push(")");
     }
     // Usernames are unique, so (name, username) is a total order the index gives as it is.
     let order = "u.full_name, u.username";
-    q.push(") AS total, (SELECT ")
-        .push(&json_rows(db.backend(), LISTED, order))
+    q.push(" AS total, ")
+        .push(&json_rows(backend, LISTED, order))
         // The page's ids first, from the name index alone, so what each row costs is paid for
         // the 50 rows shown, not for every row an OFFSET skips.
-        .push(" FROM (SELECT u.id ")
+        .push(" AS page FROM (SELECT u.id")
+        .push(if filtered {
+            ", COUNT(*) OVER () AS n "
+        } else {
+            " "
+        })
         .push(from);
-    listing_where(&mut q, l);
+    listing_where(&mut q, l, backend);
     q.push(" ORDER BY ")
         .push(order)
         .push(" LIMIT ")
         .bind(l.limit)
         .push(" OFFSET ")
         .bind(l.offset)
-        .push(
-            ") page JOIN users u ON u.id = page.id LEFT JOIN support_pins p ON p.user_id = u.id\
-             ) AS page",
-        );
+        .push(") page JOIN users u ON u.id = page.id LEFT JOIN support_pins p ON p.user_id = u.id");
     let row = q.query().fetch_one(&db.pool).await?;
     let decode = |e: String| sqlx::Error::ColumnDecode {
         index: "page".into(),
@@ -469,12 +481,30 @@ pub async fn listing(db: &Db, l: &Listing<'_>) -> sqlx::Result<(Vec<ListedMember
     };
     let rows: Vec<ListedRow> = serde_json::from_str(&row.try_get::<String, _>("page")?)
         .map_err(|e| decode(e.to_string()))?;
-    let members = rows
+    let members: Vec<ListedMember> = rows
         .into_iter()
         .map(ListedMember::try_from)
         .collect::<Result<_, _>>()
         .map_err(decode)?;
-    Ok((members, row.try_get("total")?))
+    let total = match row.try_get("total")? {
+        // A page past the end has no row to carry the count of the matches.
+        0 if filtered && members.is_empty() && l.offset > 0 => {
+            let mut count = Statement::new(format!("SELECT COUNT(*) {from}"));
+            listing_where(&mut count, l, backend);
+            count.query_scalar().fetch_one(&db.pool).await?
+        }
+        total => total,
+    };
+    Ok((members, total))
+}
+
+/// The tables a [`Listing`] reads: the PINs are joined only to filter by them (over 10 000
+/// members the join was most of a count's cost).
+fn listing_from(l: &Listing<'_>) -> &'static str {
+    match l.show {
+        Show::Locked => "FROM users u JOIN support_pins p ON p.user_id = u.id",
+        _ => "FROM users u",
+    }
 }
 
 /// Sets a person's e-mail address (`None` removes it).

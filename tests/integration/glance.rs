@@ -258,6 +258,14 @@ async fn the_users_page_pages_searches_and_filters(app: TestApp) {
         past.contains("There is no page 9: the list has 3 pages."),
         "{past}"
     );
+    // Past the end of a search's pages too (its count is read with the page, so a page without
+    // a row is counted apart).
+    let (status, _, past) = c.get("/users?q=member&page=4").await;
+    assert_eq!(status, 422);
+    assert!(
+        past.contains("There is no page 4: the list has 3 pages."),
+        "{past}"
+    );
     let (status, _, nan) = c.get("/users?page=two").await;
     assert_eq!(status, 422);
     assert!(
