@@ -13,27 +13,10 @@ ROOT=$PWD
 RUNS=${BENCH_RUNS:-200}
 PORT=18490
 
-if [ -n "${BENCH_BIN:-}" ]; then
-  BIN=$BENCH_BIN
-else
-  echo "--- building release"
-  cargo build --release --quiet
-  BIN=$ROOT/target/release/pinpanel
-fi
-WORK=$(mktemp -d /tmp/pinpanel-forgot.XXXXXX)
-trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"; [ -n "${PGDB:-}" ] && psql "$PGBASE" -qc "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)" >/dev/null 2>&1' EXIT
-
-export PINPANEL_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-if [ -n "${BENCH_POSTGRES_URL:-}" ]; then
-  PGBASE=$BENCH_POSTGRES_URL
-  PGDB=pinpanel_forgot_$$
-  psql "$PGBASE" -qc "CREATE DATABASE $PGDB" >/dev/null
-  export DATABASE_URL=${PGBASE%/*}/$PGDB
-  BACKEND=postgres
-else
-  export DATABASE_URL=sqlite:$WORK/pinpanel.db
-  BACKEND=sqlite
-fi
+. bench/lib.sh
+bench_binary
+bench_workdir forgot
+bench_database forgot
 # One member per request (each with an address), so the per-member limit (3 links an hour)
 # never stops the work being measured.
 echo "a long enough password" | "$BIN" bench seed --members "$RUNS" --agents 0 \

@@ -12,27 +12,10 @@ ROOT=$PWD
 MEMBERS=${BENCH_MEMBERS:-10000}
 PORT=18491
 
-if [ -n "${BENCH_BIN:-}" ]; then
-  BIN=$BENCH_BIN
-else
-  echo "--- building release"
-  cargo build --release --quiet
-  BIN=$ROOT/target/release/pinpanel
-fi
-WORK=$(mktemp -d /tmp/pinpanel-scim.XXXXXX)
-trap 'kill $SERVER 2>/dev/null; rm -rf "$WORK"; [ -n "${PGDB:-}" ] && psql "$PGBASE" -qc "DROP DATABASE IF EXISTS $PGDB WITH (FORCE)" >/dev/null 2>&1' EXIT
-
-export PINPANEL_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-if [ -n "${BENCH_POSTGRES_URL:-}" ]; then
-  PGBASE=$BENCH_POSTGRES_URL
-  PGDB=pinpanel_scim_$$
-  psql "$PGBASE" -qc "CREATE DATABASE $PGDB" >/dev/null
-  export DATABASE_URL=${PGBASE%/*}/$PGDB
-  BACKEND=postgres
-else
-  export DATABASE_URL=sqlite:$WORK/pinpanel.db
-  BACKEND=sqlite
-fi
+. bench/lib.sh
+bench_binary
+bench_workdir scim
+bench_database scim
 "$BIN" migrate >/dev/null
 NUMBER=$("$BIN" account create --name "Bench Hosting" | tail -n1)
 echo "a long enough password" | "$BIN" member create --account "$NUMBER" --username bench-admin \
