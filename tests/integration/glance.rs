@@ -12,7 +12,9 @@ use pinpanel::startup::ServeSettings;
 use secrecy::SecretString;
 
 use crate::dual;
-use crate::helpers::{spawn_app, spawn_public_app, test_settings, Backend, TestApp};
+use crate::helpers::{
+    migration_statement, spawn_app, spawn_public_app, test_settings, Backend, TestApp,
+};
 use crate::mail_server::MailServer;
 
 dual!(
@@ -378,15 +380,12 @@ async fn the_users_page_counts_members_as_they_come_and_go(app: TestApp) {
     };
     counted().await;
     // The migration's backfill gives accounts made before it the same counts.
-    let migration = match app.db.backend {
-        Backend::Sqlite => include_str!("../../migrations/sqlite/0012_member_count.sql"),
-        Backend::Postgres => include_str!("../../migrations/postgres/0012_member_count.sql"),
-    };
-    let backfill = migration
-        .lines()
-        .find(|l| l.starts_with("UPDATE accounts SET member_count"))
-        .unwrap();
-    for statement in ["UPDATE accounts SET member_count = 0", backfill] {
+    let backfill = migration_statement(
+        app.db.backend,
+        "0012_member_count",
+        "UPDATE accounts SET member_count",
+    );
+    for statement in ["UPDATE accounts SET member_count = 0", &backfill] {
         sqlx::query(statement).execute(app.pool()).await.unwrap();
     }
     counted().await;
@@ -615,13 +614,14 @@ async fn overview_journey(backend: Backend, javascript: bool) {
         .execute(app.pool())
         .await
         .unwrap();
-    // The daily counts were kept as the events were written: counted again for the new days.
-    for sql in [
-        "DELETE FROM verification_days",
-        "INSERT INTO verification_days (account_id, day, event, n) \
-         SELECT account_id, at / 86400, event, COUNT(*) FROM audit_log \
-         WHERE account_id IS NOT NULL AND event LIKE 'pin.%' GROUP BY account_id, at / 86400, event",
-    ] {
+    // The daily counts were kept as the events were written: counted again for the new days,
+    // by the migration's own backfill.
+    let backfill = migration_statement(
+        backend,
+        "0011_history",
+        "INSERT INTO verification_days (account_id, day, event, n)\nSELECT",
+    );
+    for sql in ["DELETE FROM verification_days", &backfill] {
         sqlx::query(sql).execute(app.pool()).await.unwrap();
     }
     app.lock(&bob).await;

@@ -196,6 +196,25 @@ pub struct TestApp {
 /// (the two-step tests turn that on themselves), and a hashing queue long enough for every
 /// test of this process at once (its bound is per process; the flood test has a server
 /// process of its own).
+/// The statement of one of `backend`'s migrations (`name`, like `0011_history`) that begins
+/// with `start`, up to its `;`: a backfill, run again by a test on rows it wrote itself.
+pub fn migration_statement(backend: Backend, name: &str, start: &str) -> String {
+    let folder = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let path = format!(
+        "{}/migrations/{folder}/{name}.sql",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let at = text
+        .find(start)
+        .unwrap_or_else(|| panic!("{path} has no {start:?}"));
+    let end = at + text[at..].find(';').expect("a statement ends with ;");
+    text[at..end].to_owned()
+}
+
 pub fn test_settings() -> ServeSettings {
     ServeSettings {
         cookie_secure: false,

@@ -10,7 +10,7 @@ use pinpanel::domain::{ActivityKind, Event, UnlockPolicy};
 use pinpanel::service::{activity, maintenance, overview, pins};
 
 use crate::dual;
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{migration_statement, TestApp};
 
 dual!(
     the_users_page_tells_when_each_pin_last_saw_an_event,
@@ -111,13 +111,11 @@ async fn the_users_page_tells_when_each_pin_last_saw_an_event(app: TestApp) {
 /// Migration 0011's backfill, run on rows of every event the log can hold, gives each the
 /// category a new row of that event is written with.
 async fn the_migration_gives_old_events_the_category_new_ones_get(app: TestApp) {
-    let migration = match app.db.backend {
-        Backend::Sqlite => include_str!("../../migrations/sqlite/0011_history.sql"),
-        Backend::Postgres => include_str!("../../migrations/postgres/0011_history.sql"),
-    };
-    let start = migration.find("UPDATE audit_log SET category").unwrap();
-    let end = start + migration[start..].find("END;").unwrap() + "END".len();
-    let backfill = &migration[start..end];
+    let backfill = &migration_statement(
+        app.db.backend,
+        "0011_history",
+        "UPDATE audit_log SET category",
+    );
     sqlx::query("DELETE FROM audit_log")
         .execute(app.pool())
         .await
