@@ -363,7 +363,7 @@ pub struct Listing<'a> {
     pub limit: i64,
 }
 
-/// The conditions of `l` after `FROM users u LEFT JOIN support_pins p …`.
+/// The conditions of `l`, after the tables of [`listing_from`].
 fn listing_where(q: &mut Statement, l: &Listing<'_>, backend: Backend) {
     q.push(" WHERE u.account_id = ").bind(l.account_id);
     if let Some(s) = l.search {
@@ -457,8 +457,8 @@ pub async fn listing(db: &Db, l: &Listing<'_>) -> sqlx::Result<(Vec<ListedMember
     let order = "u.full_name, u.username";
     q.push(" AS total, ")
         .push(&json_rows(backend, LISTED, order))
-        // The page's ids first, from the name index alone, so what each row costs is paid for
-        // the 50 rows shown, not for every row an OFFSET skips.
+        // The page's ids first (from the name index alone when nothing filters), so what each
+        // row costs is paid for the 50 rows shown, not for every row an OFFSET skips.
         .push(" AS page FROM (SELECT u.id")
         .push(if filtered {
             ", COUNT(*) OVER () AS n "

@@ -192,10 +192,6 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// The settings tests run with: plain http cookies, no role required to set up two-step login
-/// (the two-step tests turn that on themselves), and a hashing queue long enough for every
-/// test of this process at once (its bound is per process; the flood test has a server
-/// process of its own).
 /// The statement of one of `backend`'s migrations (`name`, like `0011_history`) that begins
 /// with `start`, up to its `;`: a backfill, run again by a test on rows it wrote itself.
 pub fn migration_statement(backend: Backend, name: &str, start: &str) -> String {
@@ -215,6 +211,10 @@ pub fn migration_statement(backend: Backend, name: &str, start: &str) -> String 
     text[at..end].to_owned()
 }
 
+/// The settings tests run with: plain http cookies, no role required to set up two-step login
+/// (the two-step tests turn that on themselves), and a hashing queue long enough for every
+/// test of this process at once (its bound is per process; the flood test has a server
+/// process of its own).
 pub fn test_settings() -> ServeSettings {
     ServeSettings {
         cookie_secure: false,
