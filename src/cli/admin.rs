@@ -149,7 +149,9 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<(), ServiceError> {
         }
         Command::Scim(ScimCommand::Token(ScimTokenCommand::Create { account, name })) => {
             let account = people::account_by_number(ctx, &account).await?;
-            let made = provisioning::create_token(ctx, Actor::Cli, &account, &name).await?;
+            let made =
+                provisioning::create_token(ctx, provisioning::TokenMaker::Cli, &account, &name)
+                    .await?;
             println!(
                 "created provisioning token {} for account {} ({}); it is shown once:",
                 made.id, account.number, account.name

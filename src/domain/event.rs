@@ -130,6 +130,7 @@ events! {
     SsoOnlyChanged => "member.sso_only", Some(Members), "Sign-in changed (single sign-on only, or a password too)";
     EmailChangeRequested => "member.email_change_requested", Some(Members), "E-mail address change asked for";
     EmailChangeDeclined => "member.email_change_declined", Some(Members), "E-mail address change declined";
+    EmailChangeAccepted => "member.email_change_accepted", Some(Members), "E-mail address change accepted, for the new address to confirm";
     MemberInvited => "member.invited", Some(Members), "Invited";
     InvitationAccepted => "invitation.accepted", Some(Members), "Invitation accepted";
     PasswordLinkSent => "password.link_sent", Some(Members), "Password link sent";
@@ -198,6 +199,8 @@ pub enum MailKind {
     EmailChanged,
     /// How the person signs in changed (single sign-on only, or a password too).
     SignInChanged,
+    /// An identity at the provider was linked to the person's login.
+    IdentityLinked,
     /// Wrong PINs for one account: someone may be pretending to be its people.
     ImpostorAlarm,
     /// `pinpanel mail test`.
@@ -221,6 +224,7 @@ impl MailKind {
             MailKind::EmailRequested => Event::EmailChangeRequested.as_str(),
             MailKind::EmailChanged => Event::EmailChanged.as_str(),
             MailKind::SignInChanged => Event::SsoOnlyChanged.as_str(),
+            MailKind::IdentityLinked => Event::SsoLinked.as_str(),
             MailKind::ImpostorAlarm => "alarm.impostor",
             MailKind::Test => "mail.test",
         }

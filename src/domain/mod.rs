@@ -1,6 +1,7 @@
 //! The vocabulary of the product: pure types with their rules, no I/O. Everything that crosses
 //! a boundary (a form, a JSON body, a CLI flag, a database column) is parsed into one of these.
 
+pub mod amr;
 mod browser;
 mod entities;
 mod event;

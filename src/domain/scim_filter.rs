@@ -250,7 +250,11 @@ impl<'a> Parser<'a> {
     /// `[URI ":"] name ["." sub]`.
     fn attr_path(&mut self) -> Parsed<AttrPath> {
         let rest = self.rest();
-        let uri = if rest.len() >= 4 && rest[..4].eq_ignore_ascii_case("urn:") {
+        // `get`, not `[..4]`: the fourth byte may fall inside a multi-byte character.
+        let uri = if rest
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+        {
             // The URI runs to the last ':' before the attribute (URIs hold dots and colons).
             let end = rest.find([' ', '[', ']', '(', ')']).unwrap_or(rest.len());
             let colon = rest[..end]
@@ -783,5 +787,28 @@ mod tests {
         assert!(!parse_filter(r#"emails[type eq "other"]"#)
             .unwrap()
             .matches(&user));
+    }
+
+    /// A character of several bytes where the grammar looks at a fixed number of bytes (the
+    /// `urn:` of a schema URI) was a panic, a 500 (issue 36).
+    #[test]
+    fn characters_of_several_bytes_are_refused_not_a_panic() {
+        for text in ["urné eq 1", "uré", "éé eq 1", "ü", "a[é", "\u{1F600}x"] {
+            assert!(parse_filter(text).is_err(), "{text}");
+            assert!(parse_patch_path(text).is_err(), "{text}");
+        }
+        assert!(
+            parse_patch_path("urn:ietf:params:scim:schemas:core:2.0:User:name.givenName").is_ok()
+        );
+    }
+
+    proptest::proptest! {
+        /// Any text at all, ASCII or not, parses or is refused with a reason: never a panic.
+        #[test]
+        fn any_text_parses_or_is_refused(text in "\\PC{0,40}", prefix in "(urn:|emails\\[|userName eq |)") {
+            let text = format!("{prefix}{text}");
+            let _ = parse_filter(&text);
+            let _ = parse_patch_path(&text);
+        }
     }
 }

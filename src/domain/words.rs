@@ -123,6 +123,10 @@ pub fn sentence(s: &Said<'_>) -> String {
             format!("{who} declined a change of {whose} e-mail address"),
             d,
         ),
+        Event::EmailChangeAccepted => colon(
+            format!("{who} accepted a change of {whose} e-mail address"),
+            d,
+        ),
         Event::MemberInvited => format!("{who} invited {whom}"),
         Event::InvitationAccepted => format!("{who} accepted the invitation and chose a password"),
         Event::PasswordLinkSent => format!("a password link was sent to {whom}"),
@@ -161,7 +165,7 @@ fn mail_about(detail: &str) -> String {
     // `pin.locked`, or `pin.locked: why` when it was given up.
     let kind = detail.split([':', ' ']).next().unwrap_or(detail);
     let rest = &detail[kind.len()..];
-    const ABOUT: [(MailKind, &str); 16] = [
+    const ABOUT: [(MailKind, &str); 17] = [
         (MailKind::PinLocked, "Support PIN locked"),
         (MailKind::PinUnlocked, "Support PIN unlocked"),
         (MailKind::PinChanged, "Support PIN changed"),
@@ -176,6 +180,7 @@ fn mail_about(detail: &str) -> String {
         (MailKind::EmailRequested, "a change of address asked for"),
         (MailKind::EmailChanged, "address changed"),
         (MailKind::SignInChanged, "sign-in changed"),
+        (MailKind::IdentityLinked, "an identity linked"),
         (MailKind::ImpostorAlarm, "the alarm for impostors"),
         (MailKind::Test, "a test"),
     ];

@@ -1,9 +1,10 @@
 //! Changing a person's e-mail address. The address decides where password links go, so a change
 //! never takes effect on the word of whoever asked: a person's own change (within the re-auth
 //! window) takes effect when the link mailed to the new address is opened; someone else's
-//! request (an administrator, a provisioning token) when the member accepts it, logged in or with
-//! the link mailed to the current address. The current address is told of every request. A change
-//! that takes effect voids the person's one-time links and ends their sessions and tokens.
+//! request (an administrator, a provisioning token) once the member accepts it with their
+//! password (logged in, or on the page of the link mailed to the current address) and then the
+//! new address opens its own link. The current address is told of every request. A change that
+//! takes effect voids the person's one-time links and ends their sessions and tokens.
 
 use super::mail::{self, messages};
 use super::policy::{self, RecentPassword};
@@ -210,10 +211,10 @@ pub async fn by_link(ctx: &Ctx, token: &str) -> Result<(User, PendingChange)> {
     Ok((user, change.into()))
 }
 
-/// Answers the change a link opens: the new address confirms a person's own change, the
-/// current address accepts or declines someone else's request. Returns the person as they are
-/// now.
-pub async fn answer_by_link(ctx: &Ctx, token: &str, accept: bool) -> Result<User> {
+/// Answers the change a link opens: the new address confirms a person's own change (or one the
+/// member accepted); the current address declines someone else's request, or accepts it with the
+/// member's password (`password_ok`, checked by the caller). Returns the person as they are now.
+pub async fn answer_by_link(ctx: &Ctx, token: &str, answer: LinkAnswer<'_>) -> Result<Answered> {
     let hash = crypto::sha256_hex(token.as_bytes());
     let change = email_changes::by_token(&ctx.db.pool, &hash, store::now())
         .await?
@@ -222,21 +223,100 @@ pub async fn answer_by_link(ctx: &Ctx, token: &str, accept: bool) -> Result<User
         .await?
         .filter(|u| !u.disabled)
         .ok_or(ServiceError::NotFound)?;
-    decide(ctx, &user, change, accept).await
+    match answer {
+        LinkAnswer::Decline => decide(ctx, &user, change, false).await,
+        LinkAnswer::Accept if change.own.0 => decide(ctx, &user, change, true).await,
+        LinkAnswer::Accept => Err(ServiceError::ReauthRequired),
+        LinkAnswer::AcceptWithPassword(recent) => {
+            recent.of(&user)?;
+            if change.own.0 {
+                decide(ctx, &user, change, true).await
+            } else {
+                accept_request(ctx, &user, change).await
+            }
+        }
+    }
 }
 
-/// The member answers someone else's request while logged in (their own change is confirmed
-/// only by its link; declining it cancels it). Returns the person as they are now.
-pub async fn answer(ctx: &Ctx, user: &User, accept: bool) -> Result<User> {
+/// How a link's page answers.
+#[derive(Debug, Clone, Copy)]
+pub enum LinkAnswer<'a> {
+    Decline,
+    /// Confirming one's own change from the new address: the link alone is the proof.
+    Accept,
+    /// Accepting someone else's request from the current address: the password too.
+    AcceptWithPassword(&'a RecentPassword),
+}
+
+/// What an answer led to.
+#[derive(Debug, Clone)]
+pub enum Answered {
+    /// The new address is in force: every session ended.
+    Changed(User),
+    /// Someone else's request was accepted: the new address now confirms it with its link.
+    WaitsForTheNewAddress(String),
+    /// Nothing changed.
+    Declined,
+}
+
+/// The member person of a link's change, to check a password against before accepting.
+pub async fn person_of_link(ctx: &Ctx, token: &str) -> Result<User> {
+    by_link(ctx, token).await.map(|(user, _)| user)
+}
+
+/// The member answers someone else's request while logged in: declining it (or cancelling their
+/// own change), or accepting it with proof of a recent password entry, after which the new
+/// address confirms it with its link.
+pub async fn answer(ctx: &Ctx, user: &User, accept: Option<&RecentPassword>) -> Result<Answered> {
     let change = email_changes::pending_for(&ctx.db.pool, user.id, store::now())
         .await?
         .ok_or(ServiceError::NotFound)?;
-    if accept && change.own.0 {
-        return Err(ServiceError::Invalid(
+    match accept {
+        None => decide(ctx, user, change, false).await,
+        Some(_) if change.own.0 => Err(ServiceError::Invalid(
             "Open the link mailed to the new address to confirm it.".into(),
+        )),
+        Some(recent) => {
+            recent.of(user)?;
+            accept_request(ctx, user, change).await
+        }
+    }
+}
+
+/// Someone else's request, accepted by the member: it now waits for the link mailed to the new
+/// address (the address must be theirs before password links go there), like their own change.
+async fn accept_request(
+    ctx: &Ctx,
+    user: &User,
+    change: email_changes::Pending,
+) -> Result<Answered> {
+    if !ctx.settings.mail_sends {
+        return Err(ServiceError::Invalid(
+            "The new address is confirmed by a link mailed to it, and mail is not set up on this \
+             panel: ask its operator."
+                .into(),
         ));
     }
-    decide(ctx, user, change, accept).await
+    let new = EmailAddress::parse(&change.new_email).map_err(ServiceError::Invalid)?;
+    let (token, hash) = new_token();
+    let link = mail::one_time_link(ctx, ctx.settings.link_routes.email_confirm, &token);
+    let now = store::now();
+    let mut tx = ctx.db.begin().await?;
+    if !email_changes::accepted(&mut tx, change.id, &hash, now, now + CHANGE_SECS).await? {
+        return Err(ServiceError::NotFound);
+    }
+    let detail = format!("to {}: the new address confirms it", change.new_email);
+    audit(
+        &mut tx,
+        Event::EmailChangeAccepted,
+        Actor::User(user),
+        Some(user),
+        &detail,
+    )
+    .await?;
+    messages::email_confirm(ctx, &mut tx, &at_address(user, &new), &link).await?;
+    tx.commit().await?;
+    Ok(Answered::WaitsForTheNewAddress(change.new_email))
 }
 
 /// Takes a change into effect, or declines it, once.
@@ -245,7 +325,7 @@ async fn decide(
     user: &User,
     change: email_changes::Pending,
     accept: bool,
-) -> Result<User> {
+) -> Result<Answered> {
     let now = store::now();
     let mut tx = ctx.db.begin().await?;
     let state = if accept { "done" } else { "declined" };
@@ -263,7 +343,7 @@ async fn decide(
         )
         .await?;
         tx.commit().await?;
-        return Ok(user.clone());
+        return Ok(Answered::Declined);
     }
     store::users::set_email(&mut tx, user.id, Some(&change.new_email)).await?;
     store::links::void_all_for(&mut tx, user.id, now).await?;
@@ -283,7 +363,8 @@ async fn decide(
     .await?;
     messages::email_changed(ctx, &mut tx, user, &change.new_email, now).await?;
     tx.commit().await?;
-    store::users::by_id(&ctx.db.pool, user.id)
+    let now_user = store::users::by_id(&ctx.db.pool, user.id)
         .await?
-        .ok_or(ServiceError::NotFound)
+        .ok_or(ServiceError::NotFound)?;
+    Ok(Answered::Changed(now_user))
 }

@@ -55,6 +55,9 @@ pub struct Limits {
     pub password_links_per_member: Limit,
     /// Wrong provisioning (SCIM) tokens per client address, counted like wrong passwords.
     pub provisioning_per_address: Limit,
+    /// Sign-ins started at the identity provider per client address: each keeps a row for ten
+    /// minutes, so an anonymous flood cannot fill the table.
+    pub sso_per_address: Limit,
 }
 
 impl Limits {
@@ -118,6 +121,12 @@ impl Limits {
             provisioning_per_address: Limit {
                 name: "scim-token:addr",
                 max: 20,
+                refusal: Event::Throttled,
+                window: QUARTER_HOUR,
+            },
+            sso_per_address: Limit {
+                name: "sso-start:addr",
+                max: 30,
                 refusal: Event::Throttled,
                 window: QUARTER_HOUR,
             },

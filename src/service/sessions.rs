@@ -2,7 +2,7 @@
 //! started and was last used, from where, in which browser), ending one, ending all others,
 //! ending every one with the tokens (after a security change), and logging out.
 
-use super::{audit, audit_now, Actor, Ctx, Result, ServiceError};
+use super::{audit, audit_account, audit_now, Actor, Ctx, Result, ServiceError};
 use crate::domain::{self, Event, SessionInfo, TokenInfo, User};
 use crate::store::{self, Tx};
 
@@ -117,10 +117,24 @@ pub async fn revoke_token(ctx: &Ctx, user: &User, handle: &str) -> Result<()> {
     .await
 }
 
-/// Ends every session and API token of `user_id` (inside the caller's transaction).
+/// Ends every session and API token of `user_id` (inside the caller's transaction), and the
+/// provisioning tokens they made: a token made from a session (a borrowed one, say) must not
+/// outlive the owner's reaction to it, a new password. Each revoked token is in its account's
+/// activity.
 pub async fn end_all(conn: &mut Tx, user_id: i64) -> store::Result<()> {
     store::sessions::delete_for_user(conn, user_id).await?;
     store::tokens::delete_for_user(conn, user_id).await?;
+    for (account_id, name) in store::scim::delete_tokens_made_by(conn, user_id).await? {
+        let detail = format!("{name} (its maker's sessions and tokens ended)");
+        audit_account(
+            conn,
+            Event::ScimTokenRevoked,
+            Actor::System,
+            account_id,
+            &detail,
+        )
+        .await?;
+    }
     Ok(())
 }
 

@@ -110,6 +110,29 @@ pub async fn decide(
     Ok(done.rows_affected() == 1)
 }
 
+/// The member accepted someone else's request: from now on it waits, as the person's own change
+/// does, for the link mailed to the new address (`token_hash`, until `expires_at`). `true` for
+/// the one caller that turns it.
+pub async fn accepted(
+    conn: &mut AnyConnection,
+    id: i64,
+    token_hash: &str,
+    now: i64,
+    expires_at: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE email_changes SET own = 1, token_hash = $2, expires_at = $4 \
+         WHERE id = $1 AND state = 'pending' AND own = 0 AND expires_at > $3",
+    )
+    .bind(id)
+    .bind(token_hash)
+    .bind(now)
+    .bind(expires_at)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Voids the person's pending changes.
 pub async fn void_pending(conn: &mut AnyConnection, user_id: i64, now: i64) -> sqlx::Result<()> {
     sqlx::query(

@@ -104,17 +104,47 @@ pub async fn unlink(conn: &mut AnyConnection, user_id: i64, id: i64) -> sqlx::Re
     Ok(done.rows_affected() == 1)
 }
 
-/// The enabled or disabled members whose identity-system id is `external_id`.
-pub async fn by_external_id(pool: &AnyPool, external_id: &str) -> sqlx::Result<Vec<User>> {
+/// The member whose identity-system id `external_id` may link a first sign-in: of the members
+/// provisioning created with that id (unchanged since), the first created, enabled or not. One
+/// account that gives the same id to a member of its own later neither takes nor blocks it.
+pub async fn first_provisioned_with(
+    pool: &AnyPool,
+    external_id: &str,
+) -> sqlx::Result<Option<User>> {
     sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM users u WHERE u.external_id = $1 ORDER BY u.id LIMIT 2"
+        "SELECT {COLUMNS} FROM users u WHERE u.external_id = $1 AND u.external_id_links = 1 \
+         ORDER BY u.id LIMIT 1"
     ))
     .bind(external_id)
-    .fetch_all(pool)
+    .fetch_optional(pool)
     .await?
-    .iter()
+    .as_ref()
     .map(from_row)
-    .collect()
+    .transpose()
+}
+
+/// Gives a member provisioning is creating (in this transaction) its identity-system id, which
+/// may then link the member's first sign-in.
+pub async fn give_external_id(
+    conn: &mut AnyConnection,
+    id: i64,
+    external_id: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET external_id = $2, external_id_links = 1 WHERE id = $1")
+        .bind(id)
+        .bind(external_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Has the member any identity linked?
+pub async fn has_identity(conn: &mut AnyConnection, user_id: i64) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM identities WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_one(conn)
+        .await?;
+    Ok(n > 0)
 }
 
 /// Marks a member as signing in only through single sign-on (or not); their sessions and tokens

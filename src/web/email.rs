@@ -4,19 +4,19 @@
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Form;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::error::Result;
 use super::flash::Flash;
-use super::session::{Auth, Client};
+use super::session::Auth;
 use super::{urls, Chrome};
 use crate::http::time::format_time;
-use crate::http::{client::ClientAddr, AppState};
-use crate::service::email::{self, PendingChange, Requested};
+use crate::http::AppState;
+use crate::service::email::{self, Answered, PendingChange, Requested};
 use crate::service::{login, ServiceError};
 
 /// A change that waits, as the pages say it.
@@ -130,7 +130,7 @@ pub async fn email_post(
 
 /// The person cancels their own waiting change.
 pub async fn email_cancel_post(State(state): State<AppState>, auth: Auth) -> Result<EmailPage> {
-    let flash = match email::answer(&state.ctx, &auth.user, false).await {
+    let flash = match email::answer(&state.ctx, &auth.user, None).await {
         Ok(_) => Flash::done("The change of your address is cancelled."),
         Err(ServiceError::NotFound) => Flash::done("No change of your address was waiting."),
         Err(e) => return Err(e.into()),
@@ -141,33 +141,74 @@ pub async fn email_cancel_post(State(state): State<AppState>, auth: Auth) -> Res
 #[derive(Deserialize)]
 pub struct AnswerForm {
     #[serde(default)]
-    answer: String,
+    pub(super) answer: Answer,
+    /// Accepting needs it.
+    #[serde(default)]
+    password: Option<SecretString>,
 }
 
-/// The member accepts or declines someone else's request to change their address. Accepting
-/// ends every session (the address decides where password links go); this browser carries on
-/// in a new one.
+impl AnswerForm {
+    /// The password typed, if any (an empty field is none).
+    pub(super) fn password(&self) -> Option<SecretString> {
+        self.password
+            .clone()
+            .filter(|p| !p.expose_secret().is_empty())
+    }
+}
+
+/// The button a change's form was sent with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Answer {
+    Accept,
+    #[default]
+    Decline,
+}
+
+/// The member accepts (with their password) or declines someone else's request to change their
+/// address. An accepted one waits for the link mailed to the new address.
 pub async fn email_answer_post(
     State(state): State<AppState>,
     auth: Auth,
-    ClientAddr(addr): ClientAddr,
-    headers: HeaderMap,
     Form(form): Form<AnswerForm>,
 ) -> Result<Response> {
-    let accept = form.answer == "accept";
-    let flash = match email::answer(&state.ctx, &auth.user, accept).await {
-        Ok(user) if accept => {
-            auth.session
-                .login(&user, auth.setting_up, &Client::of(&addr, &headers))
+    let ctx = &state.ctx;
+    let recent = match form.answer {
+        Answer::Decline => None,
+        Answer::Accept => {
+            let entered = match form.password() {
+                Some(password) => login::reauthenticate(ctx, &auth.user, password)
+                    .await?
+                    .then_some(())
+                    .ok_or("That password is not correct."),
+                None => Err("Enter your password to accept the change."),
+            };
+            if let Err(why) = entered {
+                let p = page(
+                    &state,
+                    &auth,
+                    String::new(),
+                    None,
+                    Some(Flash::problem(why)),
+                )
                 .await?;
-            return Ok(Redirect::to(urls::EMAIL_CHANGED).into_response());
+                return Ok((StatusCode::UNPROCESSABLE_ENTITY, p).into_response());
+            }
+            Some(auth.session.reauthenticated(&auth.user).await?)
         }
+    };
+    let flash = match email::answer(ctx, &auth.user, recent.as_ref()).await {
+        Ok(Answered::WaitsForTheNewAddress(new)) => Flash::done(format!(
+            "Accepted: a link is on its way to {new}. Your address changes when it is opened \
+             (within 24 hours); until then your current address stays in force."
+        )),
         Ok(_) => Flash::done("You declined the change: your address stays as it is."),
         Err(ServiceError::NotFound) => Flash::done("No change of your address was waiting."),
         Err(ServiceError::Invalid(why)) => Flash::problem(why),
         Err(e) => return Err(e.into()),
     };
-    Ok(page(&state, &auth, String::new(), None, Some(flash))
-        .await?
-        .into_response())
+    let csrf = auth.session.csrf_token(&state.settings.csrf_key).await?;
+    let mut p = page(&state, &auth, String::new(), None, Some(flash)).await?;
+    p.chrome.csrf = csrf;
+    Ok(p.into_response())
 }

@@ -11,13 +11,15 @@ use axum::Form;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use super::email::{Answer, AnswerForm};
 use super::error::{Result, WebError};
 use super::login::anonymous_page;
 use super::urls;
 use crate::domain::MIN_PASSWORD_CHARS;
 use crate::http::time::format_time;
 use crate::http::{client::ClientAddr, AppState};
-use crate::service::{email, links, ServiceError};
+use crate::service::email::{Answered, LinkAnswer};
+use crate::service::{email, links, login, policy, ServiceError};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "account/forgot.html")]
@@ -372,6 +374,7 @@ pub struct EmailLinkPage {
     new_email: String,
     asked_by: String,
     asked_at: String,
+    error: Option<String>,
 }
 
 const EMAIL_TITLE: &str = "E-mail address";
@@ -384,6 +387,7 @@ async fn email_link_page(
     headers: &HeaderMap,
     route: &str,
     token: &str,
+    error: Option<String>,
 ) -> Result<Response> {
     let (user, change) = match email::by_link(&state.ctx, token).await {
         Ok(found) => found,
@@ -391,7 +395,12 @@ async fn email_link_page(
         Err(e) => return Err(e.into()),
     };
     let action = route.replace("{token}", token);
-    Ok(anonymous_page(state, headers, StatusCode::OK, |csrf| {
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(anonymous_page(state, headers, status, |csrf| {
         EmailLinkPage {
             csrf,
             action,
@@ -400,37 +409,65 @@ async fn email_link_page(
             new_email: change.new_email,
             asked_by: change.asked_by,
             asked_at: format_time(change.asked_at),
+            error,
         }
         .into_response()
     }))
 }
 
-#[derive(Deserialize)]
-pub struct AnswerForm {
-    #[serde(default)]
-    answer: String,
-}
-
-async fn email_link_post(state: &AppState, token: &str, form: AnswerForm) -> Result<Response> {
-    let accept = form.answer == "accept";
-    let (message, status) = match email::answer_by_link(&state.ctx, token, accept).await {
-        Ok(user) if accept => (
-            format!(
-                "The e-mail address of {} is now {}. Every session has ended: log in again.",
-                user.username,
-                user.email.unwrap_or_default()
-            ),
-            StatusCode::OK,
+async fn email_link_post(
+    state: &AppState,
+    headers: &HeaderMap,
+    route: &str,
+    token: &str,
+    form: AnswerForm,
+) -> Result<Response> {
+    let ctx = &state.ctx;
+    // Accepting someone else's request takes the member's password (checked and throttled as a
+    // re-entry); confirming one's own change from the new address takes the link alone.
+    let recent = match (form.answer, form.password()) {
+        (Answer::Accept, Some(password)) => {
+            let user = match email::person_of_link(ctx, token).await {
+                Ok(user) => user,
+                Err(ServiceError::NotFound) => return Ok(link_is_dead(EMAIL_TITLE)),
+                Err(e) => return Err(e.into()),
+            };
+            if !login::reauthenticate(ctx, &user, password).await? {
+                let why = "That password is not correct.".to_owned();
+                return email_link_page(state, headers, route, token, Some(why)).await;
+            }
+            Some(policy::password_just_entered(&user))
+        }
+        _ => None,
+    };
+    let answer = match (form.answer, &recent) {
+        (Answer::Decline, _) => LinkAnswer::Decline,
+        (Answer::Accept, Some(recent)) => LinkAnswer::AcceptWithPassword(recent),
+        (Answer::Accept, None) => LinkAnswer::Accept,
+    };
+    let message = match email::answer_by_link(ctx, token, answer).await {
+        Ok(Answered::Changed(user)) => format!(
+            "The e-mail address of {} is now {}. Every session has ended: log in again.",
+            user.username,
+            user.email.unwrap_or_default()
         ),
-        Ok(_) => (
-            "Nothing changed: the address stays as it was.".to_owned(),
-            StatusCode::OK,
+        Ok(Answered::WaitsForTheNewAddress(new)) => format!(
+            "Accepted: a link is on its way to {new}. The address changes when it is opened \
+             (within 24 hours)."
         ),
+        Ok(Answered::Declined) => "Nothing changed: the address stays as it was.".to_owned(),
+        Err(ServiceError::ReauthRequired) => {
+            let why = "Enter your password to accept the change.".to_owned();
+            return email_link_page(state, headers, route, token, Some(why)).await;
+        }
+        Err(ServiceError::Invalid(why)) => {
+            return email_link_page(state, headers, route, token, Some(why)).await
+        }
         Err(ServiceError::NotFound) => return Ok(link_is_dead(EMAIL_TITLE)),
         Err(e) => return Err(e.into()),
     };
     Ok((
-        status,
+        StatusCode::OK,
         LinkUsedPage {
             title: EMAIL_TITLE,
             message,
@@ -444,15 +481,16 @@ pub async fn email_confirm_get(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Result<Response> {
-    email_link_page(&state, &headers, urls::EMAIL_CONFIRM_LINK, &token).await
+    email_link_page(&state, &headers, urls::EMAIL_CONFIRM_LINK, &token, None).await
 }
 
 pub async fn email_confirm_post(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Path(token): Path<String>,
     Form(form): Form<AnswerForm>,
 ) -> Result<Response> {
-    email_link_post(&state, &token, form).await
+    email_link_post(&state, &headers, urls::EMAIL_CONFIRM_LINK, &token, form).await
 }
 
 pub async fn email_answer_get(
@@ -460,13 +498,14 @@ pub async fn email_answer_get(
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Result<Response> {
-    email_link_page(&state, &headers, urls::EMAIL_ANSWER_LINK, &token).await
+    email_link_page(&state, &headers, urls::EMAIL_ANSWER_LINK, &token, None).await
 }
 
 pub async fn email_answer_post(
     State(state): State<AppState>,
+    headers: HeaderMap,
     Path(token): Path<String>,
     Form(form): Form<AnswerForm>,
 ) -> Result<Response> {
-    email_link_post(&state, &token, form).await
+    email_link_post(&state, &headers, urls::EMAIL_ANSWER_LINK, &token, form).await
 }

@@ -6,31 +6,56 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Form;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::error::Result;
 use super::flash::Flash;
 use super::session::Auth;
 use super::users::{admin_account, page, Notice};
+use crate::domain::Account;
 use crate::http::AppState;
-use crate::service::{accounts, provisioning, Actor, ServiceError};
+use crate::service::provisioning::TokenMaker;
+use crate::service::{accounts, login, provisioning, Actor, ServiceError};
 
 #[derive(Deserialize)]
 pub struct TokenForm {
     #[serde(default)]
     name: String,
+    /// Needed when the last password entry is not recent.
+    #[serde(default)]
+    password: Option<SecretString>,
 }
 
-/// A new provisioning token: the page shows it once.
+/// A new provisioning token: the page shows it once. It needs a recent password entry: the one
+/// in this form, or one within the re-auth window.
 pub async fn token_post(
     State(state): State<AppState>,
     auth: Auth,
     Form(form): Form<TokenForm>,
 ) -> Result<Response> {
     let account = admin_account(&auth)?;
-    match provisioning::create_token(&state.ctx, Actor::User(&auth.user), &account, &form.name)
-        .await
-    {
+    let recent = match auth.recent_password(&state.ctx) {
+        Some(recent) => Some(recent),
+        None => match form.password.filter(|p| !p.expose_secret().is_empty()) {
+            Some(password) => {
+                match login::reauthenticate(&state.ctx, &auth.user, password).await? {
+                    true => Some(auth.session.reauthenticated(&auth.user).await?),
+                    false => {
+                        let why = "That password is not correct.";
+                        return token_refused(&state, &auth, account, why.into()).await;
+                    }
+                }
+            }
+            None => None,
+        },
+    };
+    let Some(recent) = recent else {
+        let why = "Enter your password to create a token.";
+        return token_refused(&state, &auth, account, why.into()).await;
+    };
+    let maker = TokenMaker::Admin(&auth.user, &recent);
+    match provisioning::create_token(&state.ctx, maker, &account, &form.name).await {
         Ok(made) => {
             let notice = Notice {
                 new_token: Some((form.name.trim().to_owned(), made.token)),
@@ -38,16 +63,24 @@ pub async fn token_post(
             };
             Ok(page(&state, &auth, account, notice).await?.into_response())
         }
-        Err(ServiceError::Invalid(why)) => {
-            let notice = Notice {
-                token_error: Some(why),
-                ..Notice::default()
-            };
-            let p = page(&state, &auth, account, notice).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, p).into_response())
-        }
+        Err(ServiceError::Invalid(why)) => token_refused(&state, &auth, account, why).await,
         Err(e) => Err(e.into()),
     }
+}
+
+/// The page again with why no token was made (nothing was).
+async fn token_refused(
+    state: &AppState,
+    auth: &Auth,
+    account: Account,
+    why: String,
+) -> Result<Response> {
+    let notice = Notice {
+        token_error: Some(why),
+        ..Notice::default()
+    };
+    let p = page(state, auth, account, notice).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, p).into_response())
 }
 
 pub async fn token_revoke_post(

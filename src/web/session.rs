@@ -130,6 +130,33 @@ impl WebSession {
         must_set_up: bool,
         client: &Client<'_>,
     ) -> Result<(), WebError> {
+        self.start(user, must_set_up, client, service::now()).await
+    }
+
+    /// [`WebSession::login`] for a sign-in at the identity provider: it counts as a password
+    /// entry only from when the provider says the person last authenticated there
+    /// (`authenticated_at`, its `auth_time`). A provider that reused a days-old session of an
+    /// unattended browser gives no "sudo mode"; one that says nothing gives none either.
+    pub async fn login_with_sso(
+        &self,
+        user: &User,
+        must_set_up: bool,
+        client: &Client<'_>,
+        authenticated_at: Option<i64>,
+    ) -> Result<(), WebError> {
+        let now = service::now();
+        let entered = authenticated_at.map_or(0, |at| at.min(now));
+        self.start(user, must_set_up, client, entered).await?;
+        self.set(VIA_SSO, true).await
+    }
+
+    async fn start(
+        &self,
+        user: &User,
+        must_set_up: bool,
+        client: &Client<'_>,
+        reauth_at: i64,
+    ) -> Result<(), WebError> {
         self.0.cycle_id().await.map_err(session_err)?;
         self.0.clear().await;
         let now = service::now();
@@ -143,7 +170,7 @@ impl WebSession {
         self.set(UID, user.id).await?;
         self.set(EPOCH, user.auth_epoch).await?;
         self.set(AUTH_AT, now).await?;
-        self.set(REAUTH_AT, now).await?;
+        self.set(REAUTH_AT, reauth_at).await?;
         self.set(SEEN_AT, now).await?;
         self.set(CSRF, crypto::random_token()).await?;
         if must_set_up {
@@ -184,11 +211,6 @@ impl WebSession {
             return Ok(None);
         }
         Ok(Some((uid, epoch, self.get::<String>(PENDING_NEXT).await?)))
-    }
-
-    /// The login was single sign-on's.
-    pub async fn signed_in_with_sso(&self) -> Result<(), WebError> {
-        self.set(VIA_SSO, true).await
     }
 
     /// Was the login single sign-on's?

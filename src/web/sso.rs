@@ -113,6 +113,12 @@ fn refused(state: &AppState, e: SsoError) -> Result<Response> {
             "Already linked",
             format!("That {name} account is linked to another login here."),
         ),
+        SsoError::Service(ServiceError::Throttled { .. } | ServiceError::ReauthRequired) => {
+            return Err(match e {
+                SsoError::Service(e) => e.into(),
+                _ => WebError::NotFound,
+            })
+        }
         SsoError::Service(ServiceError::Internal(_)) => {
             return Err(match e {
                 SsoError::Service(e) => e.into(),
@@ -151,6 +157,7 @@ pub struct StartForm {
 /// "Sign in with …": to the provider.
 pub async fn sso_start_post(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     Form(form): Form<StartForm>,
 ) -> Result<Response> {
     let next = safe_next(form.next.as_deref());
@@ -159,6 +166,7 @@ pub async fn sso_start_post(
         Purpose::Login {
             next: next.as_deref(),
         },
+        &addr,
     )
     .await
     {
@@ -203,6 +211,7 @@ pub async fn sso_callback_get(
         Finished::SignedIn {
             user,
             second_factor,
+            authenticated_at,
             next,
         } => {
             let ctx = &state.ctx;
@@ -213,8 +222,9 @@ pub async fn sso_callback_get(
                 Redirect::to(urls::SECOND_STEP).into_response()
             } else {
                 let must_set_up = !second_factor && two_step::required_for(ctx, user.role);
-                session.login(&user, must_set_up, &client).await?;
-                session.signed_in_with_sso().await?;
+                session
+                    .login_with_sso(&user, must_set_up, &client, authenticated_at)
+                    .await?;
                 let to = if must_set_up {
                     urls::TWO_STEP.to_owned()
                 } else {
@@ -239,17 +249,35 @@ pub async fn sso_callback_get(
     Ok(res)
 }
 
-/// A logged-in person links an identity: to the provider.
-pub async fn sso_link_post(State(state): State<AppState>, auth: Auth) -> Result<Response> {
-    match sso::begin(&state.ctx, Purpose::Link { user: &auth.user }).await {
+/// A logged-in person links an identity: to the provider, after a recent password entry (a
+/// link is a lasting way in, so a borrowed session must not be able to make one).
+pub async fn sso_link_post(
+    State(state): State<AppState>,
+    auth: Auth,
+    ClientAddr(addr): ClientAddr,
+) -> Result<Response> {
+    let Some(recent) = auth.recent_password(&state.ctx) else {
+        return Err(WebError::Forbidden(
+            "Confirm your password on the two-step login page first.".into(),
+        ));
+    };
+    let purpose = Purpose::Link {
+        user: &auth.user,
+        recent: &recent,
+    };
+    match sso::begin(&state.ctx, purpose, &addr).await {
         Ok(started) => Ok(to_provider(&state, started)),
         Err(e) => refused(&state, e),
     }
 }
 
 /// A logged-in person confirms who they are with their identity (instead of their password).
-pub async fn sso_reauth_post(State(state): State<AppState>, auth: Auth) -> Result<Response> {
-    match sso::begin(&state.ctx, Purpose::Reauth { user: &auth.user }).await {
+pub async fn sso_reauth_post(
+    State(state): State<AppState>,
+    auth: Auth,
+    ClientAddr(addr): ClientAddr,
+) -> Result<Response> {
+    match sso::begin(&state.ctx, Purpose::Reauth { user: &auth.user }, &addr).await {
         Ok(started) => Ok(to_provider(&state, started)),
         Err(e) => refused(&state, e),
     }

@@ -374,6 +374,8 @@ pub struct Section {
     /// Single sign-on is set up, so the account may make its members sign in only that way.
     pub sso_name: Option<String>,
     pub sso_only: bool,
+    /// A new token needs the password again (the last entry is not recent).
+    pub needs_password: bool,
 }
 
 async fn provisioning_section(
@@ -406,6 +408,7 @@ async fn provisioning_section(
         error,
         sso_name: state.ctx.sso.as_ref().map(|s| s.name.clone()),
         sso_only: account.sso_only,
+        needs_password: auth.recent_password(&state.ctx).is_none(),
     })
 }
 

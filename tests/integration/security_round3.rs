@@ -276,18 +276,77 @@ async fn an_administrators_request_changes_nothing_until_the_member_accepts(back
     };
     let answer = path_of(&link_in(&second, "http"));
     let anon = app.client();
-    anon.get(&answer).await;
-    let (status, _, page) = anon.post(&answer, &[("answer", "accept")]).await;
-    assert_eq!(status, 200, "{page}");
-    assert_eq!(
+    let (_, _, page) = anon.get(&answer).await;
+    assert!(page.contains("Your password, to accept"), "{page}");
+    // Accepting takes the member's password (issue 36); without it, or with a wrong one,
+    // nothing changes.
+    for password in ["", "not her password"] {
+        let (status, _, page) = anon
+            .post(&answer, &[("answer", "accept"), ("password", password)])
+            .await;
+        assert_eq!(status, 422, "{page}");
+    }
+    let address = || async {
         people::user_by_username(&app.ctx, "alice")
             .await
             .unwrap()
             .email
-            .as_deref(),
-        Some("alice@work.example")
+            .unwrap()
+    };
+    assert_eq!(address().await, "alice@example.com");
+    let (status, _, page) = anon
+        .post(&answer, &[("answer", "accept"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("a link is on its way to alice@work.example"),
+        "{page}"
     );
+    // Still the old address until the new one opens its own link (issue 36: it never
+    // confirmed).
+    assert_eq!(address().await, "alice@example.com");
+    let confirm = smtp
+        .wait_for_subject("Confirm your new e-mail address")
+        .await;
+    assert_eq!(confirm.to(), "alice@work.example");
+    let confirm = path_of(&link_in(&confirm, "http"));
+    anon.get(&confirm).await;
+    let (status, _, page) = anon.post(&confirm, &[("answer", "accept")]).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(address().await, "alice@work.example");
     assert_eq!(web.get("/profile").await.0, 303, "her sessions ended");
+
+    // Logged in, accepting asks for the password too, and a request accepted without it did
+    // not open "sudo mode" (the PIN stays hidden).
+    let (status, _) = post_user(
+        &app,
+        &t_ada,
+        alice.id,
+        json!({"user":{"email":"alice@third.example"}}),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let web = app.logged_in("alice").await;
+    app.age_sessions("reauth_at", 3600).await;
+    let (status, _, page) = web
+        .post("/profile/email/answer", &[("answer", "accept")])
+        .await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("Enter your password to accept"), "{page}");
+    let (_, _, section) = web.hx_post("/profile/support-pin/show", &[]).await;
+    assert!(!section.contains(&app.pin_of(&alice).await), "{section}");
+    let (status, _, page) = web
+        .post(
+            "/profile/email/answer",
+            &[("answer", "accept"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("a link is on its way to alice@third.example"),
+        "{page}"
+    );
+    assert_eq!(address().await, "alice@work.example");
     // A member's stolen token older than the re-auth window cannot ask for its own change, and
     // another member cannot ask for anyone's.
     let t_bob = app.token("bob").await;

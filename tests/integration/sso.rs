@@ -36,6 +36,10 @@ dual!(backend:
     an_unreachable_provider_is_said_plainly,
     single_sign_on_in_a_browser_with_javascript,
     single_sign_on_in_a_browser_without_javascript,
+    a_provisioning_token_cannot_make_an_identity_sign_in_as_a_member_who_is_there,
+    a_sign_in_is_only_as_fresh_as_the_providers_auth_time,
+    linking_an_identity_needs_a_recent_password_and_mails_the_member,
+    starting_sign_ins_is_throttled_per_address,
 );
 
 /// The name people see for the test provider.
@@ -199,6 +203,8 @@ pub struct Person<'a> {
     pub amr: &'a str,
     /// The `acr` claim (`-` for none).
     pub acr: &'a str,
+    /// How many seconds ago the person authenticated at the provider (its `auth_time`).
+    pub auth_age: &'a str,
 }
 
 impl<'a> Person<'a> {
@@ -209,6 +215,7 @@ impl<'a> Person<'a> {
             verified: true,
             amr: "pwd",
             acr: "-",
+            auth_age: "0",
         }
     }
 }
@@ -276,6 +283,7 @@ pub async fn at_the_provider(c: &Client, idp: &Idp, to_provider: &str, who: Pers
             ("name", who.sub),
             ("amr", who.amr),
             ("acr", who.acr),
+            ("auth_age", who.auth_age),
             ("action", "login"),
         ])
         .send()
@@ -474,18 +482,18 @@ async fn an_identity_linked_to_nobody_opens_nothing(backend: Backend) {
     assert!(!logged_in(&c).await);
     assert_eq!(identities(&app).await, 0);
 
-    // Provisioned with an external id equal to the subject: linked already.
+    // An external id written on a member who has a password opens nothing (provisioning's
+    // links are `a_provisioning_token_cannot_make_an_identity_sign_in_as_a_member_who_is_there`).
     sqlx::query("UPDATE users SET external_id = $1 WHERE id = $2")
         .bind("ext-carol")
         .bind(carol.id)
         .execute(app.pool())
         .await
         .expect("external id");
-    let (c, status, to, _) = sign_in(&app, &idp, Person::new("ext-carol", "c@corp.test")).await;
-    assert_eq!((status, to.as_str()), (303, "/profile"));
-    let (_, _, page) = c.get("/profile").await;
-    assert!(page.contains("carol"), "{page}");
-    assert_eq!(identities(&app).await, 1);
+    let (c, status, _, _) = sign_in(&app, &idp, Person::new("ext-carol", "c@corp.test")).await;
+    assert_eq!(status, 403);
+    assert!(!logged_in(&c).await);
+    assert_eq!(identities(&app).await, 0);
 
     // A disabled member is refused as with a password.
     linked(&app, &idp, &dave, "dave-at-corp").await;
@@ -502,7 +510,7 @@ async fn an_identity_linked_to_nobody_opens_nothing(backend: Backend) {
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("disabled"), "{body}");
     assert!(!logged_in(&c).await);
-    assert_eq!(events(&app, "login.sso").await, [NAME.to_owned()]);
+    assert!(events(&app, "login.sso").await.is_empty());
 }
 
 async fn a_verified_address_links_only_when_configured(backend: Backend) {
@@ -585,6 +593,23 @@ async fn a_second_factor_at_the_provider_counts_only_when_it_says_so(backend: Ba
         ..Person::new("desk2-at-corp", "desk2@corp.test")
     };
     let (_, status, to, _) = sign_in(&app, &idp, acr).await;
+    assert_eq!((status, to.as_str()), (303, "/agent"));
+
+    // One factor that is not a password is still one factor (RFC 8176): an `otp` or an `sms`
+    // alone, or two of one kind, is not two-step login; a password and a code are.
+    for amr in ["otp", "sms", "hwk", "otp,sms"] {
+        let one = Person {
+            amr,
+            ..Person::new("desk2-at-corp", "desk2@corp.test")
+        };
+        let (_, status, to, _) = sign_in(&app, &idp, one).await;
+        assert_eq!((status, to.as_str()), (303, "/profile/two-step"), "{amr}");
+    }
+    let two = Person {
+        amr: "pwd,otp",
+        ..Person::new("desk2-at-corp", "desk2@corp.test")
+    };
+    let (_, status, to, _) = sign_in(&app, &idp, two).await;
     assert_eq!((status, to.as_str()), (303, "/agent"));
 
     // amr ["pwd"] without two-step login set up: sent to set it up, nothing else answers.
@@ -1084,4 +1109,254 @@ async fn browser_journey(backend: Backend, javascript: bool) {
     b.click_css("#logout-yes").await;
     b.wait_text("Log in").await;
     assert_eq!(b.c.current_url().await.expect("url").path(), "/login");
+}
+
+/// Mails of `kind` queued for `user`.
+async fn mails_to(app: &TestApp, kind: &str, user: &User) -> i64 {
+    sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE kind = $1 AND recipient_id = $2")
+        .bind(kind)
+        .bind(user.id)
+        .fetch_one(app.pool())
+        .await
+        .expect("count mail")
+        .get::<i64, _>("n")
+}
+
+/// Issue 36's takeover: a provisioning token set the `externalId` of a member who was there
+/// already (the administrator) to its own identity's subject, and that identity's first sign-in
+/// logged in as them. An external id now links only a member provisioning created with it, who
+/// has no way in yet; the first account to create one with an id keeps it; the member is mailed.
+async fn a_provisioning_token_cannot_make_an_identity_sign_in_as_a_member_who_is_there(
+    backend: Backend,
+) {
+    let Some(idp) = Idp::start().await else {
+        return;
+    };
+    let app = sso_app(backend, &idp.issuer, |_| {}).await.expect("app");
+    let acme = app.account("Acme", UnlockPolicy::SelfService).await;
+    let root = app.admin(&acme, "root").await;
+    let pin = app.pin_of(&root).await;
+    let scim = crate::scim::Scim::for_account(&app, &acme, "Okta").await;
+
+    // The token points the administrator's external id at the attacker's identity: 200, a
+    // label only. The attacker's sign-in is refused, links nothing, opens no session.
+    let a = scim
+        .patch(
+            &format!("/Users/{}", root.id),
+            serde_json::json!([{"op": "replace", "path": "externalId", "value": "mallory"}]),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let (c, status, _, body) = sign_in(&app, &idp, Person::new("mallory", "m@evil.test")).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("is not linked to a login here"), "{body}");
+    assert!(!logged_in(&c).await);
+    assert!(!c
+        .hx_post("/profile/support-pin/show", &[])
+        .await
+        .2
+        .contains(&pin));
+    assert_eq!(identities(&app).await, 0);
+
+    // A member the token creates with an id is linked on that identity's first sign-in, and
+    // told so; the activity says provisioning's id linked it, not that the member did.
+    let carol_id = scim
+        .create(
+            "carol",
+            serde_json::json!({"externalId": "ext-carol", "emails": [{"value": "carol@acme.test"}]}),
+        )
+        .await;
+    let (c, status, to, _) = sign_in(&app, &idp, Person::new("ext-carol", "c@corp.test")).await;
+    assert_eq!((status, to.as_str()), (303, "/profile"));
+    let (_, _, page) = c.get("/profile").await;
+    assert!(page.contains("carol"), "{page}");
+    let carol = pinpanel::store::users::by_username(app.pool(), "carol")
+        .await
+        .expect("query")
+        .expect("carol");
+    assert_eq!(carol.id.to_string(), carol_id);
+    assert_eq!(mails_to(&app, "sso.linked", &carol).await, 1);
+    let actor: Option<i64> =
+        sqlx::query_scalar("SELECT actor_id FROM audit_log WHERE event = 'sso.linked'")
+            .fetch_one(app.pool())
+            .await
+            .expect("the link's row");
+    assert_eq!(actor, None, "linked by provisioning, not by carol");
+
+    // An id the token changes after it created the member links nothing, even while the member
+    // has no way in yet.
+    scim.create("dave", serde_json::json!({"externalId": "ext-dave"}))
+        .await;
+    let dave = pinpanel::store::users::by_username(app.pool(), "dave")
+        .await
+        .expect("query")
+        .expect("dave");
+    let a = scim
+        .patch(
+            &format!("/Users/{}", dave.id),
+            serde_json::json!([{"op": "replace", "path": "externalId", "value": "mallory-2"}]),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let (_, status, _, _) = sign_in(&app, &idp, Person::new("mallory-2", "m@evil.test")).await;
+    assert_eq!(status, 403);
+
+    // A member who chose a password since owns their login: provisioning's id no longer links
+    // it (they link from their security page, after their password).
+    scim.create("erin", serde_json::json!({"externalId": "ext-erin"}))
+        .await;
+    let erin = pinpanel::store::users::by_username(app.pool(), "erin")
+        .await
+        .expect("query")
+        .expect("erin");
+    pinpanel::service::password::set_password(
+        &app.ctx,
+        pinpanel::service::Actor::Cli,
+        &erin,
+        SecretString::from(PASSWORD),
+    )
+    .await
+    .expect("a password");
+    let (_, status, _, _) = sign_in(&app, &idp, Person::new("ext-erin", "e@corp.test")).await;
+    assert_eq!(status, 403);
+
+    // Another account giving the same id to a member of its own later neither takes nor blocks
+    // the first member's sign-in.
+    scim.create("fay", serde_json::json!({"externalId": "ext-fay"}))
+        .await;
+    let other = app.account("Other", UnlockPolicy::SelfService).await;
+    let theirs = crate::scim::Scim::for_account(&app, &other, "Their Okta").await;
+    theirs
+        .create("fay-too", serde_json::json!({"externalId": "ext-fay"}))
+        .await;
+    let (c, status, to, _) = sign_in(&app, &idp, Person::new("ext-fay", "f@corp.test")).await;
+    assert_eq!((status, to.as_str()), (303, "/profile"));
+    let (_, _, page) = c.get("/profile").await;
+    assert!(page.contains("Acme") && page.contains("fay"), "{page}");
+    assert_eq!(identities(&app).await, 2, "carol and fay");
+}
+
+/// A sign-in at the provider is a fresh password entry ("sudo mode": Show) only as fresh as the
+/// provider says the person authenticated (`auth_time`): one that reused a days-old session at
+/// an unattended browser shows no PIN.
+async fn a_sign_in_is_only_as_fresh_as_the_providers_auth_time(backend: Backend) {
+    let Some(idp) = Idp::start().await else {
+        return;
+    };
+    let app = sso_app(backend, &idp.issuer, |s| s.reauth_secs = 300)
+        .await
+        .expect("app");
+    let account = app.account("Acme", UnlockPolicy::SelfService).await;
+    let alice = app.user(&account, "alice").await;
+    linked(&app, &idp, &alice, "alice-at-corp").await;
+    let pin = app.pin_of(&alice).await;
+
+    // Authenticated at the provider three days ago: logged in, but Show asks who she is.
+    let stale = Person {
+        auth_age: "259200",
+        ..Person::new("alice-at-corp", "a@corp.test")
+    };
+    let (c, status, _, _) = sign_in(&app, &idp, stale).await;
+    assert_eq!(status, 303);
+    assert_eq!(c.get("/profile").await.0, 200);
+    let (_, _, section) = c.hx_post("/profile/support-pin/show", &[]).await;
+    assert!(!section.contains(&pin), "{section}");
+    assert!(
+        section.contains(&format!("Confirm with {NAME}")),
+        "{section}"
+    );
+
+    // An ID token that does not say when: not fresh either.
+    idp.tamper("no-auth-time").await;
+    let (c, status, _, _) = sign_in(&app, &idp, Person::new("alice-at-corp", "a@corp.test")).await;
+    assert_eq!(status, 303);
+    assert_eq!(c.get("/profile").await.0, 200);
+    let (_, _, section) = c.hx_post("/profile/support-pin/show", &[]).await;
+    assert!(!section.contains(&pin), "{section}");
+    assert!(
+        section.contains(&format!("Confirm with {NAME}")),
+        "{section}"
+    );
+
+    // Authenticated just now: Show shows.
+    let (c, status, _, _) = sign_in(&app, &idp, Person::new("alice-at-corp", "a@corp.test")).await;
+    assert_eq!(status, 303);
+    assert_eq!(c.get("/profile").await.0, 200);
+    let (_, _, section) = c.hx_post("/profile/support-pin/show", &[]).await;
+    assert!(section.contains(&pin), "{section}");
+}
+
+/// Linking an identity makes a lasting way in: it needs a recent password entry (a borrowed
+/// session past its re-auth window cannot make one), and the member is mailed.
+async fn linking_an_identity_needs_a_recent_password_and_mails_the_member(backend: Backend) {
+    let Some(idp) = Idp::start().await else {
+        return;
+    };
+    let app = sso_app(backend, &idp.issuer, |s| s.reauth_secs = 300)
+        .await
+        .expect("app");
+    let account = app.account("Acme", UnlockPolicy::SelfService).await;
+    let alice = app.user(&account, "alice").await;
+    let c = app.public_client();
+    assert_eq!(c.login("alice", PASSWORD).await.status(), 303);
+    app.age_sessions("reauth_at", 3600).await;
+
+    let (_, _, page) = c.get("/profile/two-step").await;
+    assert!(!page.contains(&format!("Link {NAME} account")), "{page}");
+    assert!(page.contains("confirm your password below first"), "{page}");
+    let (status, _, page) = c.post("/profile/two-step/sso/link", &[]).await;
+    assert_eq!(status, 403, "{page}");
+    assert!(page.contains("Confirm your password"), "{page}");
+    let started: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sso_attempts")
+        .fetch_one(app.pool())
+        .await
+        .expect("count");
+    assert_eq!(started, 0, "nothing started");
+
+    let (status, _, _) = c
+        .post("/profile/two-step/password", &[("password", PASSWORD)])
+        .await;
+    assert_eq!(status, 303);
+    let who = Person::new("alice-at-corp", "alice@corp.test");
+    let (status, to, _) = link(&c, &idp, who).await;
+    assert_eq!((status, to.as_str()), (303, "/profile/two-step?linked=1"));
+    assert_eq!(identities(&app).await, 1);
+    assert_eq!(mails_to(&app, "sso.linked", &alice).await, 1);
+    let (subject, body): (String, Vec<u8>) =
+        sqlx::query_as("SELECT subject, text_body FROM outbox WHERE kind = 'sso.linked'")
+            .fetch_one(app.pool())
+            .await
+            .expect("the mail");
+    assert_eq!(subject, format!("A {NAME} account now signs you in"));
+    let text = String::from_utf8(body).expect("text");
+    assert!(
+        text.contains("alice@corp.test") && text.contains("unlink it"),
+        "{text}"
+    );
+}
+
+/// Starting sign-ins writes a row each (kept ten minutes): they are counted per client address,
+/// so an anonymous flood meets a 429, not a growing table.
+async fn starting_sign_ins_is_throttled_per_address(backend: Backend) {
+    let Some(idp) = Idp::start().await else {
+        return;
+    };
+    let app = sso_app(backend, &idp.issuer, |_| {}).await.expect("app");
+    let c = app.public_client();
+    let (status, _, _) = c.get("/login").await;
+    assert_eq!(status, 200);
+    let max = app.ctx.limits.sso_per_address.max;
+    for n in 0..max {
+        let (status, _, body) = c.post("/login/oidc", &[]).await;
+        assert_eq!(status, 303, "start {n}: {body}");
+    }
+    let (status, headers, body) = c.post("/login/oidc", &[]).await;
+    assert_eq!(status, 429, "{body}");
+    assert!(headers.contains_key("retry-after"));
+    assert!(body.contains("Too many attempts"), "{body}");
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sso_attempts")
+        .fetch_one(app.pool())
+        .await
+        .expect("count");
+    assert_eq!(rows, max);
 }

@@ -58,7 +58,7 @@ async function newSigningKey(label) {
   return { jwk, publicJwk, key: await jose.importJWK(jwk, 'RS256') };
 }
 const mainKey = await newSigningKey('main');
-const TAMPER_MODES = ['expired', 'wrong-aud', 'wrong-nonce', 'wrong-iss', 'unsigned', 'bad-signature', 'new-key'];
+const TAMPER_MODES = ['expired', 'wrong-aud', 'wrong-nonce', 'wrong-iss', 'unsigned', 'bad-signature', 'new-key', 'no-auth-time'];
 const hooks = { tamper: null, authError: null, extraKeys: [] }; // tamper and authError are one-shot
 const accounts = new Map(); // sub -> claims typed into the login form
 
@@ -159,6 +159,10 @@ async function tamper(idToken, mode) {
       const sig = Buffer.from(s, 'base64url'); sig[0] ^= 0x01;
       return `${h}.${p}.${sig.toString('base64url')}`;
     }
+    case 'no-auth-time': {
+      const { auth_time: _, ...rest } = payload;
+      return sign(header, rest, mainKey);
+    }
     case 'new-key': {
       const fresh = await newSigningKey('rotated');
       hooks.extraKeys.push(fresh.publicJwk); // the jwks_uri serves it from now on
@@ -187,6 +191,7 @@ function loginForm(uid, details, message = '') {
 <p><label for="name">name</label> <input id="name" name="name" placeholder="SUB"></p>
 <p><label for="amr">amr (comma-separated, - for none)</label> <input id="amr" name="amr" placeholder="pwd"></p>
 <p><label for="acr">acr (- for none)</label> <input id="acr" name="acr" placeholder="${esc(acrValues[0])}"></p>
+<p><label for="auth_age">seconds since the person authenticated (auth_time)</label> <input id="auth_age" name="auth_age" placeholder="0"></p>
 <p><button id="login-submit" type="submit" name="action" value="login">Sign in</button>
 <button id="login-cancel" type="submit" name="action" value="cancel" formnovalidate>Cancel</button></p>
 </form>`);
@@ -235,7 +240,10 @@ async function interactions(ctx) {
       email_verified: !['false', '0', 'no', 'off'].includes((form.email_verified || 'true').toLowerCase()),
       name: form.name || sub,
     });
-    return finishInteraction(ctx, { login: { accountId: sub, amr, acr, remember: false } });
+    // `ts` is when the person authenticated (the ID token's auth_time): a sign-in that reuses an
+    // old session at a real provider says an old time, which the form's auth_age imitates.
+    const ts = Math.floor(Date.now() / 1000) - Number(form.auth_age || 0);
+    return finishInteraction(ctx, { login: { accountId: sub, amr, acr, ts, remember: false } });
   }
   ctx.status = 405;
   return undefined;

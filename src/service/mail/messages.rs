@@ -252,6 +252,37 @@ pub async fn access_changed(
     queue(ctx, conn, mail, member, &letter, false).await
 }
 
+/// An identity at the provider was linked to `member`'s login: from now on it signs them in.
+/// Whoever linked it (the member, or a first sign-in by provisioning or a verified address),
+/// the member hears of it, so a link they did not make is one they can undo.
+pub async fn identity_linked(
+    ctx: &Ctx,
+    conn: &mut Tx,
+    member: &User,
+    provider: &str,
+    identity: &str,
+    at: i64,
+) -> Result<bool> {
+    let when = format_time(at);
+    let letter = Letter {
+        subject: format!("A {provider} account now signs you in"),
+        greeting: greeting(member),
+        paragraphs: vec![
+            format!(
+                "At {when} the {provider} account {identity} was linked to your login {}: \
+                 \"Sign in with {provider}\" now logs in as you.",
+                member.username
+            ),
+            "If this was not you, unlink it on your Two-step login page, choose a new password \
+             with \"Forgot password?\" on the login page, and tell your account's administrator."
+                .into(),
+        ],
+        action: panel_url(ctx).map(|u| ("Log in".into(), u)),
+        panel_url: None,
+    };
+    queue(ctx, conn, MailKind::IdentityLinked, member, &letter, false).await
+}
+
 /// What changed about a person's login, that they are told of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccessChange {

@@ -162,6 +162,9 @@ pub async fn create(ctx: &Ctx, p: &Provisioner, fields: Fields) -> Result<ScimMe
         },
     )
     .await?;
+    if let Some(x) = &c.external_id {
+        store::sso::give_external_id(&mut tx, member.id, x).await?;
+    }
     if !fields.active {
         store::users::set_disabled(&mut tx, member.id, true).await?;
         audit(&mut tx, Event::MemberDisabled, actor, Some(&member), "").await?;

@@ -7,6 +7,7 @@ pub mod members;
 
 pub use members::ScimMember;
 
+use super::policy::RecentPassword;
 use super::{audit_account, limits, policy, Actor, Ctx, Result, ServiceError};
 use crate::crypto;
 use crate::domain::{Account, Event, User};
@@ -65,29 +66,48 @@ fn token_name(name: &str) -> Result<String> {
     Ok(name.to_owned())
 }
 
-/// Makes a provisioning token for `account`: an administrator of the account or the command
-/// line. The token is returned once; only its hash is kept.
+/// Who makes a provisioning token.
+#[derive(Debug, Clone, Copy)]
+pub enum TokenMaker<'a> {
+    /// An administrator of the account, with proof of a recent password entry: a token acts for
+    /// the account with no person behind it, so a borrowed session must not be able to make one.
+    /// It ends with its maker's sessions and tokens (a password change, a demotion, disabling).
+    Admin(&'a User, &'a RecentPassword),
+    /// The operator.
+    Cli,
+}
+
+/// Makes a provisioning token for `account`. The token is returned once; only its hash is kept.
 pub async fn create_token(
     ctx: &Ctx,
-    actor: Actor<'_>,
+    maker: TokenMaker<'_>,
     account: &Account,
     name: &str,
 ) -> Result<NewToken> {
-    if let Actor::User(u) = actor {
-        policy::may_administer(u, account.id)?;
-    }
+    let (actor, created_by_id, created_by) = match maker {
+        TokenMaker::Admin(u, recent) => {
+            policy::may_administer(u, account.id)?;
+            recent.of(u)?;
+            (Actor::User(u), Some(u.id), u.username.clone())
+        }
+        TokenMaker::Cli => (Actor::Cli, None, "command line".to_owned()),
+    };
     let name = token_name(name)?;
     let token = format!("{TOKEN_PREFIX}{}", crypto::random_token());
     let hash = crypto::sha256_hex(token.as_bytes());
-    let created_by = match actor {
-        Actor::User(u) => u.username.clone(),
-        Actor::Cli => "command line".to_owned(),
-        _ => "pinpanel".to_owned(),
-    };
     let mut tx = ctx.db.begin().await?;
-    let id =
-        store::scim::insert_token(&mut tx, account.id, &name, &hash, &created_by, store::now())
-            .await?;
+    let id = store::scim::insert_token(
+        &mut tx,
+        &store::scim::NewToken {
+            account_id: account.id,
+            name: &name,
+            token_hash: &hash,
+            created_by_id,
+            created_by_name: &created_by,
+            now: store::now(),
+        },
+    )
+    .await?;
     audit_account(&mut tx, Event::ScimTokenCreated, actor, account.id, &name).await?;
     tx.commit().await?;
     Ok(NewToken { id, token })
@@ -129,19 +149,18 @@ pub async fn revoke_token(ctx: &Ctx, admin: &User, account: &Account, id: i64) -
     Ok(())
 }
 
-/// Who sent `token` from `address`: `None` for a token that is not one. Wrong tokens are
-/// counted per address, like wrong passwords: after too many, every request from that address
-/// is refused (`Throttled`) for a while, the right token too.
+/// Who sent `token` from `address`: `None` for a token that is not one. The token is looked up
+/// first, so the right token always works, whatever others sent from its address (identity
+/// systems share egress addresses): no one can be guessed (256 random bits), and wrong tokens
+/// are counted per address only to refuse a scanner (`Throttled`) and to record it once.
 pub async fn authenticate(ctx: &Ctx, token: &str, address: &str) -> Result<Option<Provisioner>> {
-    let limit = ctx.limits.provisioning_per_address;
-    limits::check(ctx, limit, address).await?;
     let found = if token.starts_with(TOKEN_PREFIX) && token.len() <= 128 {
         store::scim::token_by_hash(&ctx.db.pool, &crypto::sha256_hex(token.as_bytes())).await?
     } else {
         None
     };
     let Some((row, account)) = found else {
-        limits::hit(ctx, limit, address).await?;
+        limits::hit(ctx, ctx.limits.provisioning_per_address, address).await?;
         return Ok(None);
     };
     let now = store::now();

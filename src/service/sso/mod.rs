@@ -12,21 +12,15 @@ pub use identities::{identities, set_sso_only, unlink, IdentityInfo};
 
 use std::sync::Arc;
 
-use super::{audit, audit_now, Actor, Ctx, ServiceError};
+use super::policy::RecentPassword;
+use super::{audit, audit_now, limits, links, mail, Actor, Ctx, ServiceError};
 use crate::crypto;
-use crate::domain::{Event, User};
+use crate::domain::{amr, Event, User};
 use crate::store;
 use provider::{Kept, OidcError, Provider, Verified};
 
 /// How long a sign-in may take at the provider.
 pub const ATTEMPT_SECS: i64 = 10 * 60;
-
-/// `amr` values that name a factor beyond a password (RFC 8176): a sign-in carrying one counts
-/// as two-step.
-const SECOND_FACTORS: &[&str] = &[
-    "mfa", "mca", "otp", "hwk", "swk", "sms", "tel", "sc", "pop", "fpt", "face", "iris", "retina",
-    "vbm",
-];
 
 /// Single sign-on as configured (`PINPANEL_OIDC_*`).
 pub struct Sso {
@@ -101,8 +95,12 @@ impl std::fmt::Debug for Sso {
 pub enum Purpose<'a> {
     /// Logging in, then going to `next` (a local path).
     Login { next: Option<&'a str> },
-    /// A logged-in person links an identity.
-    Link { user: &'a User },
+    /// A logged-in person links an identity: with proof of a recent password entry, as a link is
+    /// a lasting way in (a borrowed session must not become one).
+    Link {
+        user: &'a User,
+        recent: &'a RecentPassword,
+    },
     /// A logged-in person confirms who they are (as entering the password again does).
     Reauth { user: &'a User },
 }
@@ -136,10 +134,13 @@ pub struct Callback {
 /// What a finished sign-in led to.
 #[derive(Debug)]
 pub enum Finished {
-    /// The person signed in; `second_factor` when the provider says a second factor was used.
+    /// The person signed in; `second_factor` when the provider says a second factor was used;
+    /// `authenticated_at` when the provider says when the person last authenticated there (a
+    /// sign-in that reused an old session at the provider is not a fresh password entry here).
     SignedIn {
         user: User,
         second_factor: bool,
+        authenticated_at: Option<i64>,
         next: Option<String>,
     },
     /// The person linked an identity (with the address the provider gave).
@@ -185,9 +186,18 @@ fn hash(value: &str) -> String {
     crypto::sha256_hex(value.as_bytes())
 }
 
-/// Starts a sign-in at the provider for `purpose`.
-pub async fn begin(ctx: &Ctx, purpose: Purpose<'_>) -> std::result::Result<Started, SsoError> {
+/// Starts a sign-in at the provider for `purpose`, from a browser at `address`. Each start keeps
+/// a row for ten minutes, so starts are counted per address (`Throttled` past the limit).
+pub async fn begin(
+    ctx: &Ctx,
+    purpose: Purpose<'_>,
+    address: &str,
+) -> std::result::Result<Started, SsoError> {
     let sso = ctx.sso.as_ref().ok_or(SsoError::Off)?;
+    if let Purpose::Link { user, recent } = purpose {
+        recent.of(user)?;
+    }
+    limits::hit(ctx, ctx.limits.sso_per_address, address).await?;
     let now = store::now();
     let fresh_since = matches!(purpose, Purpose::Reauth { .. }).then_some(now);
     let (redirect, state, kept) = sso
@@ -200,7 +210,7 @@ pub async fn begin(ctx: &Ctx, purpose: Purpose<'_>) -> std::result::Result<Start
     let secrets = serde_json::to_vec(&kept).map_err(|e| ServiceError::Internal(e.into()))?;
     let (user_id, next) = match purpose {
         Purpose::Login { next } => (None, next),
-        Purpose::Link { user } | Purpose::Reauth { user } => (Some(user.id), None),
+        Purpose::Link { user, .. } | Purpose::Reauth { user } => (Some(user.id), None),
     };
     store::sso::insert_attempt(
         &ctx.db.pool,
@@ -290,7 +300,7 @@ pub async fn finish(
     match attempt.purpose.as_str() {
         "link" => {
             let user = someone(ctx, attempt.user_id).await?;
-            link(ctx, sso, &user, &verified, &subject).await?;
+            link(ctx, sso, &user, &verified, &subject, LinkedBy::Member).await?;
             Ok(Finished::Linked {
                 user,
                 email: verified.email,
@@ -337,13 +347,26 @@ fn subject_of(sso: &Sso, v: &Verified) -> std::result::Result<String, SsoError> 
         })
 }
 
-/// Links the identity to `user` with its audit row.
+/// How an identity came to be linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LinkedBy {
+    /// The member, from their security page (after a recent password entry).
+    Member,
+    /// Its first sign-in, by the identity-system id provisioning created the member with.
+    Provisioning,
+    /// Its first sign-in, by the address in force the provider says it verified.
+    VerifiedAddress,
+}
+
+/// Links the identity to `user` with its audit row, and tells the member (a link is a lasting
+/// way in: whoever made it, the member hears of it at once).
 async fn link(
     ctx: &Ctx,
     sso: &Sso,
     user: &User,
     v: &Verified,
     subject: &str,
+    by: LinkedBy,
 ) -> std::result::Result<(), SsoError> {
     let now = store::now();
     let mut tx = ctx.db.begin().await?;
@@ -363,15 +386,18 @@ async fn link(
         }
         return Ok(());
     }
-    let detail = format!("{} as {}", sso.name, v.email.as_deref().unwrap_or(subject));
-    audit(
-        &mut tx,
-        Event::SsoLinked,
-        Actor::User(user),
-        Some(user),
-        &detail,
-    )
-    .await?;
+    let shown_as = v.email.as_deref().unwrap_or(subject);
+    let (actor, how) = match by {
+        LinkedBy::Member => (Actor::User(user), ""),
+        LinkedBy::Provisioning => (
+            Actor::System,
+            ", by the identity-system id it was made with",
+        ),
+        LinkedBy::VerifiedAddress => (Actor::System, ", by a verified e-mail address"),
+    };
+    let detail = format!("{} as {shown_as}{how}", sso.name);
+    audit(&mut tx, Event::SsoLinked, actor, Some(user), &detail).await?;
+    mail::messages::identity_linked(ctx, &mut tx, user, &sso.name, shown_as, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -391,9 +417,9 @@ async fn sign_in(
         Some((identity, user)) => (Some(identity), user),
         None => match linkable(ctx, sso, v, subject).await? {
             // Nothing is linked to a disabled member (the refusal below says why).
-            Some(user) if user.disabled => (None, user),
-            Some(user) => {
-                link(ctx, sso, &user, v, subject).await?;
+            Some((user, _)) if user.disabled => (None, user),
+            Some((user, by)) => {
+                link(ctx, sso, &user, v, subject, by).await?;
                 (None, user)
             }
             None => {
@@ -425,7 +451,7 @@ async fn sign_in(
     if let Some(identity) = identity {
         store::sso::used(pool, identity.id, store::now()).await?;
     }
-    let second_factor = v.amr.iter().any(|a| SECOND_FACTORS.contains(&a.as_str()))
+    let second_factor = amr::two_step(&v.amr)
         || sso
             .mfa_acr
             .as_deref()
@@ -446,23 +472,31 @@ async fn sign_in(
     Ok(Finished::SignedIn {
         user,
         second_factor,
+        authenticated_at: v.auth_time,
         next,
     })
 }
 
-/// A member an identity that is linked to nobody may be linked to on its first sign-in: the one
-/// whose identity-system id is the subject (provisioning), or, with
-/// `PINPANEL_OIDC_LINK_BY_EMAIL=verified`, the one whose address in force the provider says it
-/// verified. Exactly one, or nobody.
+/// A member an identity that is linked to nobody may be linked to on its first sign-in, or
+/// nobody:
+/// - the member provisioning created with the subject as their identity-system id (the first so
+///   created, whichever account made a later claim), while they have no way in of their own yet
+///   (no password, no identity): a provisioning token that gives an existing member its
+///   identity's id gets no sign-in as them;
+/// - with `PINPANEL_OIDC_LINK_BY_EMAIL=verified`, the one member (never an agent) whose address
+///   in force the provider says it verified.
 async fn linkable(
     ctx: &Ctx,
     sso: &Sso,
     v: &Verified,
     subject: &str,
-) -> std::result::Result<Option<User>, SsoError> {
-    let by_external = store::sso::by_external_id(&ctx.db.pool, subject).await?;
-    if let [one] = by_external.as_slice() {
-        return Ok(Some(one.clone()));
+) -> std::result::Result<Option<(User, LinkedBy)>, SsoError> {
+    if let Some(user) = store::sso::first_provisioned_with(&ctx.db.pool, subject).await? {
+        let mut conn = ctx.db.pool.acquire().await?;
+        let unclaimed = !user.is_agent()
+            && links::has_no_password(&user)
+            && !store::sso::has_identity(&mut conn, user.id).await?;
+        return Ok(unclaimed.then_some((user, LinkedBy::Provisioning)));
     }
     if !(sso.link_by_email && v.email_verified) {
         return Ok(None);
@@ -476,7 +510,7 @@ async fn linkable(
         .filter(|u| !u.is_agent())
         .collect();
     Ok(match people.as_slice() {
-        [one] => Some(one.clone()),
+        [one] => Some((one.clone(), LinkedBy::VerifiedAddress)),
         _ => None,
     })
 }

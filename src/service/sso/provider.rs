@@ -104,6 +104,8 @@ pub struct Verified {
     pub name: Option<String>,
     pub amr: Vec<String>,
     pub acr: Option<String>,
+    /// When the person last authenticated at the provider (`auth_time`), if it says.
+    pub auth_time: Option<i64>,
 }
 
 /// What a sign-in keeps between the redirect and the callback (sealed in the database).
@@ -409,6 +411,7 @@ impl Provider {
                 .map(|v| v.iter().map(|a| a.to_string()).collect())
                 .unwrap_or_default(),
             acr: claims.auth_context_ref().map(|a| a.to_string()),
+            auth_time: claims.auth_time().map(|t| t.timestamp()),
         })
     }
 

@@ -28,25 +28,40 @@ pub struct TokenRow {
 
 const TOKEN_COLUMNS: &str = "id, account_id, name, created_by_name, created_at, last_used_at";
 
-pub async fn insert_token(
-    conn: &mut AnyConnection,
-    account_id: i64,
-    name: &str,
-    token_hash: &str,
-    created_by_name: &str,
-    now: i64,
-) -> sqlx::Result<i64> {
+/// A token to keep: its hash, and who made it (`created_by_id` is `None` for the command line).
+pub struct NewToken<'a> {
+    pub account_id: i64,
+    pub name: &'a str,
+    pub token_hash: &'a str,
+    pub created_by_id: Option<i64>,
+    pub created_by_name: &'a str,
+    pub now: i64,
+}
+
+pub async fn insert_token(conn: &mut AnyConnection, t: &NewToken<'_>) -> sqlx::Result<i64> {
     sqlx::query_scalar(
-        "INSERT INTO scim_tokens (account_id, name, token_hash, created_by_name, created_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        "INSERT INTO scim_tokens (account_id, name, token_hash, created_by_id, created_by_name, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
-    .bind(account_id)
-    .bind(name)
-    .bind(token_hash)
-    .bind(created_by_name)
-    .bind(now)
+    .bind(t.account_id)
+    .bind(t.name)
+    .bind(t.token_hash)
+    .bind(t.created_by_id)
+    .bind(t.created_by_name)
+    .bind(t.now)
     .fetch_one(conn)
     .await
+}
+
+/// Removes the tokens a person made: (account, name) of each.
+pub async fn delete_tokens_made_by(
+    conn: &mut AnyConnection,
+    user_id: i64,
+) -> sqlx::Result<Vec<(i64, String)>> {
+    sqlx::query_as("DELETE FROM scim_tokens WHERE created_by_id = $1 RETURNING account_id, name")
+        .bind(user_id)
+        .fetch_all(conn)
+        .await
 }
 
 pub async fn tokens_of(pool: &AnyPool, account_id: i64) -> sqlx::Result<Vec<TokenRow>> {
@@ -214,9 +229,12 @@ pub async fn set_columns(
     id: i64,
     c: &MemberColumns<'_>,
 ) -> sqlx::Result<()> {
+    // A changed external id no longer links a first sign-in (only one given at creation does).
     sqlx::query(
-        "UPDATE users SET username = $2, full_name = $3, kind = $4, external_id = $5, \
-         scim_attrs = $6 WHERE id = $1",
+        "UPDATE users SET username = $2, full_name = $3, kind = $4, \
+         external_id_links = CASE WHEN external_id IS NOT DISTINCT FROM $5 \
+           THEN external_id_links ELSE 0 END, \
+         external_id = $5, scim_attrs = $6 WHERE id = $1",
     )
     .bind(id)
     .bind(c.username)
