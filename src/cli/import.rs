@@ -49,8 +49,11 @@ pub async fn run(opened: &Opened, command: ImportCommand, smtp: bool) -> anyhow:
         .await
         .map_err(plainly)?;
     if !plan.is_clean() {
-        for p in &plan.problems {
+        for p in plan.problems.iter() {
             println!("{p}");
+        }
+        if plan.problems.more() != 0 {
+            println!("… and {} more", plan.problems.more());
         }
         anyhow::bail!(
             "{} problem{} in {}: nothing was written",

@@ -36,20 +36,6 @@ pub async fn existing(pool: &AnyPool, usernames: &[&str]) -> sqlx::Result<Vec<Ex
     Ok(out)
 }
 
-/// Sets a member's external id.
-pub async fn set_external_id(
-    conn: &mut AnyConnection,
-    id: i64,
-    external_id: Option<&str>,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE users SET external_id = $2 WHERE id = $1")
-        .bind(id)
-        .bind(external_id)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// An import from the browser.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -103,8 +89,13 @@ pub struct NewJob<'a> {
     pub now: i64,
 }
 
-pub async fn insert(pool: &AnyPool, j: &NewJob<'_>) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
+/// Keeps a previewed file as the account's one waiting preview: any earlier preview of the
+/// account goes (its file with it), so an account holds at most one file that nobody started.
+/// The new row is written first, so it never takes the id of the one it replaces (SQLite hands
+/// out the highest id again once its row is gone): a start button of the old preview's page
+/// must not start the new file.
+pub async fn insert_preview(conn: &mut AnyConnection, j: &NewJob<'_>) -> sqlx::Result<i64> {
+    let id: i64 = sqlx::query_scalar(
         "INSERT INTO imports (account_id, created_by_id, created_by_name, state, invite, file, \
          rows, skipped, created_at) VALUES ($1, $2, $3, 'preview', $4, $5, $6, $7, $8) \
          RETURNING id",
@@ -117,8 +108,14 @@ pub async fn insert(pool: &AnyPool, j: &NewJob<'_>) -> sqlx::Result<i64> {
     .bind(j.rows)
     .bind(j.skipped)
     .bind(j.now)
-    .fetch_one(pool)
-    .await
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM imports WHERE account_id = $1 AND state = 'preview' AND id <> $2")
+        .bind(j.account_id)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(id)
 }
 
 /// An account's import.

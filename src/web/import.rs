@@ -9,14 +9,14 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::error::{Result, WebError};
+use super::error::Result;
 use super::session::Auth;
 use super::users::admin_account;
 use super::{urls, Chrome, Htmx};
 use crate::domain::time::format_time;
 use crate::http::AppState;
 use crate::service::import::jobs::{self, MAX_FILE};
-use crate::service::import::Problem;
+use crate::service::import::Problems;
 use crate::service::ServiceError;
 
 /// The largest request the upload route reads: the file and the form around it.
@@ -24,7 +24,7 @@ pub const UPLOAD_LIMIT: usize = MAX_FILE + 64 * 1024;
 /// How many of the file's rows the preview shows.
 const PREVIEW_ROWS: usize = 20;
 
-/// A row as the preview shows it (never a PIN: only whether the file gives one).
+/// A row as the preview shows it (the browser's import generates every PIN).
 pub struct PreviewRow {
     pub line: u64,
     pub username: String,
@@ -33,7 +33,6 @@ pub struct PreviewRow {
     pub kind: &'static str,
     pub role: &'static str,
     pub external_id: String,
-    pub pin: &'static str,
 }
 
 #[derive(Template, WebTemplate)]
@@ -52,7 +51,7 @@ pub struct ImportPage {
 pub struct Preview {
     pub rows: Vec<PreviewRow>,
     pub more: usize,
-    pub problems: Vec<Problem>,
+    pub problems: Problems,
     pub to_create: usize,
     pub skipped: usize,
     pub start_url: Option<String>,
@@ -91,19 +90,17 @@ pub async fn import_post(
     let account = admin_account(&auth)?;
     let mut bytes = None;
     let mut invite = false;
-    let refused = |why: &str| WebError::Invalid(why.to_owned());
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|_| refused("The upload could not be read: send the file again."))?
-    {
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => return upload_refused(&state, &auth, e.status()).await,
+        };
         match field.name() {
-            Some("file") => {
-                let data = field.bytes().await.map_err(|_| {
-                    refused("The upload could not be read: the file may be larger than 5 MiB.")
-                })?;
-                bytes = Some(data);
-            }
+            Some("file") => match field.bytes().await {
+                Ok(data) => bytes = Some(data),
+                Err(e) => return upload_refused(&state, &auth, e.status()).await,
+            },
             Some("invite") => invite = true,
             _ => {}
         }
@@ -148,11 +145,6 @@ pub async fn import_post(
             kind: r.kind.label(),
             role: r.role.label(),
             external_id: r.external_id.clone().unwrap_or_default(),
-            pin: if r.pin.is_some() {
-                "From the file"
-            } else {
-                "Generated"
-            },
         })
         .collect();
     let shown = Preview {
@@ -166,6 +158,21 @@ pub async fn import_post(
         problems: plan.problems,
     };
     Ok((status, page(&state, &auth, Some(shown), None).await?).into_response())
+}
+
+/// The page again when the upload could not be read: too large (413, saying the limit), or
+/// broken on its way.
+async fn upload_refused(state: &AppState, auth: &Auth, status: StatusCode) -> Result<Response> {
+    let (status, why) = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        (status, jobs::TOO_LARGE)
+    } else {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The upload could not be read: send the file again.",
+        )
+    };
+    let p = page(state, auth, None, Some(why.into())).await?;
+    Ok((status, p).into_response())
 }
 
 /// Starts a previewed import, then shows its progress.

@@ -25,7 +25,7 @@ pub mod two_step;
 pub mod urls;
 pub mod users;
 
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
@@ -201,7 +201,9 @@ pub fn router<S: SessionStore + Clone>(
                     urls::USERS_IMPORT,
                     get(import::import_get).post(import::import_post),
                 )
-                .layer(RequestBodyLimitLayer::new(import::UPLOAD_LIMIT)),
+                .layer(RequestBodyLimitLayer::new(import::UPLOAD_LIMIT))
+                // axum's own 2 MiB default for `Multipart` would cut the file short first.
+                .layer(DefaultBodyLimit::max(import::UPLOAD_LIMIT)),
         )
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -256,27 +258,35 @@ async fn require_csrf_token(
         .get("X-CSRF-Token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    // A file upload is multipart (and larger); every other form is urlencoded.
     let multipart = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .filter(|v| v.starts_with("multipart/form-data"))
         .map(str::to_owned);
-    let limit = if multipart.is_some() {
-        import::UPLOAD_LIMIT
-    } else {
-        BODY_LIMIT
-    };
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| WebError::TooLarge)?;
-    let token = match (header_token, multipart) {
-        (Some(t), _) => Some(t),
-        (None, Some(content_type)) => multipart_token(&content_type, bytes.clone()).await,
-        (None, None) => url::form_urlencoded::parse(&bytes)
-            .find(|(k, _)| k == "csrf_token")
-            .map(|(_, v)| v.into_owned()),
+    let (token, body) = match (header_token, multipart) {
+        (Some(t), _) => (Some(t), body),
+        // A file upload: only the import takes one, only from someone logged in, and its token
+        // is read from the form's first part before the file is (nothing is read for anyone
+        // else, so no anonymous client makes the server hold a large body).
+        (None, Some(content_type)) => {
+            if parts.uri.path() != urls::USERS_IMPORT {
+                return Err(WebError::Invalid("This form takes no file.".into()));
+            }
+            if !session.has_csrf_secret().await? {
+                return Err(WebError::Csrf);
+            }
+            first_part_token(&content_type, body).await?
+        }
+        (None, None) => {
+            let bytes = axum::body::to_bytes(body, BODY_LIMIT)
+                .await
+                .map_err(|_| WebError::TooLarge)?;
+            let token = url::form_urlencoded::parse(&bytes)
+                .find(|(k, _)| k == "csrf_token")
+                .map(|(_, v)| v.into_owned());
+            (token, axum::body::Body::from(bytes))
+        }
     };
     let Some(token) = token else {
         return Err(WebError::Csrf);
@@ -288,26 +298,60 @@ async fn require_csrf_token(
     if !valid {
         return Err(WebError::Csrf);
     }
-    Ok(next
-        .run(Request::from_parts(parts, axum::body::Body::from(bytes)))
-        .await)
+    Ok(next.run(Request::from_parts(parts, body)).await)
 }
 
-/// The `csrf_token` field of a multipart form (it comes before the file).
-async fn multipart_token(content_type: &str, bytes: axum::body::Bytes) -> Option<String> {
-    let req = Request::builder()
-        .header(header::CONTENT_TYPE, content_type)
-        .body(axum::body::Body::from(bytes))
-        .ok()?;
-    let mut form = axum::extract::Multipart::from_request(req, &())
-        .await
-        .ok()?;
-    while let Ok(Some(field)) = form.next_field().await {
-        if field.name() == Some("csrf_token") {
-            return field.text().await.ok();
+/// The most a multipart form's first part (its `csrf_token`) may take before the token is found.
+const FIRST_PART_LIMIT: usize = 16 * 1024;
+
+/// The `csrf_token` field of a multipart form, which the panel's forms put first: read from the
+/// body's first part only (at most [`FIRST_PART_LIMIT`]), and the whole body to pass on, the part
+/// read put back in front of the rest.
+async fn first_part_token(
+    content_type: &str,
+    body: axum::body::Body,
+) -> Result<(Option<String>, axum::body::Body), WebError> {
+    use futures_util::StreamExt;
+
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|_| WebError::Invalid("The upload could not be read: send it again.".into()))?;
+    let delimiter = format!("--{boundary}");
+    let mut stream = body.into_data_stream();
+    let mut head: Vec<u8> = Vec::new();
+    // The first part is complete once the delimiter after it has arrived.
+    while occurrences(&head, delimiter.as_bytes()) < 2 && head.len() <= FIRST_PART_LIMIT {
+        match stream.next().await {
+            Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+            Some(Err(_)) => return Err(WebError::TooLarge),
+            None => break,
         }
     }
-    None
+    let head = axum::body::Bytes::from(head);
+    let first = head.clone();
+    let mut form = multer::Multipart::new(
+        futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(first) }),
+        boundary,
+    );
+    let token = match form.next_field().await {
+        Ok(Some(field)) if field.name() == Some("csrf_token") => field.text().await.ok(),
+        _ => None,
+    };
+    let whole = futures_util::stream::once(async move { Ok::<_, axum::Error>(head) }).chain(stream);
+    Ok((token, axum::body::Body::from_stream(whole)))
+}
+
+/// How many times `needle` occurs in `haystack` (without overlaps).
+fn occurrences(haystack: &[u8], needle: &[u8]) -> usize {
+    let mut count = 0;
+    let mut at = 0;
+    while let Some(i) = haystack[at..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+    {
+        count += 1;
+        at += i + needle.len();
+    }
+    count
 }
 
 /// The header every page shows (SPEC step 2): the account, the Support menu, the person.

@@ -109,6 +109,11 @@ impl WebSession {
         Ok(crypto::hmac_hex(key, secret.as_bytes()))
     }
 
+    /// Has this session a CSRF secret (someone logged in, or half-way through logging in)?
+    pub async fn has_csrf_secret(&self) -> Result<bool, WebError> {
+        Ok(self.get::<String>(CSRF).await?.is_some())
+    }
+
     /// Does `given` match this session's CSRF token? `None` when there is no session secret
     /// (nobody is logged in): then the anonymous form token applies (`web::csrf`).
     pub async fn check_csrf(&self, key: &[u8; 32], given: &str) -> Result<Option<bool>, WebError> {

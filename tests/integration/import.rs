@@ -18,6 +18,7 @@ use crate::mail_server::MailServer;
 dual!(
     bad_files_are_refused_with_each_problem_and_nothing_written,
     the_browser_checks_a_file_then_imports_it_in_the_background,
+    the_browser_import_tells_nothing_of_others_and_stays_its_size,
 );
 dual!(backend:
     the_command_line_checks_imports_and_completes_after_kill_9,
@@ -35,18 +36,35 @@ fn given_pin(i: usize) -> Option<String> {
     (i.is_multiple_of(3) && pinpanel::domain::SupportPin::parse(&pin).is_ok()).then_some(pin)
 }
 
+/// Whether a file gives members' PINs (only the command line's import takes them).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pins {
+    /// A `pin` column, with every third member's PIN.
+    Given,
+    /// No `pin` column: every PIN is generated (the browser's import).
+    Generated,
+}
+
 /// A file of `n` members of account `number` (every tenth a contact, the first an
-/// administrator, every third with its PIN given).
-fn members_file(number: &str, n: usize, prefix: &str) -> String {
-    let mut out = String::from(HEADER);
+/// administrator).
+fn members_file(number: &str, n: usize, prefix: &str, pins: Pins) -> String {
+    let mut out = match pins {
+        Pins::Given => HEADER,
+        Pins::Generated => HEADER.trim_end_matches(",pin"),
+    }
+    .to_owned();
     out.push('\n');
     for i in 0..n {
-        let pin = given_pin(i).unwrap_or_default();
         out.push_str(&format!(
-            "{number},{prefix}{i:05},\"Member {i}, {prefix}\",{prefix}{i:05}@example.com,{},{},ext-{prefix}{i},{pin}\n",
+            "{number},{prefix}{i:05},\"Member {i}, {prefix}\",{prefix}{i:05}@example.com,{},{},ext-{prefix}{i}",
             if i % 10 == 0 { "contact" } else { "user" },
             if i == 0 { "admin" } else { "user" },
         ));
+        if pins == Pins::Given {
+            out.push(',');
+            out.push_str(&given_pin(i).unwrap_or_default());
+        }
+        out.push('\n');
     }
     out
 }
@@ -203,7 +221,7 @@ async fn the_command_line_checks_imports_and_completes_after_kill_9(backend: Bac
     };
     let app = spawn_app(backend).await.expect("app");
     let dir = tempfile::tempdir().unwrap();
-    let file = members_file("1044", 30, "m");
+    let file = members_file("1044", 30, "m", Pins::Given);
     let path = write_file(&dir, "members.csv", file.as_bytes());
 
     // A dry run writes nothing; without --create-accounts the account is refused.
@@ -281,7 +299,7 @@ async fn the_command_line_checks_imports_and_completes_after_kill_9(backend: Bac
     assert!(out.contains("created 0, skipped 30"), "{out}");
 
     // A bigger file, killed with SIGKILL half-way, then run again: complete, no duplicates.
-    let big = members_file("2055", 4000, "k");
+    let big = members_file("2055", 4000, "k", Pins::Given);
     let path = write_file(&dir, "big.csv", big.as_bytes());
     let mut child = cli_command(&app, &path, &["--create-accounts", "--no-invite"], &[])
         .spawn()
@@ -437,30 +455,38 @@ async fn the_browser_checks_a_file_then_imports_it_in_the_background(app: TestAp
     assert_eq!(forged.status(), 403);
     assert_eq!(count(app.pool(), "SELECT COUNT(*) FROM imports").await, 0);
 
+    // A file with PINs: refused whole (administrators never know a member's PIN; the command
+    // line's import brings existing PINs over).
+    let with_pins = members_file(&acme.number, 3, "p", Pins::Given);
+    let (status, page) = upload(&c, with_pins.into_bytes(), false).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(
+        page.contains("Line 1: the column &#39;pin&#39; is for the command line only"),
+        "{page}"
+    );
+    assert!(start_url(&page).is_none());
+
     // A clean file: the preview, then the import in the background, then a summary.
-    let file = members_file(&acme.number, 1200, "w");
+    let file = members_file(&acme.number, 1200, "w", Pins::Generated);
     let (status, page) = upload(&c, file.clone().into_bytes(), false).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Import 1200 members"), "{page}");
-    assert!(
-        page.contains("w00000") && page.contains("From the file"),
-        "{page}"
-    );
-    assert!(!page.contains("271828"), "no PIN in the preview");
+    assert!(page.contains("w00000"), "{page}");
+    assert!(page.contains("a generated Support PIN"), "{page}");
+    let replaced = start_url(&page).expect("a start button");
+    // A second preview takes the first one's place: an account keeps one file waiting.
+    let (_, page) = upload(&c, file.clone().into_bytes(), false).await;
     let start = start_url(&page).expect("a start button");
-    // A second preview of another file, to try while the first runs.
-    let (_, second) = upload(&c, members_file(&acme.number, 5, "z").into_bytes(), false).await;
-    let second_start = start_url(&second).expect("a second start button");
-    // The file waits sealed with the key: neither a username nor a PIN is readable in it.
+    assert_ne!(start, replaced);
+    let (status, _, _) = c.post(&replaced, &[]).await;
+    assert_eq!(status, 404, "the replaced preview is gone");
+    // The file waits sealed with the key: no username is readable in it.
     let sealed: Vec<Vec<u8>> = sqlx::query_scalar("SELECT file FROM imports")
         .fetch_all(app.pool())
         .await
         .unwrap();
-    assert_eq!(sealed.len(), 2);
-    for file in &sealed {
-        let text = String::from_utf8_lossy(file);
-        assert!(!text.contains("w00000") && !text.contains("271828") && !text.contains("z00000"));
-    }
+    assert_eq!(sealed.len(), 1);
+    assert!(!String::from_utf8_lossy(&sealed[0]).contains("w00000"));
     // Another account's administrator can neither start nor see it.
     app.admin(&other, "olga").await;
     let olga = app.logged_in("olga").await;
@@ -477,6 +503,14 @@ async fn the_browser_checks_a_file_then_imports_it_in_the_background(app: TestAp
     let (status, headers, _) = c.post(&start, &[]).await;
     assert_eq!(status, 303);
     let status_url = headers["location"].to_str().unwrap().to_owned();
+    // Another file, previewed while the first runs, waits its turn.
+    let (_, second) = upload(
+        &c,
+        members_file(&acme.number, 5, "z", Pins::Generated).into_bytes(),
+        false,
+    )
+    .await;
+    let second_start = start_url(&second).expect("a second start button");
     let (status, _, page) = c.post(&second_start, &[]).await;
     assert_eq!(status, 409, "one import at a time: {page}");
     let (_, _, progress) = c.get(&status_url).await;
@@ -530,7 +564,7 @@ async fn a_browser_import_resumes_after_a_restart(backend: Backend) {
     let c = at_import(&app, "root").await;
     let (_, page) = upload(
         &c,
-        members_file(&acme.number, 3000, "r").into_bytes(),
+        members_file(&acme.number, 3000, "r", Pins::Generated).into_bytes(),
         false,
     )
     .await;
@@ -569,8 +603,8 @@ async fn a_browser_import_resumes_after_a_restart(backend: Backend) {
     );
 }
 
-/// The members of an account as comparable rows (PINs as given, or "generated").
-async fn members_of(app: &TestApp, number: &str) -> Vec<String> {
+/// The members of an account as comparable rows (PINs as the file gave them, or "generated").
+async fn members_of(app: &TestApp, number: &str, pins: Pins) -> Vec<String> {
     let rows = sqlx::query(
         "SELECT u.username, u.full_name, COALESCE(u.email, ''), u.kind, u.role, \
          COALESCE(u.external_id, ''), p.state FROM users u JOIN accounts a ON a.id = u.account_id \
@@ -587,7 +621,12 @@ async fn members_of(app: &TestApp, number: &str) -> Vec<String> {
             .await
             .unwrap()
             .unwrap();
-        let given = match username[1..].parse::<usize>().ok().and_then(given_pin) {
+        let given = match username[1..]
+            .parse::<usize>()
+            .ok()
+            .and_then(given_pin)
+            .filter(|_| pins == Pins::Given)
+        {
             Some(_) => app.pin_of(&user).await,
             None => "generated".to_owned(),
         };
@@ -611,7 +650,7 @@ async fn both_ways_import_the_same_file_to_the_same_members(backend: Backend) {
     let a2 = two.account_numbered("Acme", "3077").await;
     one.admin(&a1, "root").await;
     two.admin(&a2, "root").await;
-    let file = members_file("3077", 40, "s");
+    let file = members_file("3077", 40, "s", Pins::Generated);
     let dir = tempfile::tempdir().unwrap();
     let path = write_file(&dir, "members.csv", file.as_bytes());
     let (code, out, err) = cli_import(&one, &path, &["--no-invite"], &[]).await;
@@ -621,8 +660,8 @@ async fn both_ways_import_the_same_file_to_the_same_members(backend: Backend) {
     let (_, headers, _) = c.post(&start_url(&page).expect("start"), &[]).await;
     until_done(&c, headers["location"].to_str().unwrap()).await;
     let (m1, m2) = (
-        members_of(&one, "3077").await,
-        members_of(&two, "3077").await,
+        members_of(&one, "3077", Pins::Generated).await,
+        members_of(&two, "3077", Pins::Generated).await,
     );
     assert_eq!(m1.len(), 41);
     assert_eq!(m1, m2);
@@ -648,16 +687,16 @@ async fn browser_journey(backend: Backend, javascript: bool) {
     let acme = app.account("Demo Hosting", UnlockPolicy::SelfService).await;
     app.admin(&acme, "root").await;
     let dir = tempfile::tempdir().unwrap();
-    let mut bad = members_file(&acme.number, 8, "b");
+    let mut bad = members_file(&acme.number, 8, "b", Pins::Generated);
     bad.push_str(&format!(
-        "{},b00002,Twice,t@example.com,user,user,,\n",
+        "{},b00002,Twice,t@example.com,user,user,\n",
         acme.number
     ));
     let bad = write_file(&dir, "bad.csv", bad.as_bytes());
     let good = write_file(
         &dir,
         "good.csv",
-        members_file(&acme.number, 8, "b").as_bytes(),
+        members_file(&acme.number, 8, "b", Pins::Generated).as_bytes(),
     );
     let check = |name: &'static str| {
         let b = &b;
@@ -699,4 +738,109 @@ async fn choose_file(b: &crate::browser::Browser, path: &std::path::Path) {
         .send_keys(path.to_str().expect("a path"))
         .await
         .expect("choose the file");
+}
+
+/// Issue 36's findings on the browser's import: what its preview told an administrator (another
+/// account's number, which names are agents'), how big its page and the server's memory grew
+/// with a file wrong on every line, the line numbers of a file saved by Excel, the file size the
+/// form really took, and a multipart body read before anyone's CSRF token.
+async fn the_browser_import_tells_nothing_of_others_and_stays_its_size(app: TestApp) {
+    let acme = app.account("Acme", UnlockPolicy::SelfService).await;
+    let other = app.account("Other", UnlockPolicy::SelfService).await;
+    app.admin(&acme, "root").await;
+    app.user(&other, "bob").await;
+    app.agent("desk").await;
+    let c = at_import(&app, "root").await;
+
+    // Names taken elsewhere: taken, and nothing about whose.
+    let file = "username,name,email,type,role\n\
+                bob,Bob,b@example.com,user,user\n\
+                desk,Desk,d@example.com,user,user\n";
+    let (status, page) = upload(&c, file.as_bytes().to_vec(), false).await;
+    assert_eq!(status, 422, "{page}");
+    for (line, name) in [(2, "bob"), (3, "desk")] {
+        assert!(
+            page.contains(&format!(
+                "Line {line}: username &#39;{name}&#39; is taken by someone outside this account"
+            )),
+            "{page}"
+        );
+    }
+    assert!(!page.contains(&other.number), "{page}");
+    assert!(!page.contains("agent"), "{page}");
+
+    // Excel's line endings: each problem names the line it is on in the file, as the preview's
+    // own table numbers its rows.
+    let crlf = "username,name,email,type,role\r\nann,Ann,a@example.com,user,user\r\n\
+                bea,Bea,x@,user,user\r\n";
+    let (_, page) = upload(&c, crlf.as_bytes().to_vec(), false).await;
+    assert!(
+        page.contains("Line 3: e-mail &#39;x@&#39; is not an address"),
+        "{page}"
+    );
+
+    // A file wrong on every line: the first problems, and how many more; a page of its own size.
+    let mut wrong = String::from("username,name,email,type,role\n");
+    for i in 0..5000 {
+        wrong.push_str(&format!("u{i},Name {i},not-an-address-{i},user,user\n"));
+    }
+    let (status, page) = upload(&c, wrong.into_bytes(), false).await;
+    assert_eq!(status, 422);
+    assert_eq!(page.matches("<li>Line ").count(), 100, "the first 100");
+    assert!(page.contains("these 5000 problems"), "{page}");
+    assert!(page.contains("… and 4900 more."), "{page}");
+    assert!(page.contains("Line 2: e-mail") && page.contains("Line 101: e-mail"));
+    assert!(page.len() < 64 * 1024, "{} bytes", page.len());
+
+    // A 3 MiB file is read whole (axum's own 2 MiB limit once cut it short: "expired").
+    let mut big = String::from("username,name,email,type,role\n");
+    let mut i = 0;
+    while big.len() < 3 * 1024 * 1024 {
+        big.push_str(&format!(
+            "big{i:06},Member number {i:06},big{i:06}@example.com,user,user\n"
+        ));
+        i += 1;
+    }
+    let (status, page) = upload(&c, big.into_bytes(), false).await;
+    assert_eq!(status, 200, "{}", &page[..page.len().min(2000)]);
+    assert!(page.contains(&format!("Import {i} members")), "{i}");
+
+    // A file upload anywhere else, or from someone logged out, is refused before its body is
+    // read: the answer comes while the client is still sending (it never finishes here).
+    let endless = || {
+        let chunk = axum::body::Bytes::from(vec![b'x'; 64 * 1024]);
+        let stream = futures_util::stream::unfold(0u64, move |n| {
+            let chunk = chunk.clone();
+            async move {
+                if n > 0 {
+                    // After the first chunk the client stalls (a slow sender).
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                }
+                Some((Ok::<_, std::io::Error>(chunk), n + 1))
+            }
+        });
+        reqwest::Body::wrap_stream(stream)
+    };
+    let anonymous = app.client();
+    let (status, _, _) = anonymous.get("/login").await;
+    assert_eq!(status, 200);
+    for (who, path, wanted) in [
+        (&anonymous, "/login", 422),
+        (&anonymous, "/users/import", 403),
+        (&c, "/profile/password", 422),
+    ] {
+        let res = tokio::time::timeout(
+            Duration::from_secs(20),
+            who.http
+                .post(who.url(path))
+                .header("content-type", "multipart/form-data; boundary=xyz")
+                .body(endless())
+                .send(),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{path}: no answer while the body was still coming"))
+        .expect("an answer");
+        assert_eq!(res.status().as_u16(), wanted, "{path}");
+    }
+    assert_eq!(count(app.pool(), "SELECT COUNT(*) FROM imports").await, 1);
 }

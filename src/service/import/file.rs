@@ -42,11 +42,73 @@ pub struct Row {
     pub pin: Option<SupportPin>,
 }
 
+/// The most problems kept to be shown: a file wrong on every line would otherwise make a page
+/// (and a server's memory) many times its own size. The rest are counted.
+pub const MAX_PROBLEMS: usize = 100;
+
+/// A file's problems: the [`MAX_PROBLEMS`] first by line, and how many there are in all.
+#[derive(Debug, Default, Clone)]
+pub struct Problems {
+    kept: Vec<Problem>,
+    total: usize,
+}
+
+impl Problems {
+    /// Counts a problem, keeping it while it is among the first by line.
+    pub fn push(&mut self, p: Problem) {
+        self.total += 1;
+        if self.kept.len() < MAX_PROBLEMS {
+            self.kept.push(p);
+            return;
+        }
+        // Full: the new one replaces the latest kept one when it comes earlier in the file.
+        if let Some((i, last)) = self.kept.iter().enumerate().max_by_key(|(_, k)| k.line) {
+            if p.line < last.line {
+                self.kept[i] = p;
+            }
+        }
+    }
+
+    pub fn extend(&mut self, problems: impl IntoIterator<Item = Problem>) {
+        for p in problems {
+            self.push(p);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// How many problems the file has, kept or not.
+    pub fn len(&self) -> usize {
+        self.total
+    }
+
+    /// The kept problems, by line.
+    pub fn iter(&self) -> impl Iterator<Item = &Problem> {
+        self.kept.iter()
+    }
+
+    pub fn first(&self) -> Option<&Problem> {
+        self.kept.first()
+    }
+
+    /// How many problems were counted but not kept.
+    pub fn more(&self) -> usize {
+        self.total - self.kept.len()
+    }
+
+    /// Puts the kept problems in the file's order (a stable sort: a line's problems keep theirs).
+    pub fn sort(&mut self) {
+        self.kept.sort_by_key(|p| p.line);
+    }
+}
+
 /// The file read: its rows and what is wrong with it.
 #[derive(Debug, Default)]
 pub struct Read {
     pub rows: Vec<Row>,
-    pub problems: Vec<Problem>,
+    pub problems: Problems,
 }
 
 fn problem(line: u64, message: impl Into<String>) -> Problem {
@@ -60,16 +122,54 @@ fn problem(line: u64, message: impl Into<String>) -> Problem {
 fn text_of(bytes: &[u8]) -> Result<&str, Problem> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count() as u64
-            + 1;
+        let line = Lines::of(&bytes[..e.valid_up_to()]).line_of(e.valid_up_to());
         problem(
             line,
             "the file is not UTF-8 text: save it as \"CSV UTF-8\" and try again",
         )
     })
+}
+
+/// Where the file's lines start, as an editor or a spreadsheet numbers them: a line ends at
+/// `\r\n`, `\n` or a lone `\r`. (The csv reader's own line count is one short on every line
+/// after a header that ends in `\r\n`, which is what Excel writes.)
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn of(text: &[u8]) -> Lines {
+        let mut starts = vec![0];
+        let mut i = 0;
+        while i < text.len() {
+            match text[i] {
+                b'\r' if text.get(i + 1) == Some(&b'\n') => {
+                    starts.push(i + 2);
+                    i += 2;
+                    continue;
+                }
+                b'\r' | b'\n' => starts.push(i + 1),
+                _ => {}
+            }
+            i += 1;
+        }
+        Lines(starts)
+    }
+
+    /// The line (from 1) the byte at `offset` is on.
+    fn line_of(&self, offset: usize) -> u64 {
+        self.0.partition_point(|&start| start <= offset) as u64
+    }
+
+    /// The line a record starts on, from the position the csv reader gives it: with `\r\n` that
+    /// position is the `\n` that ends the line before, so line breaks there are stepped over (a
+    /// record never starts with one: the reader skips empty lines).
+    fn line_of_record(&self, text: &[u8], position: Option<&csv::Position>) -> u64 {
+        let Some(p) = position else { return 0 };
+        let mut at = p.byte() as usize;
+        while matches!(text.get(at), Some(b'\r' | b'\n')) {
+            at += 1;
+        }
+        self.line_of(at)
+    }
 }
 
 /// Commas, or semicolons when the header has more of them (outside quotes).
@@ -91,8 +191,19 @@ fn delimiter_of(text: &str) -> u8 {
     }
 }
 
-/// Reads the file. With `needs_account`, the `account` column is required.
-pub fn read(bytes: &[u8], needs_account: bool) -> Read {
+/// Who sends the file, which decides two of its columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The operator, for any account: the `account` column is required, and a `pin` column
+    /// brings members' existing PINs over from another system.
+    CommandLine,
+    /// An administrator, for their own account: `account` may be left out, and every PIN is
+    /// generated (administrators never know a member's PIN).
+    Browser,
+}
+
+/// Reads the file as `source` may send it.
+pub fn read(bytes: &[u8], source: Source) -> Read {
     let mut out = Read::default();
     let text = match text_of(bytes) {
         Ok(t) => t,
@@ -136,8 +247,15 @@ pub fn read(bytes: &[u8], needs_account: bool) -> Read {
         }
     }
     let mut wanted: Vec<&str> = REQUIRED.to_vec();
-    if needs_account {
+    if source == Source::CommandLine {
         wanted.insert(0, "account");
+    }
+    if source == Source::Browser && index.contains_key("pin") {
+        out.problems.push(problem(
+            1,
+            "the column 'pin' is for the command line only: every PIN imported here is \
+             generated, as a reset does, so that no administrator knows it (remove the column)",
+        ));
     }
     for c in wanted {
         if !index.contains_key(c) {
@@ -148,12 +266,14 @@ pub fn read(bytes: &[u8], needs_account: bool) -> Read {
     if !out.problems.is_empty() {
         return out;
     }
+    let lines = Lines::of(text.as_bytes());
+    let line_at = |p: Option<&csv::Position>| lines.line_of_record(text.as_bytes(), p);
     let mut seen: HashMap<String, u64> = HashMap::new();
     for record in reader.records() {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = line_at(e.position());
                 let message = match e.kind() {
                     csv::ErrorKind::UnequalLengths {
                         expected_len, len, ..
@@ -164,7 +284,7 @@ pub fn read(bytes: &[u8], needs_account: bool) -> Read {
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line());
+        let line = line_at(record.position());
         let cells = Cells {
             index: &index,
             record: &record,
@@ -191,7 +311,7 @@ pub fn read(bytes: &[u8], needs_account: bool) -> Read {
                     out.rows.push(row);
                 }
             }
-            Err(mut problems) => out.problems.append(&mut problems),
+            Err(problems) => out.problems.extend(problems),
         }
     }
     if out.rows.is_empty() && out.problems.is_empty() {
@@ -334,7 +454,7 @@ mod tests {
         let comma = "\u{feff}account,username,name,email,type,role,external_id,pin\n\
                      1044,Ada,\"Lovelace, Ada\",ada@example.com,user,admin,00u1,871694\n\
                      1044,bob,\"Bob, the Second\",,contact,,,\n";
-        let r = read(comma.as_bytes(), true);
+        let r = read(comma.as_bytes(), Source::CommandLine);
         assert!(r.problems.is_empty(), "{:?}", lines(&r));
         assert_eq!(r.rows.len(), 2);
         assert_eq!(r.rows[0].username.as_str(), "ada");
@@ -348,7 +468,7 @@ mod tests {
         assert_eq!(r.rows[1].line, 3);
         assert_eq!(r.rows[1].kind, Kind::Contact);
         let semicolons = "username;name;email;type;role\ncarol;Carol;c@example.com;user;user\n";
-        let r = read(semicolons.as_bytes(), false);
+        let r = read(semicolons.as_bytes(), Source::Browser);
         assert!(r.problems.is_empty(), "{:?}", lines(&r));
         assert_eq!(r.rows[0].username.as_str(), "carol");
     }
@@ -362,7 +482,7 @@ mod tests {
                     1044,carol,Carol,c@example.com,robot,agent,111123\n\
                     x,dan,,d@example.com,user,user,10245\n\
                     1044,eve,Eve,e@example.com,user\n";
-        let r = read(file.as_bytes(), true);
+        let r = read(file.as_bytes(), Source::CommandLine);
         assert_eq!(
             lines(&r),
             [
@@ -388,22 +508,28 @@ mod tests {
     fn files_that_are_not_an_import_say_why() {
         let latin1 = b"username,name,email,type,role\nzoe,Zo\xe9,z@example.com,user,user\n";
         assert_eq!(
-            lines(&read(latin1, false)),
+            lines(&read(latin1, Source::Browser)),
             ["line 2: the file is not UTF-8 text: save it as \"CSV UTF-8\" and try again"]
         );
         let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
-        assert!(lines(&read(png, false))[0].contains("not UTF-8"));
-        let missing = read(b"username,name,type,role\n", false);
+        assert!(lines(&read(png, Source::Browser))[0].contains("not UTF-8"));
+        let missing = read(b"username,name,type,role\n", Source::Browser);
         assert_eq!(lines(&missing), ["line 1: the column 'email' is missing"]);
-        let unknown = read(b"username,name,email,type,role,shoe size\n", false);
+        let unknown = read(
+            b"username,name,email,type,role,shoe size\n",
+            Source::Browser,
+        );
         assert!(lines(&unknown)[0].contains("'shoe size' is not a column"));
-        assert_eq!(lines(&read(b"", false)), ["line 1: the file is empty"]);
+        assert_eq!(
+            lines(&read(b"", Source::Browser)),
+            ["line 1: the file is empty"]
+        );
         let long = format!(
             "username,name,email,type,role\nlong,{},l@example.com,user,user\n",
             "n".repeat(1001)
         );
         assert_eq!(
-            lines(&read(long.as_bytes(), false)),
+            lines(&read(long.as_bytes(), Source::Browser)),
             ["line 2: a value is longer than 1000 characters"]
         );
         let too_long_name = format!(
@@ -411,7 +537,7 @@ mod tests {
             "n".repeat(201)
         );
         assert_eq!(
-            lines(&read(too_long_name.as_bytes(), false)),
+            lines(&read(too_long_name.as_bytes(), Source::Browser)),
             ["line 2: a name has at most 200 characters"]
         );
     }
@@ -421,7 +547,7 @@ mod tests {
         let file = "username,name,email,type,role,external_id\n\
                     ann,Ann,a@example.com,user,user,\"one\ntwo\"\n\
                     bea,,b@example.com,user,user,\n";
-        let r = read(file.as_bytes(), false);
+        let r = read(file.as_bytes(), Source::Browser);
         assert_eq!(
             lines(&r),
             [
@@ -431,11 +557,41 @@ mod tests {
         );
     }
 
+    /// Every problem names the line its record starts on in the file, the header being line 1,
+    /// whatever the line endings (Excel writes CRLF) and however many lines a quoted cell spans.
+    #[test]
+    fn problems_name_the_files_own_lines() {
+        for end in ["\n", "\r\n", "\r"] {
+            let file = [
+                "username,name,email,type,role,external_id",
+                "ann,Ann,a@example.com,user,user,",
+                "bea,Bea,x@,user,user,",
+                "cat,Cat,c@example.com,user,user,\"one",
+                "two\"",
+                "dan,,d@example.com,user,user,",
+                "eve,Eve,e@example.com,user",
+            ]
+            .join(end);
+            let r = read(file.as_bytes(), Source::Browser);
+            assert_eq!(
+                lines(&r),
+                [
+                    "line 3: e-mail 'x@' is not an address",
+                    "line 4: external_id may not contain control characters",
+                    "line 6: a name is required",
+                    "line 7: it has 4 fields; the header has 6",
+                ],
+                "{end:?}"
+            );
+            assert_eq!(r.rows[0].line, 2, "{end:?}");
+        }
+    }
+
     #[test]
     fn formula_cells_are_text() {
         let file =
             "username,name,email,type,role\nmallory,=cmd|' /C calc'!A0,m@example.com,user,user\n";
-        let r = read(file.as_bytes(), false);
+        let r = read(file.as_bytes(), Source::Browser);
         assert!(r.problems.is_empty());
         assert_eq!(r.rows[0].full_name.as_str(), "=cmd|' /C calc'!A0");
     }

@@ -14,6 +14,9 @@ use crate::store::{self, imports::Job};
 
 /// The largest file the browser may send.
 pub const MAX_FILE: usize = 5 * 1024 * 1024;
+/// What a larger file is told.
+pub const TOO_LARGE: &str =
+    "The file is larger than 5 MiB: split it, or import it with the command line.";
 /// A preview never started is forgotten after a day.
 const PREVIEW_SECS: i64 = 24 * 3600;
 
@@ -29,7 +32,7 @@ pub struct Preview {
 }
 
 /// Checks an uploaded file for the administrator's own account; a clean one is kept (sealed)
-/// as an import waiting to be started.
+/// as the account's import waiting to be started, in place of any earlier one.
 pub async fn preview(
     ctx: &Ctx,
     admin: &User,
@@ -39,9 +42,7 @@ pub async fn preview(
 ) -> Result<Preview> {
     policy::may_administer(admin, account.id)?;
     if bytes.len() > MAX_FILE {
-        return Err(ServiceError::Invalid(
-            "The file is larger than 5 MiB: split it, or import it with the command line.".into(),
-        ));
+        return Err(ServiceError::Invalid(TOO_LARGE.into()));
     }
     let plan = plan(ctx, bytes, &Scope::Account(account.clone())).await?;
     if !plan.is_clean() {
@@ -50,8 +51,11 @@ pub async fn preview(
     let now = store::now();
     store::imports::delete_stale_previews(&ctx.db.pool, now - PREVIEW_SECS).await?;
     let sealed = ctx.cipher.seal_setting(&seal_label(account.id), bytes);
-    let id = store::imports::insert(
-        &ctx.db.pool,
+    let mut tx = ctx.db.begin().await?;
+    // Under the account's row, so two uploads at once still leave one preview.
+    store::users::lock_account(&mut tx, account.id).await?;
+    let id = store::imports::insert_preview(
+        &mut tx,
         &store::imports::NewJob {
             account_id: account.id,
             created_by_id: admin.id,
@@ -64,6 +68,7 @@ pub async fn preview(
         },
     )
     .await?;
+    tx.commit().await?;
     Ok(Preview {
         plan,
         job: Some(id),

@@ -11,7 +11,7 @@ pub mod jobs;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-pub use file::{Problem, Row};
+pub use file::{Problem, Problems, Row};
 
 use super::members::{insert_person, NewPin, PersonRow};
 use super::{accounts, audit_account, links, Actor, Ctx, Result, ServiceError};
@@ -38,7 +38,7 @@ pub struct Plan {
     pub rows: Vec<Row>,
     /// The rows already there with the same values.
     pub skipped: Vec<Row>,
-    pub problems: Vec<Problem>,
+    pub problems: Problems,
     /// Account numbers the file names that do not exist yet (created when allowed).
     pub new_accounts: Vec<String>,
 }
@@ -72,7 +72,11 @@ fn problem(line: u64, message: String) -> Problem {
 
 /// Reads and checks `bytes` for `scope`: nothing is written.
 pub async fn plan(ctx: &Ctx, bytes: &[u8], scope: &Scope) -> Result<Plan> {
-    let read = file::read(bytes, matches!(scope, Scope::Anywhere { .. }));
+    let source = match scope {
+        Scope::Anywhere { .. } => file::Source::CommandLine,
+        Scope::Account(_) => file::Source::Browser,
+    };
+    let read = file::read(bytes, source);
     let mut plan = Plan {
         problems: read.problems,
         ..Plan::default()
@@ -151,7 +155,19 @@ pub async fn plan(ctx: &Ctx, bytes: &[u8], scope: &Scope) -> Result<Plan> {
             continue;
         };
         let number = row.account.as_ref().map(|a| a.as_str());
-        if e.user.is_agent() {
+        let elsewhere = e.user.is_agent() || e.account_number.as_deref() != number;
+        if elsewhere && matches!(scope, Scope::Account(_)) {
+            // An administrator learns only that the name is taken (usernames are one namespace),
+            // never whose it is: an account number and a username are what Support asks for
+            // before the PIN, and which names are agents' is staff's business.
+            plan.problems.push(problem(
+                row.line,
+                format!(
+                    "username '{}' is taken by someone outside this account: choose another",
+                    row.username.as_str()
+                ),
+            ));
+        } else if e.user.is_agent() {
             plan.problems.push(problem(
                 row.line,
                 format!(
@@ -185,7 +201,7 @@ pub async fn plan(ctx: &Ctx, bytes: &[u8], scope: &Scope) -> Result<Plan> {
             }
         }
     }
-    plan.problems.sort_by_key(|p| p.line);
+    plan.problems.sort();
     Ok(plan)
 }
 
@@ -284,7 +300,7 @@ pub async fn write_batch(
         )
         .await?;
         if let Some(x) = &row.external_id {
-            store::imports::set_external_id(tx, member.id, Some(x)).await?;
+            store::sso::give_external_id(tx, member.id, x).await?;
         }
         if account.sso_only {
             store::sso::set_sso_only(tx, member.id, true).await?;
