@@ -1,7 +1,9 @@
 //! Keys and ciphers. The PIN key (32 bytes, outside the database) encrypts every Support PIN
 //! with XChaCha20-Poly1305: a fresh random 192-bit nonce per encryption (safe to draw at random),
 //! the owner's id as associated data, so a ciphertext moved to another member fails to decrypt.
-//! Sub-keys for CSRF tokens are derived from it with HMAC, so one secret is all an operator keeps.
+//! The keys of CSRF tokens and throttle counters are derived with HMAC from a random secret kept
+//! in the database sealed with the PIN key: one secret is all an operator keeps, and a key
+//! rotation (which seals that secret again, unchanged) does not change them.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -60,15 +62,15 @@ impl PinKey {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
+}
 
-    /// A key for another purpose, derived so that it reveals nothing about this one.
-    pub fn derive(&self, purpose: &str) -> [u8; 32] {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable_hmac());
-        mac.update(b"pinpanel subkey v1:");
-        mac.update(purpose.as_bytes());
-        mac.finalize().into_bytes().into()
-    }
+/// A key for `purpose`, derived from `secret` so that it reveals nothing about it.
+pub fn derive_key(secret: &[u8; 32], purpose: &str) -> [u8; 32] {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable_hmac());
+    mac.update(b"pinpanel subkey v1:");
+    mac.update(purpose.as_bytes());
+    mac.finalize().into_bytes().into()
 }
 
 // HMAC accepts keys of any length, so `new_from_slice` cannot fail; this keeps `expect` out.

@@ -180,6 +180,14 @@ impl From<crate::service::ServiceError> for ApiError {
                     "Too many requests. Try again later.",
                 )
             },
+            E::Unavailable { retry_after } => ApiError {
+                retry_after: Some(retry_after),
+                ..ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The service cannot reach its database right now; nothing was changed. \
+                     Try again in a moment.",
+                )
+            },
             E::Busy { retry_after } => ApiError {
                 retry_after: Some(retry_after),
                 ..ApiError::new(

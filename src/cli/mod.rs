@@ -24,7 +24,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let url = cli.database_url.as_str();
     let open = |max_connections: Option<u32>| {
         let keys = &keys;
-        async move { startup::open(url, keys, &DbOptions { max_connections }).await }
+        async move {
+            let options = DbOptions {
+                max_connections,
+                ..DbOptions::default()
+            };
+            startup::open(url, keys, &options).await
+        }
     };
     match cli.command {
         Command::Serve(args) => {

@@ -127,6 +127,7 @@ pub async fn backup(database_url: &str, file: &std::path::Path) -> anyhow::Resul
         database_url,
         &DbOptions {
             max_connections: Some(1),
+            ..DbOptions::default()
         },
     )
     .await?;

@@ -128,6 +128,14 @@ impl From<ServiceError> for ScimError {
                     "Too many wrong tokens from this address: try again later.",
                 )
             },
+            E::Unavailable { retry_after } => ScimError {
+                retry_after: Some(retry_after),
+                ..ScimError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The panel cannot reach its database right now; nothing was changed: try \
+                     again in a moment.",
+                )
+            },
             E::Busy { retry_after } => ScimError {
                 retry_after: Some(retry_after),
                 ..ScimError::new(

@@ -5,8 +5,9 @@
 //!
 //! What is not sealed does not change: password hashes, sessions, API tokens, recovery codes
 //! (their HMAC key is a sealed setting whose value stays), passkeys. The throttle's counter keys
-//! and CSRF tokens are derived from the PIN key, so counters start afresh and forms open during
-//! the change must be sent again.
+//! and CSRF tokens are derived from another sealed setting whose value stays too, so an instance
+//! still running with the old key counts the same counters and accepts the same forms as the new
+//! ones until it stops.
 
 use crate::crypto::{Bound, PinCipher, KEY_CHECK_NAME, TOTP_PURPOSE};
 use crate::domain::Event;

@@ -47,8 +47,12 @@ pub struct Limits {
     pub login_per_user: Limit,
     /// Failed password re-entries ("sudo mode") per person.
     pub reauth_per_user: Limit,
-    /// Wrong second-factor codes (and passkey assertions) per person.
+    /// Wrong codes while setting up an authenticator app, per person.
     pub second_step_per_user: Limit,
+    /// Wrong second steps of a login (codes, passkey assertions) per person and client address:
+    /// someone who knows a password and guesses codes from one address never keeps the owner out
+    /// from another (the ceiling of wrong second steps in a row still counts every address).
+    pub second_step_per_user_address: Limit,
     /// "Forgot password?" requests per client address.
     pub password_links_per_address: Limit,
     /// Password links mailed per member (more requests are answered alike, and send nothing).
@@ -102,6 +106,12 @@ impl Limits {
             },
             second_step_per_user: Limit {
                 name: "second-step:user",
+                max: 10,
+                refusal: Event::Throttled,
+                window: QUARTER_HOUR,
+            },
+            second_step_per_user_address: Limit {
+                name: "second-step:user+addr",
                 max: 10,
                 refusal: Event::Throttled,
                 window: QUARTER_HOUR,

@@ -292,12 +292,25 @@ pub enum ServiceError {
     /// The instance is saturated (too many password checks queued); try again shortly.
     #[error("busy; try again in {retry_after} seconds")]
     Busy { retry_after: i64 },
+    /// The database cannot be reached for now (a restart, a network cut): nothing was written;
+    /// try again in a moment.
+    #[error("the database cannot be reached; try again in {retry_after} seconds")]
+    Unavailable { retry_after: i64 },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
+/// How long a client is asked to wait while the database is out of reach.
+pub const UNAVAILABLE_RETRY_SECS: i64 = 5;
+
 impl From<store::Error> for ServiceError {
     fn from(e: store::Error) -> Self {
+        if store::is_unavailable(&e) {
+            tracing::warn!(error = %e, "the database cannot be reached");
+            return ServiceError::Unavailable {
+                retry_after: UNAVAILABLE_RETRY_SECS,
+            };
+        }
         ServiceError::Internal(anyhow::Error::new(e).context("database error"))
     }
 }

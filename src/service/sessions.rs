@@ -21,6 +21,12 @@ pub fn handle_of(session_id: &str) -> String {
     store::sessions::hash_of(session_id)
 }
 
+/// Did the session store fail because the database is out of reach for now (so the face
+/// answers "try again in a moment", not an internal error)?
+pub fn store_unreachable(e: &tower_sessions::session_store::Error) -> bool {
+    store::sessions::is_unavailable_error(e)
+}
+
 /// The live sessions of `user`, the current one (`current`, a handle) first.
 pub async fn list(ctx: &Ctx, user: &User, current: &str) -> Result<Vec<SessionInfo>> {
     let rows = store::sessions::for_user(&ctx.db.pool, user.id, store::now()).await?;

@@ -189,7 +189,7 @@ pub async fn request_with_passcode(
     address: &str,
 ) -> Result<(User, IssuedToken)> {
     limits::hit(ctx, ctx.limits.tokens_per_address, address).await?;
-    let user = two_step::finish_api_second_step(ctx, session_id, passcode).await?;
+    let user = two_step::finish_api_second_step(ctx, session_id, passcode, address).await?;
     let token = issue_token(ctx, &user, true, address).await?;
     Ok((user, token))
 }

@@ -57,8 +57,11 @@ pub async fn open(
         );
     }
     let recovery = sealed_key(&db, &cipher, RECOVERY_KEY_NAME).await?;
+    // Not derived from the PIN key itself: an instance still running with the old key after a
+    // rotation keeps the same throttle counters and CSRF tokens as the ones started with the new.
+    let derivation = sealed_key(&db, &cipher, DERIVATION_KEY_NAME).await?;
     let keys = Keys {
-        throttle: key.derive("throttle"),
+        throttle: crate::crypto::derive_key(&derivation, "throttle"),
         recovery,
         check: stored,
     };
@@ -71,7 +74,7 @@ pub async fn open(
     )?;
     Ok(Opened {
         ctx,
-        csrf_key: key.derive("csrf"),
+        csrf_key: crate::crypto::derive_key(&derivation, "csrf"),
     })
 }
 
@@ -95,6 +98,8 @@ impl Opened {
 
 /// The settings row of the key that HMACs recovery codes.
 pub const RECOVERY_KEY_NAME: &str = "recovery_key";
+/// The settings row of the secret the throttle's and the CSRF tokens' keys are derived from.
+pub const DERIVATION_KEY_NAME: &str = "derivation_key";
 
 /// A random key kept in the settings table sealed with the PIN key, made on first use (two
 /// instances starting at once agree on one).

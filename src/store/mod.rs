@@ -74,6 +74,9 @@ pub struct DbOptions {
     /// share the machine's cores (each connection also keeps its own page cache), PostgreSQL
     /// does the work in its own processes.
     pub max_connections: Option<u32>,
+    /// How long a SQLite statement waits for the database's writer before it fails (and the
+    /// request is answered "try again in a moment"); `None` is 15 seconds.
+    pub busy_timeout: Option<Duration>,
 }
 
 /// The path of the SQLite file a `sqlite:` URL names, or `None` for in-memory databases.
@@ -120,11 +123,18 @@ impl Db {
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10));
         if backend == Backend::Sqlite {
-            pool = pool.after_connect(|conn, _meta| {
+            let busy_ms = options
+                .busy_timeout
+                .unwrap_or(Duration::from_secs(15))
+                .as_millis();
+            pool = pool.after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA busy_timeout = 15000; PRAGMA foreign_keys = ON;",
+                        format!(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON;"
+                        )
+                        .as_str(),
                     )
                     .await?;
                     Ok(())
@@ -218,6 +228,29 @@ pub fn now() -> i64 {
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .is_some_and(|e| e.is_unique_violation())
+}
+
+/// Is this the database being out of reach for a while (a restart, a network cut, every
+/// connection busy past the pool's timeout, SQLite's writer held past its busy timeout), rather
+/// than a statement that is wrong? The request is then worth trying again in a moment, and its
+/// transaction has rolled back.
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(e) => e.code().is_some_and(|code| {
+            // PostgreSQL: class 08 (connection exception), 57P01-57P03 (the server shutting
+            // down or starting), 53300 (too many connections). SQLite: 5 SQLITE_BUSY, 6
+            // SQLITE_LOCKED (and their extended codes, which keep the primary code's low byte).
+            code.starts_with("08")
+                || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+                || code.parse::<i64>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
+        }),
+        _ => false,
+    }
 }
 
 /// Reads a text column into one of the domain's text enums.

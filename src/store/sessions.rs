@@ -50,6 +50,26 @@ fn backend(e: impl std::fmt::Display) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
 }
 
+/// How a store error begins when the database is out of reach: the session store's trait
+/// carries text only, so this file both writes and reads the mark ([`is_unavailable_error`]).
+const UNAVAILABLE: &str = "the database cannot be reached";
+
+/// A statement's error as the session store reports it, marked when the database is out of
+/// reach.
+fn db(e: sqlx::Error) -> session_store::Error {
+    if super::is_unavailable(&e) {
+        session_store::Error::Backend(format!("{UNAVAILABLE}: {e}"))
+    } else {
+        backend(e)
+    }
+}
+
+/// Did the session store fail because the database is out of reach (worth trying again in a
+/// moment), rather than on a wrong record?
+pub fn is_unavailable_error(e: &session_store::Error) -> bool {
+    matches!(e, session_store::Error::Backend(m) if m.starts_with(UNAVAILABLE))
+}
+
 impl DbSessionStore {
     fn encode(&self, record: &Record) -> session_store::Result<(Vec<u8>, Option<i64>, i64)> {
         let mut stored = record.data.clone();
@@ -78,7 +98,7 @@ impl SessionStore for DbSessionStore {
             .bind(expires_at)
             .execute(&self.pool)
             .await
-            .map_err(backend)?;
+            .map_err(db)?;
             if done.rows_affected() == 1 {
                 return Ok(());
             }
@@ -98,7 +118,7 @@ impl SessionStore for DbSessionStore {
         .bind(expires_at)
         .execute(&self.pool)
         .await
-        .map_err(backend)?;
+        .map_err(db)?;
         Ok(())
     }
 
@@ -113,7 +133,7 @@ impl SessionStore for DbSessionStore {
         .bind(super::now())
         .fetch_optional(&self.pool)
         .await
-        .map_err(backend)?;
+        .map_err(db)?;
         let Some(row) = row else { return Ok(None) };
         let data: Vec<u8> = row.try_get("data").map_err(backend)?;
         let expires_at: i64 = row.try_get("expires_at").map_err(backend)?;
@@ -137,7 +157,7 @@ impl SessionStore for DbSessionStore {
             .bind(id_hash(session_id))
             .execute(&self.pool)
             .await
-            .map_err(backend)?;
+            .map_err(db)?;
         Ok(())
     }
 }

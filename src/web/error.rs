@@ -44,6 +44,9 @@ pub enum WebError {
     /// The server is saturated; try again in a moment.
     #[error("busy")]
     Busy { retry_after: i64 },
+    /// The database is out of reach for now; nothing was written.
+    #[error("the database cannot be reached")]
+    Down { retry_after: i64 },
     /// The body is over the limit.
     #[error("request body too large")]
     TooLarge,
@@ -83,6 +86,7 @@ impl From<ServiceError> for WebError {
             ),
             ServiceError::Throttled { retry_after } => WebError::Throttled { retry_after },
             ServiceError::Busy { retry_after } => WebError::Busy { retry_after },
+            ServiceError::Unavailable { retry_after } => WebError::Down { retry_after },
             ServiceError::Internal(e) => WebError::Internal(e),
         }
     }
@@ -132,6 +136,12 @@ impl IntoResponse for WebError {
                     "The server is busy right now. Wait {} and try again.",
                     wait_for(retry_after)
                 );
+                return with_retry_after(StatusCode::SERVICE_UNAVAILABLE, retry_after, message);
+            }
+            WebError::Down { retry_after } => {
+                let message = "The panel cannot reach its records right now. Nothing was \
+                               changed: try again in a moment."
+                    .to_owned();
                 return with_retry_after(StatusCode::SERVICE_UNAVAILABLE, retry_after, message);
             }
             WebError::TooLarge => (

@@ -96,7 +96,7 @@ pub async fn second_step_post(
     Form(form): Form<CodeForm>,
 ) -> Result<Response> {
     let (user, next) = pending(&state, &session).await?;
-    match two_step::check_code(&state.ctx, &user, &form.code).await {
+    match two_step::check_code(&state.ctx, &user, &form.code, &addr).await {
         Ok(_) => {
             let to = complete_login(&session, &user, next, &Client::of(&addr, &headers)).await?;
             Ok(Redirect::to(&to).into_response())
@@ -151,7 +151,8 @@ pub async fn second_step_passkey_post(
             "Start again: use the passkey button.",
         ));
     };
-    match two_step::passkeys::finish_passkey_login(&state.ctx, &user, &credential, &ceremony).await
+    match two_step::passkeys::finish_passkey_login(&state.ctx, &user, &credential, &ceremony, &addr)
+        .await
     {
         Ok(Used::Passkey) | Ok(_) => {
             let to = complete_login(&session, &user, next, &Client::of(&addr, &headers)).await?;

@@ -84,6 +84,14 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSession {
 }
 
 fn session_err(e: tower_sessions::session::Error) -> WebError {
+    if let tower_sessions::session::Error::Store(store_error) = &e {
+        if service::sessions::store_unreachable(store_error) {
+            tracing::warn!(error = %e, "the session store cannot reach the database");
+            return WebError::Down {
+                retry_after: service::UNAVAILABLE_RETRY_SECS,
+            };
+        }
+    }
     WebError::Internal(anyhow::Error::new(e).context("session store"))
 }
 

@@ -144,6 +144,18 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// The same database reached at `addr` (a proxy in front of PostgreSQL); it still drops the
+    /// database when it goes.
+    pub fn through(mut self, addr: SocketAddr) -> TestDb {
+        let mut url = url::Url::parse(&self.url).expect("a URL");
+        url.set_host(Some(&addr.ip().to_string())).expect("a host");
+        url.set_port(Some(addr.port())).expect("a port");
+        self.url = url.to_string();
+        self
+    }
+}
+
 /// `postgres://u@h:p/db?x` with `db` replaced.
 fn replace_database(base: &str, name: &str) -> String {
     let mut url = url::Url::parse(base).expect("a valid PostgreSQL URL");
@@ -270,13 +282,18 @@ pub async fn spawn_public_app(backend: Backend, settings: ServeSettings) -> Opti
 
 /// Another instance on the same database and key (it does not own the database).
 pub async fn spawn_second_instance(app: &TestApp) -> TestApp {
+    spawn_instance_with_key(app, app.key_hex.clone()).await
+}
+
+/// Another instance on the same database, started with `key_hex` (the key after a rotation).
+pub async fn spawn_instance_with_key(app: &TestApp, key_hex: String) -> TestApp {
     let db = TestDb {
         url: app.db.url.clone(),
         backend: app.db.backend,
         _dir: None,
         pg: None,
     };
-    start_on(db, app.key_hex.clone(), test_settings()).await
+    start_on(db, key_hex, test_settings()).await
 }
 
 pub async fn start_on(db: TestDb, key_hex: String, settings: ServeSettings) -> TestApp {
@@ -289,11 +306,34 @@ async fn start_on_addr(
     settings: ServeSettings,
     addr: SocketAddr,
 ) -> TestApp {
+    start_with(db, key_hex, settings, addr, &DbOptions::default()).await
+}
+
+/// An app on `db` whose pool has `options` (a short SQLite busy timeout, say).
+pub async fn start_with_options(db: TestDb, options: &DbOptions) -> TestApp {
+    let addr = "127.0.0.1:0".parse().expect("addr");
+    start_with(
+        db,
+        PinKey::generate().to_hex(),
+        test_settings(),
+        addr,
+        options,
+    )
+    .await
+}
+
+async fn start_with(
+    db: TestDb,
+    key_hex: String,
+    settings: ServeSettings,
+    addr: SocketAddr,
+    options: &DbOptions,
+) -> TestApp {
     let keys = KeySource {
         key: Some(key_hex.clone()),
         key_file: None,
     };
-    let opened = startup::open(&db.url, &keys, &DbOptions::default())
+    let opened = startup::open(&db.url, &keys, options)
         .await
         .expect("open the store");
     let app = App::build(opened, addr, &settings)

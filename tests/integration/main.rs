@@ -22,6 +22,7 @@ mod login;
 mod mail;
 mod mail_server;
 mod operating;
+mod outage;
 mod process;
 mod scim;
 mod security;

@@ -378,13 +378,20 @@ async fn rotating_the_key_seals_everything_again(backend: Backend) {
         pins_before
     );
     assert!(matches!(
-        two_step::check_code(ctx, &alice, &totp_code(&setup.secret, now() + 30))
-            .await
-            .unwrap(),
+        two_step::check_code(
+            ctx,
+            &alice,
+            &totp_code(&setup.secret, now() + 30),
+            "192.0.2.1"
+        )
+        .await
+        .unwrap(),
         two_step::Used::AuthenticatorApp
     ));
     assert!(matches!(
-        two_step::check_code(ctx, &alice, &codes[0]).await.unwrap(),
+        two_step::check_code(ctx, &alice, &codes[0], "192.0.2.1")
+            .await
+            .unwrap(),
         two_step::Used::RecoveryCode { left: 9 }
     ));
     // Rotating to the key in use is refused.

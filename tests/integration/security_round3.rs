@@ -20,8 +20,8 @@ use serde_json::{json, Value};
 
 use crate::dual;
 use crate::helpers::{
-    fresh, spawn_app, spawn_app_with, spawn_public_app, test_settings, Backend, TestApp, TestDb,
-    PASSWORD,
+    fresh, spawn_app, spawn_app_with, spawn_public_app, test_settings, Backend, Client, TestApp,
+    TestDb, PASSWORD,
 };
 use crate::mail_server::{Mail, MailServer};
 use crate::two_step::{now, totp_code};
@@ -570,7 +570,7 @@ async fn twenty_wrong_second_steps_refuse_the_app_until_a_recovery_code(app: Tes
         if n % 9 == 0 {
             forget_rate().await;
         }
-        let err = two_step::check_code(&app.ctx, &alice, &wrong(now()))
+        let err = two_step::check_code(&app.ctx, &alice, &wrong(now()), "192.0.2.1")
             .await
             .unwrap_err();
         assert!(matches!(err, ServiceError::WrongCode), "{n}: {err}");
@@ -581,24 +581,24 @@ async fn twenty_wrong_second_steps_refuse_the_app_until_a_recovery_code(app: Tes
     // A right code by the person does not start the count again.
     forget_rate().await;
     next_step().await;
-    two_step::check_code(&app.ctx, &alice, &right(now()))
+    two_step::check_code(&app.ctx, &alice, &right(now()), "192.0.2.1")
         .await
         .unwrap();
-    two_step::check_code(&app.ctx, &alice, &wrong(now()))
+    two_step::check_code(&app.ctx, &alice, &wrong(now()), "192.0.2.1")
         .await
         .unwrap_err();
     // Twenty in a row: the app's codes are refused, the right one too.
     next_step().await;
-    let err = two_step::check_code(&app.ctx, &alice, &right(now()))
+    let err = two_step::check_code(&app.ctx, &alice, &right(now()), "192.0.2.1")
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::CodesRefused), "{err}");
     // A recovery code opens it and starts the count again.
-    two_step::check_code(&app.ctx, &alice, &codes[0])
+    two_step::check_code(&app.ctx, &alice, &codes[0], "192.0.2.1")
         .await
         .unwrap();
     next_step().await;
-    two_step::check_code(&app.ctx, &alice, &right(now()))
+    two_step::check_code(&app.ctx, &alice, &right(now()), "192.0.2.1")
         .await
         .unwrap();
     // An administrator can let the codes work again too.
@@ -611,13 +611,13 @@ async fn twenty_wrong_second_steps_refuse_the_app_until_a_recovery_code(app: Tes
     forget_rate().await;
     next_step().await;
     assert!(matches!(
-        two_step::check_code(&app.ctx, &alice, &right(now())).await,
+        two_step::check_code(&app.ctx, &alice, &right(now()), "192.0.2.1").await,
         Err(ServiceError::CodesRefused)
     ));
     two_step::allow_codes_again(&app.ctx, &ada, &alice)
         .await
         .unwrap();
-    two_step::check_code(&app.ctx, &alice, &right(now()))
+    two_step::check_code(&app.ctx, &alice, &right(now()), "192.0.2.1")
         .await
         .unwrap();
     // A password that passed with the second step still due is not a login.
@@ -882,6 +882,40 @@ async fn a_seal_after_a_key_rotation_is_refused_and_nothing_is_lost(app: TestApp
         .await
         .unwrap();
     assert_eq!(shown.expose(), pin);
+
+    // An instance started with the new key takes the forms and counts the throttle counters of
+    // the one still running with the old key (issue 36: both were derived from the PIN key, so
+    // counters split until the old one restarted).
+    let newer = crate::helpers::spawn_instance_with_key(&app, new_key.to_hex()).await;
+    let csrf = web.csrf();
+    let res = web
+        .http
+        .post(format!("http://{}/profile/sessions/end-others", newer.addr))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        res.status(),
+        403,
+        "the old instance's form is taken by the new one"
+    );
+    let limit = app.ctx.limits.login_per_user_address.max;
+    for _ in 0..limit {
+        assert_eq!(
+            app.client()
+                .login("alice", "wrong password!")
+                .await
+                .status(),
+            401
+        );
+    }
+    let at_newer = Client::new(&newer, reqwest::header::HeaderMap::new());
+    assert_eq!(
+        at_newer.login("alice", "wrong password!").await.status(),
+        429,
+        "the counter the old instance spent refuses at the new one"
+    );
 }
 
 /// Twenty e-mail change requests at once (each reads the member's pending change, then writes

@@ -8,7 +8,9 @@ use serde_json::{json, Value};
 use totp_rs::{Algorithm, Builder, Secret};
 
 use crate::dual;
-use crate::helpers::{spawn_app_with, test_settings, Backend, Client, TestApp, PASSWORD};
+use crate::helpers::{
+    behind_a_proxy, spawn_app_with, test_settings, Backend, Client, TestApp, PASSWORD,
+};
 
 dual!(
     an_authenticator_app_turns_two_step_on_and_each_code_works_once,
@@ -18,7 +20,10 @@ dual!(
     the_api_speaks_the_providers_multi_factor_flow,
 );
 
-dual!(backend: roles_that_require_two_step_reach_only_its_set_up);
+dual!(backend:
+    roles_that_require_two_step_reach_only_its_set_up,
+    wrong_api_passcodes_from_one_address_never_keep_the_owner_out,
+);
 
 /// The code an authenticator app shows for `secret` (base32, as the page shows it, spaces and
 /// all) at unix time `at`.
@@ -409,4 +414,74 @@ async fn the_api_speaks_the_providers_multi_factor_flow(app: TestApp) {
         .await
         .unwrap();
     assert!(stored.iter().all(|s| *s != session));
+}
+
+/// Issue 36, left from the third round: ten wrong passcodes through the API from one address
+/// made the owner's right code from another address answer 429 (the count was per person), so
+/// anyone who knew a password kept its owner out of the API. Wrong second steps are counted per
+/// person and address now; the ceiling of wrong ones in a row, from anywhere, and its mail stay.
+async fn wrong_api_passcodes_from_one_address_never_keep_the_owner_out(backend: Backend) {
+    let app = spawn_app_with(backend, behind_a_proxy())
+        .await
+        .expect("app");
+    let acct = app.account("Acme", UnlockPolicy::SelfService).await;
+    app.user(&acct, "alice").await;
+    let (secret, _) = set_up_app(&app.logged_in("alice").await).await;
+    let http = reqwest::Client::new();
+    let tokens = app.url("/v2.0/tokens");
+    let session_from = |address: &'static str| {
+        let (http, tokens) = (http.clone(), tokens.clone());
+        async move {
+            let res = http
+                .post(&tokens)
+                .header("X-Forwarded-For", address)
+                .json(&json!({"auth":{"passwordCredentials":{"username":"alice","password":PASSWORD}}}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 401);
+            let h = res.headers()["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            between(&h, "sessionId='", "'").unwrap().to_owned()
+        }
+    };
+    let passcode = |address: &'static str, session: String, code: String| {
+        let (http, tokens) = (http.clone(), tokens.clone());
+        async move {
+            http.post(&tokens)
+                .header("X-Forwarded-For", address)
+                .header("X-SessionId", session)
+                .json(&json!({"auth":{"RAX-AUTH:passcodeCredentials":{"passcode":code}}}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let attacker = "198.51.100.7";
+    let session = session_from(attacker).await;
+    let limit = app.ctx.limits.second_step_per_user_address.max;
+    for n in 0..limit {
+        let status = passcode(attacker, session.clone(), "000000".into()).await;
+        assert_eq!(status, 401, "wrong code {n}");
+    }
+    assert_eq!(
+        passcode(attacker, session.clone(), "000000".into()).await,
+        429,
+        "the attacker's address is throttled"
+    );
+    // The owner, elsewhere, gets in with the right code.
+    let owner = "203.0.113.20";
+    let session = session_from(owner).await;
+    let right = totp_code(&secret, now() + 30);
+    assert_eq!(passcode(owner, session, right).await, 200);
+    let failures: i64 =
+        sqlx::query_scalar("SELECT second_step_failures FROM users WHERE username = 'alice'")
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+    assert_eq!(failures, limit, "every wrong one counts toward the ceiling");
 }

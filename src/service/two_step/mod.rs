@@ -43,13 +43,25 @@ pub fn passkeys_available(ctx: &Ctx) -> bool {
     ctx.passkeys.is_some()
 }
 
-/// Reserves a second-factor attempt (throttled like passwords, in the database).
+/// Reserves an attempt at confirming a factor being set up (throttled like passwords).
 pub(super) async fn reserve_attempt(ctx: &Ctx, user: &User) -> Result<limits::Reservation> {
     limits::reserve(
         ctx,
         &[(ctx.limits.second_step_per_user, &user.id.to_string())],
     )
     .await
+}
+
+/// Reserves a second step of a login by `user` from the client address `from`: counted per
+/// person and address, so wrong codes from one place never refuse the owner's right one from
+/// another ([`MAX_SECOND_STEP_FAILURES`] in a row, from anywhere, is the ceiling).
+pub(super) async fn reserve_second_step(
+    ctx: &Ctx,
+    user: &User,
+    from: &str,
+) -> Result<limits::Reservation> {
+    let who = format!("{}|{from}", user.id);
+    limits::reserve(ctx, &[(ctx.limits.second_step_per_user_address, &who)]).await
 }
 
 /// Which second factor was used.
@@ -73,11 +85,12 @@ pub const ALERT_AFTER_FAILURES: i64 = 5;
 const ALERT_EVERY_SECS: i64 = 3600;
 
 /// Checks a code at the second step: an authenticator code (each accepted once: a replay in its
-/// time window fails) or a recovery code (each works once). Wrong codes are throttled per person
-/// like passwords, and counted toward [`MAX_SECOND_STEP_FAILURES`]; `WrongCode` otherwise, or
-/// `CodesRefused` for an authenticator code once that many have failed.
-pub async fn check_code(ctx: &Ctx, user: &User, raw: &str) -> Result<Used> {
-    let reservation = reserve_attempt(ctx, user).await?;
+/// time window fails) or a recovery code (each works once). Wrong codes are throttled
+/// per person and client address (`from`) like passwords, and counted toward
+/// [`MAX_SECOND_STEP_FAILURES`]; `WrongCode` otherwise, or `CodesRefused` for an authenticator
+/// code once that many have failed.
+pub async fn check_code(ctx: &Ctx, user: &User, raw: &str, from: &str) -> Result<Used> {
+    let reservation = reserve_second_step(ctx, user, from).await?;
     let pool = &ctx.db.pool;
     let code = SecondFactorCode::parse(raw);
     if matches!(code, Some(SecondFactorCode::Authenticator(_)))
@@ -235,8 +248,14 @@ pub async fn begin_api_second_step(ctx: &Ctx, user: &User) -> Result<String> {
 }
 
 /// Exchanges a passcode (authenticator or recovery code) on an API multi-factor session for
-/// the person; the session serves once. `NotFound` when the session is unknown or expired.
-pub async fn finish_api_second_step(ctx: &Ctx, session_id: &str, passcode: &str) -> Result<User> {
+/// the person, from the client address `from`; the session serves once. `NotFound` when the
+/// session is unknown or expired.
+pub async fn finish_api_second_step(
+    ctx: &Ctx,
+    session_id: &str,
+    passcode: &str,
+    from: &str,
+) -> Result<User> {
     let hash = crypto::sha256_hex(session_id.as_bytes());
     let (user_id, epoch) = store::two_step::mfa_session(&ctx.db.pool, &hash, store::now())
         .await?
@@ -244,7 +263,7 @@ pub async fn finish_api_second_step(ctx: &Ctx, session_id: &str, passcode: &str)
     let (user, _) = login::current_user(ctx, user_id, epoch)
         .await?
         .ok_or(ServiceError::NotFound)?;
-    check_code(ctx, &user, passcode).await?;
+    check_code(ctx, &user, passcode, from).await?;
     if !store::two_step::end_mfa_session(&ctx.db.pool, &hash).await? {
         return Err(ServiceError::NotFound);
     }

@@ -10,7 +10,7 @@ use webauthn_rs::prelude::{
     PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Uuid, Webauthn,
 };
 
-use super::{recovery, require_password, required_for, reserve_attempt, status};
+use super::{recovery, require_password, required_for, reserve_second_step, status};
 use super::{strong_second_step, wrong_second_step, AccessChange, Used};
 use crate::domain::{Event, User};
 use crate::service::metrics::Login;
@@ -220,9 +220,10 @@ pub async fn finish_passkey_login(
     user: &User,
     credential: &PublicKeyCredential,
     state: &PasskeyAuthentication,
+    from: &str,
 ) -> Result<Used> {
     let webauthn = relying(ctx)?;
-    let reservation = reserve_attempt(ctx, user).await?;
+    let reservation = reserve_second_step(ctx, user, from).await?;
     let result = match webauthn.finish_passkey_authentication(credential, state) {
         Ok(result) => result,
         Err(e) => {
