@@ -302,8 +302,13 @@ pub struct OidcArgs {
 
     /// `verified`: on first sign-in, link the member whose address equals the one the provider
     /// says it verified. `off` (the default): members link their identity themselves.
-    #[arg(long = "oidc-link-by-email", env = "PINPANEL_OIDC_LINK_BY_EMAIL", default_value = "off", value_parser = ["off", "verified"])]
-    pub link_by_email: String,
+    #[arg(
+        long = "oidc-link-by-email",
+        env = "PINPANEL_OIDC_LINK_BY_EMAIL",
+        value_enum,
+        default_value_t = LinkByEmail::Off
+    )]
+    pub link_by_email: LinkByEmail,
 
     /// An `acr` value that counts as two-step login (beside an `amr` naming a second factor).
     #[arg(long = "oidc-mfa-acr", env = "PINPANEL_OIDC_MFA_ACR")]
@@ -316,6 +321,16 @@ pub struct OidcArgs {
         default_value = "sub"
     )]
     pub subject_claim: String,
+}
+
+/// Whether a first sign-in links a member by an address the provider verified.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LinkByEmail {
+    /// Members link their identity themselves.
+    #[default]
+    Off,
+    /// The one member whose address in force the provider says it verified.
+    Verified,
 }
 
 impl OidcArgs {
@@ -342,7 +357,7 @@ impl OidcArgs {
                     client_id: client_id.clone(),
                     client_secret: secrecy::SecretString::from(secret),
                     name: self.name.clone(),
-                    link_by_email: self.link_by_email == "verified",
+                    link_by_email: self.link_by_email == LinkByEmail::Verified,
                     mfa_acr: self.mfa_acr.clone().filter(|a| !a.is_empty()),
                     subject_claim: self.subject_claim.clone(),
                 }))

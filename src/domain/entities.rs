@@ -1,7 +1,7 @@
 //! The things the product keeps: accounts, the people in them (and the agents outside them), and
 //! the audit events about them. `store` reads rows into these; every layer above speaks them.
 
-use super::{Kind, PinState, Role, UnlockPolicy};
+use super::{ActorRef, Event, Kind, PinState, Role, UnlockPolicy};
 
 /// An account: a number, a name and an unlock policy.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -30,7 +30,9 @@ pub struct User {
     /// Signs in only through single sign-on: the password does not work.
     pub sso_only: bool,
     pub auth_epoch: i64,
-    pub password_hash: String,
+    /// The argon2id hash of the person's password; `None` while they have none of their own (an
+    /// invitation not yet taken, a member made by provisioning or the import).
+    pub password_hash: Option<String>,
     /// When the person was created (unix seconds).
     pub created_at: i64,
 }
@@ -92,9 +94,9 @@ pub struct ListedMember {
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
     pub at: i64,
-    pub event: String,
+    pub event: Event,
     pub actor_id: Option<i64>,
-    pub actor_name: String,
+    pub actor: ActorRef,
     pub detail: String,
     /// The ticket or call reference of a verification.
     pub reference: Option<String>,
@@ -125,8 +127,8 @@ impl TwoStepStatus {
 pub struct AccountEvent {
     pub id: i64,
     pub at: i64,
-    pub event: String,
-    pub actor_name: String,
+    pub event: Event,
+    pub actor: ActorRef,
     /// The member it was about, if any.
     pub subject_name: Option<String>,
     pub detail: String,

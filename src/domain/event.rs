@@ -136,6 +136,7 @@ events! {
     PasswordLinkSent => "password.link_sent", Some(Members), "Password link sent";
     PasswordReset => "password.reset", Some(Members), "Password chosen with a link";
     SessionEnded => "login.session_ended", Some(Logins), "Session ended";
+    OtherSessionsEnded => "login.others_ended", Some(Logins), "Every other session and API token ended";
     PasswordChanged => "password.changed", Some(Members), "Password changed";
     TokenIssued => "token.issued", Some(Logins), "API token issued";
     TokenRevoked => "token.revoked", Some(Logins), "API token revoked";
@@ -173,6 +174,14 @@ impl FromStr for Event {
                     s.chars().take(60).collect::<String>()
                 )
             })
+    }
+}
+
+// For `#[sqlx(try_from = "String")]`: the audit log's column read straight into the event.
+impl TryFrom<String> for Event {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
     }
 }
 

@@ -1,6 +1,10 @@
 //! The vocabulary of the product: pure types with their rules, no I/O. Everything that crosses
 //! a boundary (a form, a JSON body, a CLI flag, a database column) is parsed into one of these.
 
+#[macro_use]
+mod text_enum;
+
+mod actor;
 pub mod amr;
 mod browser;
 mod entities;
@@ -8,14 +12,14 @@ mod event;
 mod names;
 mod password;
 mod pin;
+mod purpose;
 pub mod scim_filter;
 pub mod second_factor;
 pub mod time;
+mod verification;
 mod words;
 
-use std::fmt;
-use std::str::FromStr;
-
+pub use actor::{ActorKind, ActorRef};
 pub use browser::browser_label;
 pub use entities::{
     Account, AccountEvent, AuditEvent, ListedMember, MemberSummary, SessionInfo, TokenInfo,
@@ -25,6 +29,8 @@ pub use event::{ActivityKind, Event, MailKind};
 pub use names::{AccountNumber, DisplayName, EmailAddress, Reference, Username};
 pub use password::{check_new_password, check_password, MIN_PASSWORD_CHARS};
 pub use pin::{PinError, PinRule, SupportPin, PIN_GUIDANCE, PIN_LEN};
+pub use purpose::{LinkPurpose, SignInPurpose};
+pub use verification::{AlarmReason, VerifyRefusal};
 pub use words::{sentence, Said};
 
 /// Six consecutive failed verifications lock a PIN (SPEC).
@@ -35,61 +41,13 @@ pub fn attempts_left(failures: i64) -> i64 {
     (MAX_PIN_FAILURES - failures).max(0)
 }
 
+/// The most an agent's field takes of what a caller recites (six digits, and spaces between).
+pub const RECITED_MAX_CHARS: usize = 12;
+
 /// A PIN as a caller recites it, normalised the one way both faces share: surrounding spaces are
 /// not part of it. `None` when nothing was recited.
 pub fn recited_pin(raw: &str) -> Option<&str> {
     Some(raw.trim()).filter(|p| !p.is_empty())
-}
-
-/// Declares a closed set of names stored as text and accepted from flags and forms.
-macro_rules! text_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    _ => Err(format!(
-                        "'{}' is not one of: {}",
-                        s.chars().take(40).collect::<String>(),
-                        [$($text),+].join(", ")
-                    )),
-                }
-            }
-        }
-
-        // As its text, like the database column.
-        impl serde::Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                text.parse().map_err(serde::de::Error::custom)
-            }
-        }
-    };
 }
 
 text_enum!(

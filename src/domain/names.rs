@@ -38,13 +38,19 @@ pub struct Username(String);
 text_value!(Username);
 
 impl Username {
+    /// The longest username (ASCII, so characters and bytes alike).
+    pub const MAX_LEN: usize = 64;
+
     pub fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
         if raw.is_empty() {
             return Err("A username is required.".into());
         }
-        if raw.len() > 64 {
-            return Err("A username has at most 64 characters.".into());
+        if raw.len() > Self::MAX_LEN {
+            return Err(format!(
+                "A username has at most {} characters.",
+                Self::MAX_LEN
+            ));
         }
         if !raw
             .chars()
@@ -64,13 +70,19 @@ pub struct DisplayName(String);
 text_value!(DisplayName);
 
 impl DisplayName {
+    /// The longest name, in characters.
+    pub const MAX_CHARS: usize = 200;
+
     pub fn parse(raw: &str) -> Result<Self, String> {
         let name = raw.trim();
         if name.is_empty() {
             return Err("A name is required.".into());
         }
-        if name.chars().count() > 200 {
-            return Err("A name has at most 200 characters.".into());
+        if name.chars().count() > Self::MAX_CHARS {
+            return Err(format!(
+                "A name has at most {} characters.",
+                Self::MAX_CHARS
+            ));
         }
         if name.chars().any(char::is_control) {
             return Err("A name may not contain control characters.".into());
@@ -91,9 +103,12 @@ pub struct EmailAddress(String);
 text_value!(EmailAddress);
 
 impl EmailAddress {
+    /// The longest address, in bytes (RFC 5321's path limit).
+    pub const MAX_LEN: usize = 254;
+
     pub fn parse(raw: &str) -> Result<Self, String> {
         let email = raw.trim();
-        let ok = email.len() <= 254
+        let ok = email.len() <= Self::MAX_LEN
             && !email.chars().any(|c| c.is_whitespace() || c.is_control())
             && matches!(email.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') && !d.contains('@'));
         if ok {

@@ -128,6 +128,22 @@ impl fmt::Display for ParseError {
 
 type Parsed<T> = Result<T, ParseError>;
 
+text_enum!(
+    /// The operation of a PATCH (RFC 7644 §3.5.2), named in any case.
+    PatchOp {
+        Add => "add",
+        Replace => "replace",
+        Remove => "remove",
+    }
+);
+
+impl PatchOp {
+    /// `op` as a client sends it (`Replace`, `add` …).
+    pub fn parse_any_case(op: &str) -> Option<PatchOp> {
+        op.to_ascii_lowercase().parse().ok()
+    }
+}
+
 /// Parses a filter (the `filter` query parameter).
 pub fn parse_filter(text: &str) -> Parsed<Filter> {
     let mut p = Parser::new(text)?;

@@ -20,6 +20,12 @@ pub enum SecondFactorCode {
 }
 
 impl SecondFactorCode {
+    /// The most the second step's field takes: a recovery code with its dash, or a code, and
+    /// room for the spaces people type.
+    pub const MAX_TYPED: usize = 32;
+    /// The most the field that confirms a new authenticator app takes (six digits, a space).
+    pub const AUTHENTICATOR_MAX_TYPED: usize = 8;
+
     /// Reads what was typed, forgiving spaces, a dash and capitals; `None` when it is neither.
     pub fn parse(raw: &str) -> Option<SecondFactorCode> {
         let compact: String = raw

@@ -2,17 +2,16 @@
 //! (agent sam) checked your PIN for ticket 48213: correct". The stored code stays what the log,
 //! the CSV export and a row's title carry; this is what people read.
 
+use super::actor::{ActorKind, ActorRef};
 use super::event::{Event, MailKind};
 use super::MAX_PIN_FAILURES;
 
 /// What a sentence is made of: one row of the audit log, and who reads it.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Said<'a> {
-    /// The stored code (`pin.verified`).
-    pub event: &'a str,
-    /// Who did it, as the log names them (a username, `command line`, `pinpanel`,
-    /// `provisioning: Okta`).
-    pub actor: &'a str,
+    pub event: Event,
+    /// Who did it.
+    pub actor: &'a ActorRef,
     /// The member it was about, by username.
     pub subject: Option<&'a str>,
     pub detail: &'a str,
@@ -26,20 +25,21 @@ pub struct Said<'a> {
 
 /// The event as one sentence, with a full stop left to the page.
 pub fn sentence(s: &Said<'_>) -> String {
-    let Ok(event) = s.event.parse::<Event>() else {
-        return with_detail(s.event.to_owned(), s.detail);
-    };
+    let event = s.event;
     let me = |name: &str| s.reader.is_some_and(|r| r.eq_ignore_ascii_case(name));
-    let actor_is_subject = s.subject.is_some_and(|m| m.eq_ignore_ascii_case(s.actor));
+    let actor = s.actor;
+    let by_member = actor.kind == ActorKind::Member;
+    let actor_is_subject = by_member
+        && s.subject
+            .is_some_and(|m| m.eq_ignore_ascii_case(&actor.name));
+    let actor_is_me = by_member && me(&actor.name);
     // The one who did it.
-    let who = match s.actor {
-        a if me(a) => "you".to_owned(),
-        "pinpanel" => "the panel".to_owned(),
-        "command line" => "an operator (command line)".to_owned(),
-        a if a.starts_with("provisioning: ") => {
-            format!("{} (provisioning)", &a["provisioning: ".len()..])
-        }
-        a => a.to_owned(),
+    let who = match actor.kind {
+        ActorKind::Member if actor_is_me => "you".to_owned(),
+        ActorKind::Member => actor.name.clone(),
+        ActorKind::Panel => "the panel".to_owned(),
+        ActorKind::Operator => "an operator (command line)".to_owned(),
+        ActorKind::Provisioning => format!("{} (provisioning)", actor.name),
     };
     // The member it was about, as an object and as an owner.
     let whom = match s.subject {
@@ -48,13 +48,13 @@ pub fn sentence(s: &Said<'_>) -> String {
         None => "a member".to_owned(),
     };
     let whose = match s.subject {
-        Some(_) if actor_is_subject && me(s.actor) => "your".to_owned(),
+        Some(_) if actor_is_subject && actor_is_me => "your".to_owned(),
         Some(_) if actor_is_subject => "their".to_owned(),
         Some(m) if me(m) => "your".to_owned(),
         Some(m) => format!("{m}'s"),
         None => "a member's".to_owned(),
     };
-    let own = if me(s.actor) { "your" } else { "their" };
+    let own = if actor_is_me { "your" } else { "their" };
     let from = match s.address {
         Some(a) if !a.is_empty() && a != "unknown" => format!(" from {a}"),
         _ => String::new(),
@@ -63,7 +63,7 @@ pub fn sentence(s: &Said<'_>) -> String {
         "" => text,
         d => format!("{text} ({d})"),
     };
-    let agent = format!("Support (agent {})", s.actor);
+    let agent = format!("Support (agent {})", actor.name);
     let for_ticket = s
         .reference
         .map(|r| format!(" for ticket {r}"))
@@ -131,11 +131,10 @@ pub fn sentence(s: &Said<'_>) -> String {
         Event::InvitationAccepted => format!("{who} accepted the invitation and chose a password"),
         Event::PasswordLinkSent => format!("a password link was sent to {whom}"),
         Event::PasswordReset => format!("{who} chose a new password with a link"),
-        Event::SessionEnded if d == "one" => format!("{who} ended one other session"),
-        Event::SessionEnded => match d.strip_prefix("all others ") {
-            Some(counts) => format!("{who} ended every other session and API token {counts}"),
-            None => colon(format!("{who} ended a session"), d),
-        },
+        Event::SessionEnded => format!("{who} ended one other session"),
+        Event::OtherSessionsEnded => {
+            with_detail(format!("{who} ended every other session and API token"), d)
+        }
         Event::PasswordChanged => format!("{who} changed {own} password"),
         Event::TokenIssued => format!("{who} got an API token{from}"),
         Event::TokenRevoked => format!("{who} revoked an API token"),
@@ -226,41 +225,53 @@ fn number_word(n: i64) -> String {
 mod tests {
     use super::*;
 
-    fn said<'a>(event: Event, actor: &'a str, subject: Option<&'a str>) -> Said<'a> {
+    fn said<'a>(event: Event, actor: &'a ActorRef, subject: Option<&'a str>) -> Said<'a> {
         Said {
-            event: event.as_str(),
+            event,
             actor,
             subject,
-            ..Said::default()
+            detail: "",
+            address: None,
+            reference: None,
+            reader: None,
         }
     }
 
     #[test]
     fn events_read_as_sentences() {
+        let (ada, sam, root) = (
+            ActorRef::member("ada"),
+            ActorRef::member("sam"),
+            ActorRef::member("root"),
+        );
         let login = Said {
             address: Some("203.0.113.7"),
             detail: "Firefox 132 on Linux",
-            ..said(Event::LoginOk, "ada", Some("ada"))
+            ..said(Event::LoginOk, &ada, Some("ada"))
         };
         assert_eq!(
             sentence(&login),
             "Ada logged in from 203.0.113.7 (Firefox 132 on Linux)"
         );
         assert_eq!(
-            sentence(&said(Event::PinLocked, "sam", Some("bob"))),
+            sentence(&said(Event::PinLocked, &sam, Some("bob"))),
             "Bob's Support PIN was locked after six wrong PINs given to Support (agent sam)"
         );
         assert_eq!(
-            sentence(&Said {
-                detail: "one",
-                ..said(Event::SessionEnded, "ada", Some("ada"))
-            }),
+            sentence(&said(Event::SessionEnded, &ada, Some("ada"))),
             "Ada ended one other session"
+        );
+        assert_eq!(
+            sentence(&Said {
+                detail: "sessions: 2, API tokens: 1",
+                ..said(Event::OtherSessionsEnded, &ada, Some("ada"))
+            }),
+            "Ada ended every other session and API token (sessions: 2, API tokens: 1)"
         );
         let checked = Said {
             reference: Some("48213"),
             reader: Some("bob"),
-            ..said(Event::PinVerified, "sam", Some("bob"))
+            ..said(Event::PinVerified, &sam, Some("bob"))
         };
         assert_eq!(
             sentence(&checked),
@@ -268,7 +279,7 @@ mod tests {
         );
         let wrong = Said {
             detail: "failure 2 of 6",
-            ..said(Event::PinVerifyFailed, "sam", Some("bob"))
+            ..said(Event::PinVerifyFailed, &sam, Some("bob"))
         };
         assert_eq!(
             sentence(&wrong),
@@ -276,20 +287,33 @@ mod tests {
         );
         let own = Said {
             reader: Some("ada"),
-            ..said(Event::PinChanged, "ada", Some("ada"))
+            ..said(Event::PinChanged, &ada, Some("ada"))
         };
         assert_eq!(sentence(&own), "You changed your Support PIN");
         assert_eq!(
-            sentence(&said(Event::PinUnlocked, "root", Some("bob"))),
+            sentence(&said(Event::PinUnlocked, &root, Some("bob"))),
             "Root unlocked bob's Support PIN"
         );
         assert_eq!(
-            sentence(&said(Event::MemberCreated, "command line", Some("bob"))),
+            sentence(&said(
+                Event::MemberCreated,
+                &ActorRef::operator(),
+                Some("bob")
+            )),
             "An operator (command line) added bob"
         );
+        assert_eq!(
+            sentence(&said(
+                Event::MemberDisabled,
+                &ActorRef::provisioning("Okta"),
+                Some("bob")
+            )),
+            "Okta (provisioning) disabled bob"
+        );
+        let panel = ActorRef::panel();
         let mail = Said {
             detail: Event::PinUnlocked.as_str(),
-            ..said(Event::MailQueued, "pinpanel", Some("bob"))
+            ..said(Event::MailQueued, &panel, Some("bob"))
         };
         assert_eq!(
             sentence(&mail),
@@ -297,22 +321,30 @@ mod tests {
         );
     }
 
+    /// Who did it is the actor's kind, never their name read back: a member called
+    /// `pinpanel` is a member.
     #[test]
-    fn every_event_has_a_sentence_and_unknown_codes_stay_readable() {
+    fn the_actors_kind_decides_not_their_name() {
+        let named = ActorRef::member("pinpanel");
+        assert_eq!(
+            sentence(&said(Event::PinChanged, &named, Some("pinpanel"))),
+            "Pinpanel changed their Support PIN"
+        );
+        assert_eq!(
+            sentence(&said(Event::PinCreated, &ActorRef::panel(), Some("bob"))),
+            "Bob's Support PIN was created"
+        );
+    }
+
+    #[test]
+    fn every_event_has_a_sentence() {
+        let ada = ActorRef::member("ada");
         for e in Event::ALL {
-            let text = sentence(&said(*e, "ada", Some("bob")));
+            let text = sentence(&said(*e, &ada, Some("bob")));
             assert!(
                 !text.is_empty() && !text.contains(e.as_str()),
                 "{e}: {text}"
             );
         }
-        assert_eq!(
-            sentence(&Said {
-                event: "old.event",
-                detail: "x",
-                ..Said::default()
-            }),
-            "old.event (x)"
-        );
     }
 }

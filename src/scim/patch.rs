@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use super::error::{kind, ScimError, ScimResult};
 use super::resource::bool_of;
 use crate::domain::scim_filter::{
-    field, parse_patch_path, AttrPath, CompValue, CompareOp, Filter, PatchPath, USER_SCHEMA,
+    field, parse_patch_path, AttrPath, CompValue, CompareOp, Filter, PatchOp, PatchPath,
+    USER_SCHEMA,
 };
 
 pub const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -44,13 +45,6 @@ const ATTRIBUTES: &[(&str, Shape)] = &[
 
 /// The server's own attributes: a PATCH may not touch them.
 const READ_ONLY: &[&str] = &["id", "meta", "schemas"];
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Op {
-    Add,
-    Replace,
-    Remove,
-}
 
 fn attribute(path: &AttrPath) -> ScimResult<(&'static str, Shape)> {
     if let Some(uri) = &path.uri {
@@ -123,16 +117,11 @@ pub fn apply(doc: &mut Value, body: &Value) -> ScimResult<()> {
         .ok_or_else(|| ScimError::bad(kind::INVALID_SYNTAX, "not a resource"))?;
     for op in ops {
         let name = field(op, "op").and_then(Value::as_str).unwrap_or("");
-        let op_kind = match name.to_ascii_lowercase().as_str() {
-            "add" => Op::Add,
-            "replace" => Op::Replace,
-            "remove" => Op::Remove,
-            _ => {
-                return Err(ScimError::bad(
-                    kind::INVALID_SYNTAX,
-                    format!("\"{name}\" is not an operation: add, replace or remove"),
-                ))
-            }
+        let Some(op_kind) = PatchOp::parse_any_case(name) else {
+            return Err(ScimError::bad(
+                kind::INVALID_SYNTAX,
+                format!("\"{name}\" is not an operation: add, replace or remove"),
+            ));
         };
         let path = match field(op, "path") {
             None | Some(Value::Null) => None,
@@ -151,8 +140,8 @@ pub fn apply(doc: &mut Value, body: &Value) -> ScimResult<()> {
 }
 
 /// An `add` or `replace` whose value is a set of attributes.
-fn without_path(map: &mut Map<String, Value>, op: Op, value: Option<Value>) -> ScimResult<()> {
-    if op == Op::Remove {
+fn without_path(map: &mut Map<String, Value>, op: PatchOp, value: Option<Value>) -> ScimResult<()> {
+    if op == PatchOp::Remove {
         return Err(ScimError::bad(kind::NO_TARGET, "remove needs a path"));
     }
     let Some(Value::Object(attrs)) = value else {
@@ -180,14 +169,14 @@ fn required(value: Option<Value>, what: &str) -> ScimResult<Value> {
 
 fn at_path(
     map: &mut Map<String, Value>,
-    op: Op,
+    op: PatchOp,
     path: &PatchPath,
     value: Option<Value>,
 ) -> ScimResult<()> {
     let (name, shape) = attribute(&path.attr)?;
     // A null value is a removal (RFC 7644 §3.5.2.3 allows clearing so).
-    let op = if matches!(value, Some(Value::Null)) && op != Op::Remove {
-        Op::Remove
+    let op = if matches!(value, Some(Value::Null)) && op != PatchOp::Remove {
+        PatchOp::Remove
     } else {
         op
     };
@@ -205,7 +194,7 @@ fn at_path(
                 ));
             }
             match op {
-                Op::Remove => {
+                PatchOp::Remove => {
                     map.remove(&key);
                 }
                 _ => {
@@ -227,7 +216,7 @@ fn at_path(
                 _ => Map::new(),
             };
             match (&path.attr.sub, op) {
-                (None, Op::Remove) => current.clear(),
+                (None, PatchOp::Remove) => current.clear(),
                 (None, _) => {
                     let Value::Object(given) = required(value, name)? else {
                         return Err(ScimError::bad(
@@ -243,7 +232,7 @@ fn at_path(
                 }
                 (Some(sub), op) => {
                     let sub = sub_attribute(subs, name, sub)?;
-                    if op == Op::Remove {
+                    if op == PatchOp::Remove {
                         current.retain(|k, _| !k.eq_ignore_ascii_case(sub));
                     } else {
                         set_ci(&mut current, sub, required(value, name)?);
@@ -322,19 +311,19 @@ fn simple_eq(filter: &Filter) -> Option<(String, Value)> {
 fn multi(
     items: &mut Vec<Value>,
     name: &str,
-    op: Op,
+    op: PatchOp,
     filter: Option<&Filter>,
     sub: Option<&'static str>,
     value: Option<Value>,
 ) -> ScimResult<()> {
     let Some(filter) = filter else {
         match (op, sub) {
-            (Op::Remove, None) => items.clear(),
-            (Op::Remove, Some(sub)) => items
+            (PatchOp::Remove, None) => items.clear(),
+            (PatchOp::Remove, Some(sub)) => items
                 .iter_mut()
                 .filter_map(Value::as_object_mut)
                 .for_each(|o| o.retain(|k, _| !k.eq_ignore_ascii_case(sub))),
-            (Op::Add, None) => {
+            (PatchOp::Add, None) => {
                 for v in as_items(required(value, name)?) {
                     if !v.is_object() {
                         return Err(ScimError::bad(
@@ -349,7 +338,7 @@ fn multi(
                     }
                 }
             }
-            (Op::Replace, None) => {
+            (PatchOp::Replace, None) => {
                 *items = as_items(required(value, name)?);
             }
             (_, Some(sub)) => {
@@ -375,7 +364,7 @@ fn multi(
     if matched.is_empty() {
         // `emails[type eq "work"].value` when there is none: an identity system adding the
         // member's work address. Made, as it names it.
-        if let (Op::Add | Op::Replace, Some((attr, wanted))) = (op, simple_eq(filter)) {
+        if let (PatchOp::Add | PatchOp::Replace, Some((attr, wanted))) = (op, simple_eq(filter)) {
             let mut made = Map::new();
             made.insert(attr, wanted);
             match sub {
@@ -399,7 +388,7 @@ fn multi(
         ));
     }
     match (op, sub) {
-        (Op::Remove, None) => {
+        (PatchOp::Remove, None) => {
             let mut n = 0;
             items.retain(|_| {
                 let keep = !matched.contains(&n);
@@ -407,7 +396,7 @@ fn multi(
                 keep
             });
         }
-        (Op::Remove, Some(sub)) => {
+        (PatchOp::Remove, Some(sub)) => {
             for &n in &matched {
                 if let Some(o) = items[n].as_object_mut() {
                     o.retain(|k, _| !k.eq_ignore_ascii_case(sub));
@@ -430,7 +419,7 @@ fn multi(
                 ));
             };
             for &n in &matched {
-                if op == Op::Replace {
+                if op == PatchOp::Replace {
                     items[n] = Value::Object(given.clone());
                 } else if let Some(o) = items[n].as_object_mut() {
                     for (k, v) in &given {

@@ -28,7 +28,7 @@ pub struct Filter {
 /// The agent's own latest verifications (never a PIN: the events hold none).
 pub async fn own_verifications(ctx: &Ctx, agent: &User) -> Result<Vec<AccountEvent>> {
     policy::may_verify(agent)?;
-    let events = [Event::PinVerified.as_str(), Event::PinVerifyFailed.as_str()];
+    let events = [Event::PinVerified, Event::PinVerifyFailed];
     Ok(store::audit::by_actor(&ctx.db.pool, agent.id, &events, OWN_VERIFICATIONS).await?)
 }
 

@@ -5,7 +5,7 @@
 
 use super::mail::messages;
 use super::{policy, Ctx, Result, ServiceError};
-use crate::domain::{Event, Role, User};
+use crate::domain::{AlarmReason, Event, Role, User};
 use crate::store::{self, alarms::Alarm};
 
 /// Wrong verifications across an account's members within [`WRONG_PINS_WINDOW`] that raise it.
@@ -17,38 +17,6 @@ pub const LOCKS_WINDOW: i64 = 86_400;
 /// At most one warning in this many seconds per account.
 pub const ALARM_EVERY: i64 = 3600;
 
-/// Why an alarm was raised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    /// `count` wrong PINs within the last hour.
-    WrongPins,
-    /// `count` PINs locked within the last day.
-    Locks,
-}
-
-impl Reason {
-    fn as_str(self) -> &'static str {
-        match self {
-            Reason::WrongPins => "wrong",
-            Reason::Locks => "locked",
-        }
-    }
-
-    /// The warning in words, as the mail and the Overview give it.
-    pub fn words(self, count: i64) -> String {
-        match self {
-            Reason::WrongPins => format!(
-                "Support was given wrong PINs for your account {count} times in the last hour: \
-                 someone may be calling pretending to be your people."
-            ),
-            Reason::Locks => format!(
-                "{count} Support PINs of your account were locked in the last day after wrong \
-                 PINs given to Support: someone may be calling pretending to be your people."
-            ),
-        }
-    }
-}
-
 /// After a wrong PIN for `member`: raises the account's alarm when a threshold is reached and
 /// none was raised in the last hour.
 pub async fn after_wrong_pin(ctx: &Ctx, member: &User) -> Result<()> {
@@ -57,14 +25,14 @@ pub async fn after_wrong_pin(ctx: &Ctx, member: &User) -> Result<()> {
     };
     let now = store::now();
     let pool = &ctx.db.pool;
-    let wrong = Event::PinVerifyFailed.as_str();
+    let wrong = Event::PinVerifyFailed;
     let wrong = store::alarms::count_since(pool, account_id, wrong, now - WRONG_PINS_WINDOW);
     let (reason, count) = match wrong.await? {
-        n if n >= WRONG_PINS_PER_HOUR => (Reason::WrongPins, n),
+        n if n >= WRONG_PINS_PER_HOUR => (AlarmReason::WrongPins, n),
         _ => {
-            let locked = Event::PinLocked.as_str();
+            let locked = Event::PinLocked;
             match store::alarms::count_since(pool, account_id, locked, now - LOCKS_WINDOW).await? {
-                n if n >= LOCKS_PER_DAY => (Reason::Locks, n),
+                n if n >= LOCKS_PER_DAY => (AlarmReason::Locks, n),
                 _ => return Ok(()),
             }
         }
@@ -73,7 +41,7 @@ pub async fn after_wrong_pin(ctx: &Ctx, member: &User) -> Result<()> {
     if !store::alarms::claim(&mut tx, account_id, now, ALARM_EVERY).await? {
         return Ok(());
     }
-    store::alarms::insert(&mut tx, account_id, now, reason.as_str(), count).await?;
+    store::alarms::insert(&mut tx, account_id, now, reason, count).await?;
     let account = store::accounts::by_id(&mut *tx, account_id)
         .await?
         .ok_or(ServiceError::NotFound)?;
@@ -92,11 +60,7 @@ pub async fn open(ctx: &Ctx, admin: &User, account_id: i64) -> Result<Option<(Al
     Ok(store::alarms::open(&ctx.db.pool, account_id)
         .await?
         .map(|a| {
-            let reason = match a.reason.as_str() {
-                "locked" => Reason::Locks,
-                _ => Reason::WrongPins,
-            };
-            let words = reason.words(a.count);
+            let words = a.reason.words(a.count);
             (a, words)
         }))
 }

@@ -163,12 +163,12 @@ async fn insert(
     hash: &str,
     now: i64,
 ) -> Result<()> {
-    let (requested_by, name) = match actor {
-        Actor::User(u) => (Some(u.id), u.username.clone()),
-        Actor::Cli => (None, "the command line".to_owned()),
-        Actor::System => (None, "pinpanel".to_owned()),
-        Actor::Provisioning(label) => (None, label.to_owned()),
+    let requested_by = match actor {
+        Actor::User(u) => Some(u.id),
+        Actor::Cli | Actor::System | Actor::Provisioning(_) => None,
     };
+    // For people to read on the pages and in the mail; never read back.
+    let name = actor.to_ref().label();
     email_changes::insert(
         tx,
         &email_changes::NewChange {

@@ -8,20 +8,14 @@ use super::mail::messages::{self, AccessChange};
 use super::{accounts, audit, hashing, limits, mail, members, policy, sessions};
 use super::{Actor, Ctx, Result, ServiceError};
 use crate::crypto;
-use crate::domain::{self, Account, DisplayName, Event, Kind, Role};
+use crate::domain::{self, Account, DisplayName, Event, Kind, LinkPurpose, Role};
 use crate::domain::{UnlockPolicy, User, Username};
 use crate::store::{self, Tx};
 
-const INVITATION: &str = "invitation";
-const PASSWORD: &str = "password";
-const SETUP: &str = "setup";
 /// How long links live.
 pub const INVITATION_SECS: i64 = 72 * 3600;
 pub const PASSWORD_LINK_SECS: i64 = 3600;
 const SETUP_SECS: i64 = 7 * 24 * 3600;
-
-/// What never verifies as a password: an invited member has none until they choose one.
-const NO_PASSWORD: &str = "!not set: invited";
 
 fn new_token() -> (String, String) {
     let token = crypto::random_token();
@@ -86,7 +80,7 @@ pub async fn invite(ctx: &Ctx, admin: &User, account: &Account, new: NewMember) 
             email: checked.email,
             role: new.role,
             kind: new.kind,
-            password_hash: NO_PASSWORD.to_owned(),
+            password_hash: None,
             pin: members::NewPin::Generated,
         },
     )
@@ -125,7 +119,7 @@ pub(super) async fn invitation_on(
     store::links::insert(
         &mut *tx,
         &hash,
-        INVITATION,
+        LinkPurpose::Invitation,
         Some(member.id),
         now,
         now + INVITATION_SECS,
@@ -142,19 +136,9 @@ pub(super) fn new_invitation() -> (String, String) {
     new_token()
 }
 
-/// Has `user` never chosen a password (invited, not yet accepted; or made by provisioning)?
-pub fn has_no_password(user: &User) -> bool {
-    user.password_hash == NO_PASSWORD
-}
-
-/// The stored hash of a member who has no password yet.
-pub(super) fn no_password() -> String {
-    NO_PASSWORD.to_owned()
-}
-
 /// The person an unused, live link of `purpose` belongs to (for the page that asks for the new
 /// password); `NotFound` for any other token.
-async fn holder(ctx: &Ctx, token: &str, purpose: &str) -> Result<User> {
+async fn holder(ctx: &Ctx, token: &str, purpose: LinkPurpose) -> Result<User> {
     let user_id = store::links::peek(&ctx.db.pool, &hash_of(token), purpose, store::now())
         .await?
         .flatten()
@@ -170,12 +154,12 @@ async fn holder(ctx: &Ctx, token: &str, purpose: &str) -> Result<User> {
 
 /// Who an invitation is for.
 pub async fn invitation_holder(ctx: &Ctx, token: &str) -> Result<User> {
-    holder(ctx, token, INVITATION).await
+    holder(ctx, token, LinkPurpose::Invitation).await
 }
 
 /// Who a password link is for.
 pub async fn password_link_holder(ctx: &Ctx, token: &str) -> Result<User> {
-    holder(ctx, token, PASSWORD).await
+    holder(ctx, token, LinkPurpose::Password).await
 }
 
 /// The new password twice, checked against the rules.
@@ -189,7 +173,7 @@ fn new_password(new: &SecretString, again: &SecretString) -> Result<()> {
 async fn set_password_with(
     ctx: &Ctx,
     token: &str,
-    purpose: &str,
+    purpose: LinkPurpose,
     new: SecretString,
     again: SecretString,
     event: Event,
@@ -205,7 +189,7 @@ async fn set_password_with(
     sessions::end_all(&mut tx, user.id).await?;
     store::links::void_all_for(&mut tx, user.id, store::now()).await?;
     audit(&mut tx, event, Actor::User(&user), Some(&user), "").await?;
-    if purpose == PASSWORD {
+    if purpose == LinkPurpose::Password {
         messages::access_changed(ctx, &mut tx, AccessChange::Password, &user, store::now()).await?;
     }
     tx.commit().await?;
@@ -222,7 +206,7 @@ pub async fn accept_invitation(
     set_password_with(
         ctx,
         token,
-        INVITATION,
+        LinkPurpose::Invitation,
         new,
         again,
         Event::InvitationAccepted,
@@ -237,7 +221,15 @@ pub async fn reset_password(
     new: SecretString,
     again: SecretString,
 ) -> Result<User> {
-    set_password_with(ctx, token, PASSWORD, new, again, Event::PasswordReset).await
+    set_password_with(
+        ctx,
+        token,
+        LinkPurpose::Password,
+        new,
+        again,
+        Event::PasswordReset,
+    )
+    .await
 }
 
 /// "Forgot password?" as the panel answers it: at once, the same whether or not anyone matches,
@@ -290,11 +282,11 @@ pub async fn request_password_link(ctx: &Ctx, who: &str, address: &str) -> Resul
         let link = mail::one_time_link(ctx, ctx.settings.link_routes.password, &token);
         let now = store::now();
         let mut tx = ctx.db.begin().await?;
-        store::links::void_for(&mut tx, user.id, PASSWORD, now).await?;
+        store::links::void_for(&mut tx, user.id, LinkPurpose::Password, now).await?;
         store::links::insert(
             &mut *tx,
             &hash,
-            PASSWORD,
+            LinkPurpose::Password,
             Some(user.id),
             now,
             now + PASSWORD_LINK_SECS,
@@ -324,8 +316,16 @@ pub async fn setup_token(ctx: &Ctx) -> Result<Option<String>> {
     let now = store::now();
     // One set-up link at a time: the links earlier starts printed stop working.
     let mut tx = ctx.db.begin().await?;
-    store::links::void_unowned(&mut tx, SETUP, now).await?;
-    store::links::insert(&mut *tx, &hash, SETUP, None, now, now + SETUP_SECS).await?;
+    store::links::void_unowned(&mut tx, LinkPurpose::Setup, now).await?;
+    store::links::insert(
+        &mut *tx,
+        &hash,
+        LinkPurpose::Setup,
+        None,
+        now,
+        now + SETUP_SECS,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Some(token))
 }
@@ -333,9 +333,14 @@ pub async fn setup_token(ctx: &Ctx) -> Result<Option<String>> {
 /// Is `token` a live set-up link of a database that still has no account?
 pub async fn setup_is_open(ctx: &Ctx, token: &str) -> Result<bool> {
     Ok(store::accounts::count(&ctx.db.pool).await? == 0
-        && store::links::peek(&ctx.db.pool, &hash_of(token), SETUP, store::now())
-            .await?
-            .is_some())
+        && store::links::peek(
+            &ctx.db.pool,
+            &hash_of(token),
+            LinkPurpose::Setup,
+            store::now(),
+        )
+        .await?
+        .is_some())
 }
 
 /// What the set-up page asks for.
@@ -362,7 +367,7 @@ pub async fn complete_setup(ctx: &Ctx, token: &str, s: Setup) -> Result<User> {
     new_password(&s.password, &s.again)?;
     let password_hash = hashing::hash(&ctx.hashing, s.password).await?;
     let mut tx = ctx.db.begin().await?;
-    if !store::links::use_once(&mut tx, &hash_of(token), SETUP, store::now()).await? {
+    if !store::links::use_once(&mut tx, &hash_of(token), LinkPurpose::Setup, store::now()).await? {
         return Err(ServiceError::NotFound);
     }
     let mut account = None;
@@ -392,7 +397,7 @@ pub async fn complete_setup(ctx: &Ctx, token: &str, s: Setup) -> Result<User> {
             email: checked.email,
             role: Role::Admin,
             kind: Kind::User,
-            password_hash,
+            password_hash: Some(password_hash),
             pin: members::NewPin::Generated,
         },
     )

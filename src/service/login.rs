@@ -76,7 +76,7 @@ pub async fn authenticate(
         Some(u) => store::users::by_username(&ctx.db.pool, u.as_str()).await?,
         None => None,
     };
-    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let ok = match hashing::verify_at(place, hash, password).await {
         Ok(ok) => ok,
         Err(e) => {
@@ -139,7 +139,7 @@ pub async fn reauthenticate(ctx: &Ctx, user: &User, password: SecretString) -> R
     }
     let reservation =
         limits::reserve(ctx, &[(ctx.limits.reauth_per_user, &user.id.to_string())]).await?;
-    let ok = match hashing::verify(&ctx.hashing, Some(user.password_hash.clone()), password).await {
+    let ok = match hashing::verify(&ctx.hashing, user.password_hash.clone(), password).await {
         Ok(ok) => ok,
         Err(e) => {
             reservation.give_back(ctx, false).await?;

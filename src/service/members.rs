@@ -37,7 +37,8 @@ pub(super) struct PersonRow<'a> {
     pub email: Option<EmailAddress>,
     pub role: Role,
     pub kind: Kind,
-    pub password_hash: String,
+    /// `None` for a member who chooses one later (an invitation) or signs in otherwise.
+    pub password_hash: Option<String>,
     pub pin: NewPin,
 }
 
@@ -109,7 +110,7 @@ pub(super) async fn insert_person(
         email: p.email.as_ref().map(EmailAddress::as_str),
         kind: (!is_agent).then_some(p.kind),
         role: p.role,
-        password_hash: &p.password_hash,
+        password_hash: p.password_hash.as_deref(),
     };
     let id = match store::users::insert(&mut *conn, &row, now).await {
         Ok(id) => id,
@@ -199,7 +200,7 @@ pub async fn create_person(ctx: &Ctx, actor: Actor<'_>, new: NewPerson) -> Resul
             email: checked.email,
             role: new.role,
             kind: new.kind,
-            password_hash,
+            password_hash: Some(password_hash),
             pin: if new.with_pin {
                 NewPin::Generated
             } else {

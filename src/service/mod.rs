@@ -35,7 +35,7 @@ pub mod two_step;
 use std::sync::Arc;
 
 use crate::crypto::PinCipher;
-use crate::domain::{Event, PinError, Role, User};
+use crate::domain::{ActorRef, Event, PinError, Role, User};
 use crate::store::{self, audit::NewEvent, Db, Tx};
 
 /// Unix seconds now: the one clock every layer reads.
@@ -340,8 +340,7 @@ pub enum Actor<'a> {
     Cli,
     /// The system itself (e.g. a generated PIN at creation).
     System,
-    /// An account's identity system, through its provisioning token: the token's name as the
-    /// activity shows it (`provisioning: Okta`).
+    /// An account's identity system, through its provisioning token (the token's name).
     Provisioning(&'a str),
 }
 
@@ -349,15 +348,17 @@ impl Actor<'_> {
     fn id(&self) -> Option<i64> {
         match self {
             Actor::User(u) => Some(u.id),
-            _ => None,
+            Actor::Cli | Actor::System | Actor::Provisioning(_) => None,
         }
     }
-    fn name(&self) -> &str {
+
+    /// Who this is, as the records keep it.
+    pub fn to_ref(&self) -> ActorRef {
         match self {
-            Actor::User(u) => &u.username,
-            Actor::Cli => "command line",
-            Actor::System => "pinpanel",
-            Actor::Provisioning(label) => label,
+            Actor::User(u) => ActorRef::member(&u.username),
+            Actor::Cli => ActorRef::operator(),
+            Actor::System => ActorRef::panel(),
+            Actor::Provisioning(token) => ActorRef::provisioning(token),
         }
     }
 }
@@ -371,13 +372,14 @@ pub async fn audit(
     subject: Option<&User>,
     detail: &str,
 ) -> store::Result<()> {
+    let who = actor.to_ref();
     store::audit::insert(
         conn,
-        &new_event(event, &actor, subject, detail),
+        &new_event(event, &actor, &who, subject, detail),
         store::now(),
     )
     .await?;
-    log_event(event, &actor, subject, detail);
+    log_event(event, &who, subject, detail);
     Ok(())
 }
 
@@ -390,26 +392,28 @@ pub async fn audit_account(
     account_id: i64,
     detail: &str,
 ) -> store::Result<()> {
+    let who = actor.to_ref();
     let row = NewEvent {
         account_id: Some(account_id),
-        ..new_event(event, &actor, None, detail)
+        ..new_event(event, &actor, &who, None, detail)
     };
     store::audit::insert(conn, &row, store::now()).await?;
-    log_event(event, &actor, None, detail);
+    log_event(event, &who, None, detail);
     Ok(())
 }
 
 /// The row of an audit event, for a statement that writes it along with other work.
 fn new_event<'a>(
     event: Event,
-    actor: &'a Actor<'a>,
+    actor: &Actor<'_>,
+    who: &'a ActorRef,
     subject: Option<&User>,
     detail: &'a str,
 ) -> NewEvent<'a> {
     NewEvent {
-        event: event.as_str(),
+        event,
         actor_id: actor.id(),
-        actor_name: actor.name(),
+        actor: who,
         subject_id: subject.map(|s| s.id),
         account_id: subject.and_then(|s| s.account_id),
         detail,
@@ -435,22 +439,23 @@ pub async fn audit_with(
     detail: &str,
     context: Context<'_>,
 ) -> store::Result<()> {
+    let who = actor.to_ref();
     let row = NewEvent {
         address: context.address,
         reference: context.reference,
-        ..new_event(event, &actor, subject, detail)
+        ..new_event(event, &actor, &who, subject, detail)
     };
     store::audit::insert(conn, &row, store::now()).await?;
-    log_event(event, &actor, subject, detail);
+    log_event(event, &who, subject, detail);
     Ok(())
 }
 
 /// The structured-log line of an audit event, once it is recorded.
-fn log_event(event: Event, actor: &Actor<'_>, subject: Option<&User>, detail: &str) {
+fn log_event(event: Event, actor: &ActorRef, subject: Option<&User>, detail: &str) {
     tracing::info!(
         target: "pinpanel::audit",
         event = event.as_str(),
-        actor = actor.name(),
+        actor = actor.label(),
         subject = subject.map(|s| s.username.as_str()),
         detail,
     );

@@ -216,7 +216,7 @@ mod tests {
             disabled: false,
             sso_only: false,
             auth_epoch: 0,
-            password_hash: String::new(),
+            password_hash: None,
             created_at: 0,
         }
     }

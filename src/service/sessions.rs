@@ -70,7 +70,7 @@ pub async fn end(ctx: &Ctx, user: &User, handle: &str, current: &str) -> Result<
         Event::SessionEnded,
         Actor::User(user),
         Some(user),
-        "one",
+        "",
     )
     .await
 }
@@ -83,10 +83,10 @@ pub async fn end_others(ctx: &Ctx, user: &User, current: &str) -> Result<(u64, u
     let tokens = store::tokens::delete_for_user(&mut tx, user.id).await?;
     audit(
         &mut tx,
-        Event::SessionEnded,
+        Event::OtherSessionsEnded,
         Actor::User(user),
         Some(user),
-        &format!("all others ({sessions}) and API tokens ({tokens})"),
+        &format!("sessions: {sessions}, API tokens: {tokens}"),
     )
     .await?;
     tx.commit().await?;

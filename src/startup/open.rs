@@ -44,7 +44,7 @@ pub async fn open(
         .await
         .context("cannot read the key check from the database")?;
     if !cipher.opens_key_check(&stored) {
-        if let Some(at) = store::audit::last_of(&db.pool, Event::KeyRotated.as_str()).await? {
+        if let Some(at) = store::audit::last_of(&db.pool, Event::KeyRotated).await? {
             anyhow::bail!(
                 "the PIN key is not this database's key: the key was rotated ({}); start \
                  with the new key (PINPANEL_KEY / PINPANEL_KEY_FILE)",

@@ -3,13 +3,15 @@
 
 use sqlx::{AnyConnection, AnyPool, Row};
 
+use super::text_col;
+use crate::domain::{AlarmReason, Event};
+
 /// A warning raised for an account.
 #[derive(Debug, Clone)]
 pub struct Alarm {
     pub id: i64,
     pub raised_at: i64,
-    /// `wrong` (wrong PINs in an hour) or `locked` (PINs locked in a day).
-    pub reason: String,
+    pub reason: AlarmReason,
     pub count: i64,
 }
 
@@ -17,14 +19,14 @@ pub struct Alarm {
 pub async fn count_since(
     pool: &AnyPool,
     account_id: i64,
-    event: &str,
+    event: Event,
     since: i64,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "SELECT COUNT(*) FROM audit_log WHERE account_id = $1 AND event = $2 AND at >= $3",
     )
     .bind(account_id)
-    .bind(event)
+    .bind(event.as_str())
     .bind(since)
     .fetch_one(pool)
     .await
@@ -53,7 +55,7 @@ pub async fn insert(
     conn: &mut AnyConnection,
     account_id: i64,
     now: i64,
-    reason: &str,
+    reason: AlarmReason,
     count: i64,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar(
@@ -62,7 +64,7 @@ pub async fn insert(
     )
     .bind(account_id)
     .bind(now)
-    .bind(reason)
+    .bind(reason.as_str())
     .bind(count)
     .fetch_one(conn)
     .await
@@ -81,7 +83,7 @@ pub async fn open(pool: &AnyPool, account_id: i64) -> sqlx::Result<Option<Alarm>
         Ok(Alarm {
             id: r.try_get("id")?,
             raised_at: r.try_get("raised_at")?,
-            reason: r.try_get("reason")?,
+            reason: text_col(&r, "reason")?,
             count: r.try_get("count")?,
         })
     })

@@ -1,17 +1,19 @@
 //! The audit log: security events, never a secret.
 
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 
 use super::sql::Statement;
+use super::text_col;
 
-use crate::domain::{AccountEvent, ActivityKind, Event};
+use crate::domain::{AccountEvent, ActivityKind, ActorRef, Event};
 
 /// One event to record. `detail` is free text for people and must never hold a secret.
 #[derive(Debug, Clone)]
 pub struct NewEvent<'a> {
-    pub event: &'a str,
+    pub event: Event,
     pub actor_id: Option<i64>,
-    pub actor_name: &'a str,
+    pub actor: &'a ActorRef,
     pub subject_id: Option<i64>,
     pub account_id: Option<i64>,
     pub detail: &'a str,
@@ -21,22 +23,26 @@ pub struct NewEvent<'a> {
     pub reference: Option<&'a str>,
 }
 
-/// The insert of one event: `$1` the time, `$2`…`$10` the event's fields and its category (see
+/// The insert of one event: `$1` the time, `$2`…`$11` the event's fields and its category (see
 /// [`bind`]).
-const INSERT: &str = "INSERT INTO audit_log (at, event, actor_id, actor_name, subject_id, \
-                      account_id, detail, address, reference, category)";
-/// How many values [`bind`] binds: the time, the event's eight fields and its category.
-const VALUES: usize = 10;
+const INSERT: &str = "INSERT INTO audit_log (at, event, actor_id, actor_kind, actor_name, \
+                      subject_id, account_id, detail, address, reference, category)";
+/// How many values [`bind`] binds: the time, the event's nine fields and its category.
+const VALUES: usize = 11;
 
 /// The activity filter `event` falls under, as the `category` column stores it (the indexes
 /// the profile and the Activity page read; a PIN event's insert also keeps the PIN's
 /// `last_event_at`, by a trigger of migration 0011).
-fn category_of(event: &str) -> Option<&'static str> {
-    event
-        .parse::<Event>()
-        .ok()
-        .and_then(Event::category)
-        .map(ActivityKind::as_str)
+fn category_of(event: Event) -> Option<&'static str> {
+    event.category().map(ActivityKind::as_str)
+}
+
+/// Who did an event, from a row's `actor_kind` and `actor_name` (prefixed by `prefix`).
+pub(super) fn actor_of(row: &AnyRow, prefix: &str) -> sqlx::Result<ActorRef> {
+    Ok(ActorRef {
+        kind: text_col(row, &format!("{prefix}actor_kind"))?,
+        name: row.try_get(format!("{prefix}actor_name").as_str())?,
+    })
 }
 
 /// Binds `e` and `now` to `$n`… of `q`, in the order of [`INSERT`]'s columns.
@@ -46,9 +52,10 @@ pub(super) fn bind<'q>(
     now: i64,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     q.bind(now)
-        .bind(e.event)
+        .bind(e.event.as_str())
         .bind(e.actor_id)
-        .bind(e.actor_name)
+        .bind(e.actor.kind.as_str())
+        .bind(e.actor.name.as_str())
         .bind(e.subject_id)
         .bind(e.account_id)
         .bind(e.detail)
@@ -66,7 +73,7 @@ pub(super) fn insert_for_each(source: &str, first: usize) -> String {
 pub async fn insert(conn: &mut AnyConnection, e: &NewEvent<'_>, now: i64) -> sqlx::Result<()> {
     bind(
         sqlx::query(&format!(
-            "{INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            "{INSERT} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         )),
         e,
         now,
@@ -77,9 +84,9 @@ pub async fn insert(conn: &mut AnyConnection, e: &NewEvent<'_>, now: i64) -> sql
 }
 
 /// When `event` last happened, if ever.
-pub async fn last_of(pool: &AnyPool, event: &str) -> sqlx::Result<Option<i64>> {
+pub async fn last_of(pool: &AnyPool, event: Event) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar("SELECT MAX(at) FROM audit_log WHERE event = $1")
-        .bind(event)
+        .bind(event.as_str())
         .fetch_one(pool)
         .await
 }
@@ -136,8 +143,8 @@ pub async fn account_activity(
     f: &ActivityFilter,
 ) -> sqlx::Result<Vec<AccountEvent>> {
     let mut q = Statement::new(
-        "SELECT a.id, a.at, a.event, a.actor_name, COALESCE(u.username, a.subject_name) AS subject_name, \
-         a.detail, a.address, a.reference \
+        "SELECT a.id, a.at, a.event, a.actor_kind, a.actor_name, \
+         COALESCE(u.username, a.subject_name) AS subject_name, a.detail, a.address, a.reference \
          FROM audit_log a LEFT JOIN users u ON u.id = a.subject_id WHERE a.account_id = ",
     );
     q.bind(f.account_id);
@@ -159,32 +166,36 @@ pub async fn account_activity(
     // The limit is written into the statement, not bound: PostgreSQL's generic plan for an
     // unknown LIMIT can read every matching row and sort them (see docs/PERFORMANCE.md).
     q.push(&format!(" ORDER BY a.id DESC LIMIT {}", f.limit));
-    q.query_as::<AccountEventRow>()
+    q.query()
         .fetch_all(pool)
-        .await
-        .map(|rows| rows.into_iter().map(AccountEvent::from).collect())
+        .await?
+        .iter()
+        .map(account_event)
+        .collect()
 }
 
-/// The latest `limit` events named in `events` that `actor_id` did, newest first.
+/// The latest `limit` events of `events` that `actor_id` did, newest first.
 pub async fn by_actor(
     pool: &AnyPool,
     actor_id: i64,
-    events: &[&str],
+    events: &[Event],
     limit: i64,
 ) -> sqlx::Result<Vec<AccountEvent>> {
     let mut q = Statement::new(
-        "SELECT a.id, a.at, a.event, a.actor_name, COALESCE(u.username, a.subject_name) AS \
-         subject_name, a.detail, a.address, a.reference \
+        "SELECT a.id, a.at, a.event, a.actor_kind, a.actor_name, \
+         COALESCE(u.username, a.subject_name) AS subject_name, a.detail, a.address, a.reference \
          FROM audit_log a LEFT JOIN users u ON u.id = a.subject_id WHERE a.actor_id = ",
     );
     q.bind(actor_id)
         .push(" AND a.event IN (")
-        .bind_list(events.iter().copied())
+        .bind_list(events.iter().map(|e| e.as_str()))
         .push(&format!(") ORDER BY a.id DESC LIMIT {limit}"));
-    q.query_as::<AccountEventRow>()
+    q.query()
         .fetch_all(pool)
-        .await
-        .map(|rows| rows.into_iter().map(AccountEvent::from).collect())
+        .await?
+        .iter()
+        .map(account_event)
+        .collect()
 }
 
 /// The account's verifications (the events the chart shows: correct, wrong, locked) from the
@@ -193,49 +204,35 @@ pub async fn by_actor(
 pub async fn verifications_per_day(
     pool: &AnyPool,
     account_id: i64,
-    events: &[&str],
+    events: &[Event],
     since: i64,
-) -> sqlx::Result<Vec<(i64, String, i64)>> {
+) -> sqlx::Result<Vec<(i64, Event, i64)>> {
     // Counted as they were written (the trigger of migration 0011 keeps verification_days), so
     // the read is a few rows per day however many verifications a day saw.
     let mut q = Statement::new("SELECT day, event, n FROM verification_days WHERE account_id = ");
     q.bind(account_id)
         .push(" AND event IN (")
-        .bind_list(events.iter().copied())
+        .bind_list(events.iter().map(|e| e.as_str()))
         .push(") AND day >= ")
         .bind(since.div_euclid(86_400));
     q.query()
         .fetch_all(pool)
         .await?
         .iter()
-        .map(|r| Ok((r.try_get("day")?, r.try_get("event")?, r.try_get("n")?)))
+        .map(|r| Ok((r.try_get("day")?, text_col(r, "event")?, r.try_get("n")?)))
         .collect()
 }
 
-/// A row of [`account_activity`].
-#[derive(sqlx::FromRow)]
-struct AccountEventRow {
-    id: i64,
-    at: i64,
-    event: String,
-    actor_name: String,
-    subject_name: Option<String>,
-    detail: String,
-    address: Option<String>,
-    reference: Option<String>,
-}
-
-impl From<AccountEventRow> for AccountEvent {
-    fn from(r: AccountEventRow) -> Self {
-        AccountEvent {
-            id: r.id,
-            at: r.at,
-            event: r.event,
-            actor_name: r.actor_name,
-            subject_name: r.subject_name,
-            detail: r.detail,
-            address: r.address,
-            reference: r.reference,
-        }
-    }
+/// An event of [`account_activity`] or [`by_actor`] from its row.
+fn account_event(r: &AnyRow) -> sqlx::Result<AccountEvent> {
+    Ok(AccountEvent {
+        id: r.try_get("id")?,
+        at: r.try_get("at")?,
+        event: text_col(r, "event")?,
+        actor: actor_of(r, "")?,
+        subject_name: r.try_get("subject_name")?,
+        detail: r.try_get("detail")?,
+        address: r.try_get("address")?,
+        reference: r.try_get("reference")?,
+    })
 }

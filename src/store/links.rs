@@ -2,11 +2,13 @@
 
 use sqlx::{AnyConnection, AnyPool};
 
+use crate::domain::LinkPurpose;
+
 /// Stores a new link, on the pool or inside the caller's transaction.
 pub async fn insert<'e, E>(
     db: E,
     token_hash: &str,
-    purpose: &str,
+    purpose: LinkPurpose,
     user_id: Option<i64>,
     now: i64,
     expires_at: i64,
@@ -19,7 +21,7 @@ where
          VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(token_hash)
-    .bind(purpose)
+    .bind(purpose.as_str())
     .bind(user_id)
     .bind(now)
     .bind(expires_at)
@@ -33,7 +35,7 @@ where
 pub async fn peek(
     pool: &AnyPool,
     token_hash: &str,
-    purpose: &str,
+    purpose: LinkPurpose,
     now: i64,
 ) -> sqlx::Result<Option<Option<i64>>> {
     sqlx::query_scalar(
@@ -41,7 +43,7 @@ pub async fn peek(
          AND used_at IS NULL AND expires_at > $3",
     )
     .bind(token_hash)
-    .bind(purpose)
+    .bind(purpose.as_str())
     .bind(now)
     .fetch_optional(pool)
     .await
@@ -51,7 +53,7 @@ pub async fn peek(
 pub async fn use_once(
     conn: &mut AnyConnection,
     token_hash: &str,
-    purpose: &str,
+    purpose: LinkPurpose,
     now: i64,
 ) -> sqlx::Result<bool> {
     let done = sqlx::query(
@@ -59,7 +61,7 @@ pub async fn use_once(
          AND used_at IS NULL AND expires_at > $3",
     )
     .bind(token_hash)
-    .bind(purpose)
+    .bind(purpose.as_str())
     .bind(now)
     .execute(conn)
     .await?;
@@ -70,7 +72,7 @@ pub async fn use_once(
 pub async fn void_for(
     conn: &mut AnyConnection,
     user_id: i64,
-    purpose: &str,
+    purpose: LinkPurpose,
     now: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -78,7 +80,7 @@ pub async fn void_for(
          AND used_at IS NULL",
     )
     .bind(user_id)
-    .bind(purpose)
+    .bind(purpose.as_str())
     .bind(now)
     .execute(conn)
     .await?;
@@ -107,12 +109,16 @@ pub async fn void_all_for(conn: &mut AnyConnection, user_id: i64, now: i64) -> s
 
 /// Voids every unused link of `purpose` that belongs to no one (the set-up links of earlier
 /// starts).
-pub async fn void_unowned(conn: &mut AnyConnection, purpose: &str, now: i64) -> sqlx::Result<u64> {
+pub async fn void_unowned(
+    conn: &mut AnyConnection,
+    purpose: LinkPurpose,
+    now: i64,
+) -> sqlx::Result<u64> {
     let done = sqlx::query(
         "UPDATE one_time_links SET used_at = $2 WHERE purpose = $1 AND user_id IS NULL \
          AND used_at IS NULL",
     )
-    .bind(purpose)
+    .bind(purpose.as_str())
     .bind(now)
     .execute(conn)
     .await?;

@@ -239,9 +239,11 @@ pub async fn with_activity(
 ) -> sqlx::Result<Option<(PinRecord, Vec<AuditEvent>)>> {
     let mut q = Statement::new(format!(
         "SELECT {COLUMNS}, e.at AS e_at, e.event AS e_event, e.actor_id AS e_actor_id, \
-           e.actor_name AS e_actor_name, e.detail AS e_detail, e.reference AS e_reference \
+           e.actor_kind AS e_actor_kind, e.actor_name AS e_actor_name, e.detail AS e_detail, \
+           e.reference AS e_reference \
          FROM support_pins p LEFT JOIN ( \
-           SELECT id, at, event, actor_id, actor_name, detail, reference FROM audit_log \
+           SELECT id, at, event, actor_id, actor_kind, actor_name, detail, reference \
+           FROM audit_log \
            WHERE subject_id = "
     ));
     // One range of the (subject_id, category, id) index, newest first, cut at the limit: the
@@ -265,9 +267,9 @@ pub async fn with_activity(
         if let Some(at) = r.try_get::<Option<i64>, _>("e_at")? {
             found.push(AuditEvent {
                 at,
-                event: r.try_get("e_event")?,
+                event: text_col(r, "e_event")?,
                 actor_id: r.try_get("e_actor_id")?,
-                actor_name: r.try_get("e_actor_name")?,
+                actor: super::audit::actor_of(r, "e_")?,
                 detail: r.try_get("e_detail")?,
                 reference: r.try_get("e_reference")?,
             });

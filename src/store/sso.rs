@@ -5,7 +5,7 @@
 use sqlx::{AnyConnection, AnyPool, Row};
 
 use super::users::{from_row, COLUMNS};
-use crate::domain::User;
+use crate::domain::{SignInPurpose, User};
 
 /// A linked identity.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -165,7 +165,7 @@ pub async fn set_sso_only(conn: &mut AnyConnection, user_id: i64, on: bool) -> s
 pub struct NewAttempt<'a> {
     pub state_hash: &'a str,
     pub browser_hash: &'a str,
-    pub purpose: &'a str,
+    pub purpose: SignInPurpose,
     pub user_id: Option<i64>,
     pub secrets: Vec<u8>,
     pub next: Option<&'a str>,
@@ -180,7 +180,7 @@ pub async fn insert_attempt(pool: &AnyPool, a: NewAttempt<'_>) -> sqlx::Result<(
     )
     .bind(a.state_hash)
     .bind(a.browser_hash)
-    .bind(a.purpose)
+    .bind(a.purpose.as_str())
     .bind(a.user_id)
     .bind(a.secrets)
     .bind(a.next)
@@ -195,7 +195,8 @@ pub async fn insert_attempt(pool: &AnyPool, a: NewAttempt<'_>) -> sqlx::Result<(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Attempt {
     pub browser_hash: String,
-    pub purpose: String,
+    #[sqlx(try_from = "String")]
+    pub purpose: SignInPurpose,
     pub user_id: Option<i64>,
     pub secrets: Vec<u8>,
     pub next: Option<String>,

@@ -14,6 +14,23 @@ pub(crate) const COLUMNS: &str =
     "u.id, u.account_id, u.username, u.full_name, u.email, u.kind, u.role, \
                        u.disabled, u.sso_only, u.auth_epoch, u.password_hash, u.created_at";
 
+/// What the `password_hash` column holds for a person without a password of their own. The
+/// column is `NOT NULL` (SQLite cannot drop that without rebuilding the table), and no argon2
+/// hash starts with `!`, so it never verifies; only this file writes or reads it, and the rest
+/// of the code sees `None`.
+const NO_PASSWORD: &str = "!not set: invited";
+
+/// The `password_hash` column of a row, `None` when the person has no password.
+fn password_of(row: &AnyRow, col: &str) -> sqlx::Result<Option<String>> {
+    let stored: String = row.try_get(col)?;
+    Ok((stored != NO_PASSWORD).then_some(stored))
+}
+
+/// What `password_hash` stores for `hash`.
+fn stored_password(hash: Option<&str>) -> &str {
+    hash.unwrap_or(NO_PASSWORD)
+}
+
 pub(crate) fn from_row(row: &AnyRow) -> sqlx::Result<User> {
     Ok(User {
         id: row.try_get("id")?,
@@ -26,7 +43,7 @@ pub(crate) fn from_row(row: &AnyRow) -> sqlx::Result<User> {
         disabled: row.try_get::<i64, _>("disabled")? != 0,
         sso_only: row.try_get::<i64, _>("sso_only")? != 0,
         auth_epoch: row.try_get("auth_epoch")?,
-        password_hash: row.try_get("password_hash")?,
+        password_hash: password_of(row, "password_hash")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -56,7 +73,7 @@ pub struct NewUser<'a> {
     pub email: Option<&'a str>,
     pub kind: Option<Kind>,
     pub role: Role,
-    pub password_hash: &'a str,
+    pub password_hash: Option<&'a str>,
 }
 
 pub async fn insert(conn: &mut AnyConnection, new: &NewUser<'_>, now: i64) -> sqlx::Result<i64> {
@@ -70,7 +87,7 @@ pub async fn insert(conn: &mut AnyConnection, new: &NewUser<'_>, now: i64) -> sq
     .bind(new.email)
     .bind(new.kind.map(|k| k.as_str()))
     .bind(new.role.as_str())
-    .bind(new.password_hash)
+    .bind(stored_password(new.password_hash))
     .bind(now)
     .fetch_one(conn)
     .await

@@ -87,8 +87,8 @@ fn query_of(filter: &activity::Filter, before: Option<i64>) -> String {
 /// An event in the words of the administrator reading it.
 fn words(e: &AccountEvent, reader: &str) -> String {
     sentence(&Said {
-        event: &e.event,
-        actor: &e.actor_name,
+        event: e.event,
+        actor: &e.actor,
         subject: e.subject_name.as_deref(),
         detail: &e.detail,
         address: e.address.as_deref(),
@@ -102,7 +102,7 @@ pub struct ActivityRow {
     pub iso: String,
     pub what: String,
     /// The stored code, as the row's title.
-    pub code: String,
+    pub code: &'static str,
 }
 
 impl ActivityRow {
@@ -111,7 +111,7 @@ impl ActivityRow {
             what: words(&e, reader),
             when: format_time(e.at),
             iso: iso_time(e.at),
-            code: e.event,
+            code: e.event.as_str(),
         }
     }
 }
@@ -210,8 +210,8 @@ fn csv_line(csv: &mut String, e: &AccountEvent, reader: &str) {
     let fields = [
         iso_time(e.at),
         words(e, reader),
-        e.event.clone(),
-        e.actor_name.clone(),
+        e.event.as_str().to_owned(),
+        e.actor.label(),
         e.subject_name.clone().unwrap_or_default(),
         e.reference.clone().unwrap_or_default(),
         e.detail.clone(),

@@ -14,7 +14,9 @@ use serde::Deserialize;
 use super::error::{Result, WebError};
 use super::session::Auth;
 use super::{urls, Chrome};
-use crate::domain::{AccountNumber, Event, Reference, Username, MAX_PIN_FAILURES};
+use crate::domain::{
+    AccountNumber, Event, Reference, Username, VerifyRefusal, MAX_PIN_FAILURES, RECITED_MAX_CHARS,
+};
 use crate::http::time::{format_time, iso_time};
 use crate::http::AppState;
 use crate::service::pins::{self, VerifyOutcome};
@@ -82,17 +84,17 @@ async fn recent(state: &AppState, auth: &Auth) -> Result<Vec<RecentRow>> {
         .await?
         .into_iter()
         .map(|e| {
-            let correct = e.event == Event::PinVerified.as_str();
+            let correct = e.event == Event::PinVerified;
+            // A refusal's detail is its VerifyRefusal, written by the verification itself.
+            let refused = e.detail.parse::<VerifyRefusal>().ok();
             RecentRow {
                 when: format_time(e.at),
                 iso: iso_time(e.at),
                 member: e.subject_name.unwrap_or_default(),
-                outcome: match (correct, e.detail.as_str()) {
+                outcome: match (correct, refused) {
                     (true, _) => "Correct",
-                    (false, "refused: locked") => "Refused: locked",
-                    (false, "refused: member disabled") => "Refused: disabled",
-                    (false, "refused: no PIN") => "Refused: no PIN",
-                    (false, _) => "Wrong",
+                    (false, Some(refusal)) => refusal.label(),
+                    (false, None) => "Wrong",
                 },
                 correct,
                 reference: e.reference.unwrap_or_default(),

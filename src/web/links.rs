@@ -15,7 +15,7 @@ use super::email::{Answer, AnswerForm};
 use super::error::{Result, WebError};
 use super::login::anonymous_page;
 use super::urls;
-use crate::domain::MIN_PASSWORD_CHARS;
+use crate::domain::{DisplayName, EmailAddress, Username, MIN_PASSWORD_CHARS};
 use crate::http::time::format_time;
 use crate::http::{client::ClientAddr, AppState};
 use crate::service::email::{Answered, LinkAnswer};

@@ -33,7 +33,7 @@ pub struct ActivityRow {
     pub iso: String,
     pub what: String,
     /// The stored code, as the row's title.
-    pub code: String,
+    pub code: &'static str,
 }
 
 /// What a password re-entry in the section leads to.
@@ -152,15 +152,15 @@ async fn section(state: &AppState, auth: &Auth, view: View) -> Result<SupportPin
             when: format_time(e.at),
             iso: iso_time(e.at),
             what: sentence(&Said {
-                event: &e.event,
-                actor: &e.actor_name,
+                event: e.event,
+                actor: &e.actor,
                 subject: Some(&me.username),
                 detail: &e.detail,
                 address: None,
                 reference: e.reference.as_deref(),
                 reader: Some(&me.username),
             }),
-            code: e.event,
+            code: e.event.as_str(),
         })
         .collect();
     let sso_confirm = match (&view.reauth_for, state.ctx.sso.as_ref()) {

@@ -16,6 +16,7 @@ use super::error::{Result, WebError};
 use super::login::home_of;
 use super::session::{Client, WebSession};
 use super::urls;
+use crate::domain::second_factor::SecondFactorCode;
 use crate::domain::User;
 use crate::http::{client::ClientAddr, AppState};
 use crate::service::two_step::{self, Used};

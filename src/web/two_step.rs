@@ -19,6 +19,7 @@ use super::flash::{sentence, Flash};
 use super::second_step::{json_error, CodeForm};
 use super::session::Auth;
 use super::{urls, Chrome};
+use crate::domain::second_factor::SecondFactorCode;
 use crate::domain::TwoStepStatus;
 use crate::http::time::format_time;
 use crate::http::AppState;

@@ -15,7 +15,10 @@ use super::flash::Flash;
 use super::session::Auth;
 use super::urls::{self, IdUrl};
 use super::Chrome;
-use crate::domain::{Account, Kind, ListedMember, PinState, Role, UnlockPolicy, User};
+use crate::domain::{
+    Account, DisplayName, EmailAddress, Kind, ListedMember, PinState, Role, UnlockPolicy, User,
+    Username,
+};
 use crate::http::time::format_time;
 use crate::http::AppState;
 use crate::service::members::Show;

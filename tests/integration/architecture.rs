@@ -506,6 +506,20 @@ fn hand_written(template: &str) -> Vec<String> {
     if template.to_lowercase().contains(" six ") {
         found.push("the word \"six\" (say MAX_PIN_FAILURES)".into());
     }
+    // A field's limit is the type's (`Username::MAX_LEN`), never a number of its own.
+    for (at, _) in template.match_indices("maxlength=\"") {
+        if template[at + "maxlength=\"".len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+        {
+            found.push("a maxlength written as a number".into());
+        }
+    }
+    // A state is matched as the enum it is, never as its stored text.
+    if template.contains(".as_str() ==") {
+        found.push("`.as_str() ==` (compare the enum: `state == PinState::Locked`)".into());
+    }
     found
 }
 
@@ -527,4 +541,54 @@ fn templates_take_every_url_and_limit_from_the_code() {
     assert!(!hand_written("<a href=\"/users\">").is_empty());
     assert!(!hand_written("{% if attempts_left < 6 %}").is_empty());
     assert!(hand_written("<a href=\"{{ urls::USERS }}\">").is_empty());
+    assert!(!hand_written("<input maxlength=\"64\">").is_empty());
+    assert!(hand_written("<input maxlength=\"{{ Username::MAX_LEN }}\">").is_empty());
+    assert!(!hand_written("{% if state.as_str() == \"LOCKED\" %}").is_empty());
+}
+
+/// Where `code` matches a value's text against string literals (`match x.as_str() { "a" => …`):
+/// a word one file writes and another reads back. Outside `domain/` (whose types own their
+/// stored names and parse them) a value is parsed into its type and the type is matched.
+fn text_matches(code: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (at, _) in code.match_indices("match ") {
+        let Some(brace) = code[at..].find('{') else {
+            continue;
+        };
+        let head = &code[at..at + brace];
+        if head.contains('\n') || !head.trim_end().ends_with(".as_str()") {
+            continue;
+        }
+        let arm = code[at + brace + 1..].trim_start();
+        if arm.starts_with('"') {
+            found.push(head.trim().to_owned());
+        }
+    }
+    found
+}
+
+#[test]
+fn no_text_is_matched_back_outside_the_domain() {
+    let mut problems = Vec::new();
+    for (path, code) in source_tree() {
+        if path.starts_with("domain") {
+            continue;
+        }
+        for m in text_matches(&code) {
+            problems.push(format!("src/{}: `{m} {{ \"…\"`", path.display()));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "parse the text into its domain type and match that:\n{}",
+        problems.join("\n")
+    );
+    // And the check can fail.
+    assert_eq!(
+        text_matches("let r = match a.reason.as_str() {\n    \"locked\" => 1,\n    _ => 2,\n};")
+            .len(),
+        1
+    );
+    assert!(text_matches("match a.reason {\n    AlarmReason::Locks => 1,\n}").is_empty());
+    assert!(text_matches("match self.as_str() {\n    x if x.is_empty() => 1,\n}").is_empty());
 }

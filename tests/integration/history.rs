@@ -161,9 +161,9 @@ async fn the_profile_finds_its_pin_events_past_newer_events_of_other_kinds(app: 
         pinpanel::store::audit::insert(
             &mut app.pool().acquire().await.unwrap(),
             &pinpanel::store::audit::NewEvent {
-                event: Event::LoginOk.as_str(),
+                event: Event::LoginOk,
                 actor_id: Some(bob.id),
-                actor_name: "bob",
+                actor: &pinpanel::domain::ActorRef::member("bob"),
                 subject_id: Some(bob.id),
                 account_id: Some(acme.id),
                 detail: "",

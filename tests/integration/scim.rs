@@ -341,7 +341,7 @@ async fn an_identity_system_runs_a_members_life_and_the_panel_shows_it(app: Test
     let member = member_row(&app, "bjensen@example.com").await.expect("made");
     assert_eq!(member.full_name, "Barbara Jensen");
     assert_eq!(app.pin_row(&member).await.0, "ACTIVE");
-    assert!(pinpanel::service::links::has_no_password(&member));
+    assert!(member.password_hash.is_none());
     assert_eq!(
         count(&app, "SELECT COUNT(*) FROM one_time_links").await,
         1,

@@ -369,17 +369,21 @@ fn row_of(line: u64, cells: &Cells<'_>) -> Result<Row, Vec<Problem>> {
     let full_name = check!(DisplayName::parse(cell("name")).map_err(|e| lower_first(&e)));
     let email = check!(EmailAddress::parse_optional(Some(cell("email")))
         .map_err(|_| format!("e-mail '{}' is not an address", cell("email"))),);
-    let kind = check!(match cell("type").to_ascii_lowercase().as_str() {
-        "" | "user" => Ok(Kind::User),
-        "contact" => Ok(Kind::Contact),
-        other => Err(format!("type '{other}' is neither user nor contact")),
+    // An empty cell is the default; otherwise the type's own names (agents are not imported).
+    let kind = check!(match cell("type").to_ascii_lowercase() {
+        t if t.is_empty() => Ok(Kind::User),
+        t => t
+            .parse::<Kind>()
+            .map_err(|_| format!("type '{t}' is neither user nor contact")),
     });
-    let role = check!(match cell("role").to_ascii_lowercase().as_str() {
-        "" | "user" => Ok(Role::User),
-        "admin" => Ok(Role::Admin),
-        other => Err(format!(
-            "role '{other}' is neither user nor admin (agents are not imported)"
-        )),
+    let role = check!(match cell("role").to_ascii_lowercase() {
+        r if r.is_empty() => Ok(Role::User),
+        r => match r.parse::<Role>() {
+            Ok(Role::Agent) | Err(_) => Err(format!(
+                "role '{r}' is neither user nor admin (agents are not imported)"
+            )),
+            Ok(role) => Ok(role),
+        },
     });
     let external_id = match cell("external_id") {
         "" => Some(None),

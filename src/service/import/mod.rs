@@ -291,7 +291,7 @@ pub async fn write_batch(
                 email: row.email.clone(),
                 role: row.role,
                 kind: row.kind,
-                password_hash: links::no_password(),
+                password_hash: None,
                 pin: match &row.pin {
                     Some(pin) => NewPin::Given(pin.clone()),
                     None => NewPin::Generated,

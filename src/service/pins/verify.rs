@@ -10,7 +10,7 @@ use super::super::{
     alarm, audit_now_with, audit_with, limits, people, policy, Actor, Context, Ctx, Result,
     ServiceError,
 };
-use crate::domain::{self, Event, PinState, Reference, User, MAX_PIN_FAILURES};
+use crate::domain::{self, Event, PinState, Reference, User, VerifyRefusal, MAX_PIN_FAILURES};
 use crate::store::{self, pins::PinRecord};
 
 /// How many times a verification retries when the PIN changed under it.
@@ -87,7 +87,7 @@ pub async fn verify(
 /// What comparing a recited PIN with a member's PIN row says.
 enum Judgement {
     /// Not compared, nothing counted: a disabled member, a locked PIN (the right PIN too), no PIN.
-    Refused(&'static str, VerifyOutcome),
+    Refused(VerifyRefusal, VerifyOutcome),
     Right,
     Wrong,
 }
@@ -95,15 +95,23 @@ enum Judgement {
 fn judge(ctx: &Ctx, target: &User, r: &PinRecord, candidate: &str) -> Result<Judgement> {
     if target.disabled {
         return Ok(Judgement::Refused(
-            "refused: member disabled",
+            VerifyRefusal::Disabled,
             VerifyOutcome::Disabled,
         ));
     }
     let blob = match (&r.state, &r.ciphertext) {
         (PinState::Locked, _) => {
-            return Ok(Judgement::Refused("refused: locked", VerifyOutcome::Locked))
+            return Ok(Judgement::Refused(
+                VerifyRefusal::Locked,
+                VerifyOutcome::Locked,
+            ))
         }
-        (_, None) => return Ok(Judgement::Refused("refused: no PIN", VerifyOutcome::NoPin)),
+        (_, None) => {
+            return Ok(Judgement::Refused(
+                VerifyRefusal::NoPin,
+                VerifyOutcome::NoPin,
+            ))
+        }
         (_, Some(blob)) => blob,
     };
     let pin = ctx.cipher.decrypt_pin(target.id, blob)?;
@@ -143,9 +151,10 @@ async fn verify_in_statements(
     let r = r.ok_or_else(|| missing_row(target))?;
     let seen = r.failures;
     let (failures, event, detail, outcome) = match judge(ctx, target, &r, candidate)? {
-        Judgement::Refused(detail, outcome) => {
+        Judgement::Refused(refusal, outcome) => {
             let agent = Actor::User(agent);
             let failed = Event::PinVerifyFailed;
+            let detail = refusal.as_str();
             audit_now_with(&ctx.db, failed, agent, Some(target), detail, context).await?;
             return Ok(Some(outcome));
         }
@@ -166,9 +175,10 @@ async fn verify_in_statements(
         Judgement::Wrong => return Ok(None),
     };
     let actor = Actor::User(agent);
+    let who = actor.to_ref();
     let row = store::audit::NewEvent {
         reference: context.reference,
-        ..super::super::new_event(event, &actor, Some(target), &detail)
+        ..super::super::new_event(event, &actor, &who, Some(target), &detail)
     };
     let now = store::now();
     if !store::pins::set_failures_audited(pool, target.id, r.version, seen, failures, &row, now)
@@ -176,7 +186,7 @@ async fn verify_in_statements(
     {
         return Ok(None);
     }
-    super::super::log_event(event, &actor, Some(target), &detail);
+    super::super::log_event(event, &who, Some(target), &detail);
     Ok(Some(outcome))
 }
 
@@ -204,13 +214,13 @@ async fn verify_in_transaction(
             .ok_or_else(|| missing_row(target))?;
         let agent = || Actor::User(agent);
         match judge(ctx, target, &r, candidate)? {
-            Judgement::Refused(detail, outcome) => {
+            Judgement::Refused(refusal, outcome) => {
                 audit_with(
                     &mut tx,
                     Event::PinVerifyFailed,
                     agent(),
                     Some(target),
-                    detail,
+                    refusal.as_str(),
                     context,
                 )
                 .await?;

@@ -141,7 +141,7 @@ pub async fn create(ctx: &Ctx, p: &Provisioner, fields: Fields) -> Result<ScimMe
             email: c.email,
             role: role_of(fields.admin),
             kind: fields.kind,
-            password_hash: links::no_password(),
+            password_hash: None,
             pin: NewPin::Generated,
         },
     )
@@ -315,7 +315,7 @@ async fn apply(
 
 /// Is `user` someone an invitation brings in (no password yet, not single sign-on only)?
 fn invitable(p: &Provisioner, user: &User) -> bool {
-    !p.account.sso_only && !user.sso_only && links::has_no_password(user)
+    !p.account.sso_only && !user.sso_only && user.password_hash.is_none()
 }
 
 /// The address rule. A member who has a password owns their address: the identity system's
@@ -339,7 +339,7 @@ async fn address(
     if same {
         return Ok(false);
     }
-    let owns_it = !user.sso_only && !links::has_no_password(user);
+    let owns_it = !user.sso_only && user.password_hash.is_some();
     let actor = p.actor();
     match new {
         Some(new) if owns_it => {

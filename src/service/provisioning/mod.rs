@@ -18,7 +18,7 @@ const TOKEN_PREFIX: &str = "ppscim_";
 /// When a token was last used is written at most this often.
 const USE_RESOLUTION_SECS: i64 = 60;
 /// The longest name of a token.
-const MAX_NAME_CHARS: usize = 60;
+pub const MAX_NAME_CHARS: usize = 60;
 
 /// An account's identity system, known by the token it sent.
 #[derive(Debug, Clone)]
@@ -26,13 +26,12 @@ pub struct Provisioner {
     pub token_id: i64,
     pub name: String,
     pub account: Account,
-    label: String,
 }
 
 impl Provisioner {
-    /// Who the activity says made a change: `provisioning: <token name>`.
+    /// Who the activity says made a change: the identity system, by its token's name.
     pub fn actor(&self) -> Actor<'_> {
-        Actor::Provisioning(&self.label)
+        Actor::Provisioning(&self.name)
     }
 }
 
@@ -90,7 +89,7 @@ pub async fn create_token(
             recent.of(u)?;
             (Actor::User(u), Some(u.id), u.username.clone())
         }
-        TokenMaker::Cli => (Actor::Cli, None, "command line".to_owned()),
+        TokenMaker::Cli => (Actor::Cli, None, Actor::Cli.to_ref().label()),
     };
     let name = token_name(name)?;
     let token = format!("{TOKEN_PREFIX}{}", crypto::random_token());
@@ -169,7 +168,6 @@ pub async fn authenticate(ctx: &Ctx, token: &str, address: &str) -> Result<Optio
     }
     Ok(Some(Provisioner {
         token_id: row.id,
-        label: format!("provisioning: {}", row.name),
         name: row.name,
         account,
     }))

@@ -13,9 +13,9 @@ pub use identities::{identities, set_sso_only, unlink, IdentityInfo};
 use std::sync::Arc;
 
 use super::policy::RecentPassword;
-use super::{audit, audit_now, limits, links, mail, Actor, Ctx, ServiceError};
+use super::{audit, audit_now, limits, mail, Actor, Ctx, ServiceError};
 use crate::crypto;
-use crate::domain::{amr, Event, User};
+use crate::domain::{amr, Event, SignInPurpose, User};
 use crate::store;
 use provider::{Kept, OidcError, Provider, Verified};
 
@@ -106,11 +106,12 @@ pub enum Purpose<'a> {
 }
 
 impl Purpose<'_> {
-    fn as_str(&self) -> &'static str {
+    /// What the attempt's row says it is for.
+    fn stored(&self) -> SignInPurpose {
         match self {
-            Purpose::Login { .. } => "login",
-            Purpose::Link { .. } => "link",
-            Purpose::Reauth { .. } => "reauth",
+            Purpose::Login { .. } => SignInPurpose::Login,
+            Purpose::Link { .. } => SignInPurpose::Link,
+            Purpose::Reauth { .. } => SignInPurpose::Reauth,
         }
     }
 }
@@ -217,7 +218,7 @@ pub async fn begin(
         store::sso::NewAttempt {
             state_hash: &state_hash,
             browser_hash: &hash(&browser),
-            purpose: purpose.as_str(),
+            purpose: purpose.stored(),
             user_id,
             // Ten minutes' worth of secrets, sealed like everything else (not held against a
             // rotation: an attempt that cannot be opened just has to start again).
@@ -297,8 +298,8 @@ pub async fn finish(
             }
         })?;
     let subject = subject_of(sso, &verified)?;
-    match attempt.purpose.as_str() {
-        "link" => {
+    match attempt.purpose {
+        SignInPurpose::Link => {
             let user = someone(ctx, attempt.user_id).await?;
             link(ctx, sso, &user, &verified, &subject, LinkedBy::Member).await?;
             Ok(Finished::Linked {
@@ -306,7 +307,7 @@ pub async fn finish(
                 email: verified.email,
             })
         }
-        "reauth" => {
+        SignInPurpose::Reauth => {
             let user = someone(ctx, attempt.user_id).await?;
             let owner = store::sso::owner_of(&ctx.db.pool, &verified.issuer, &subject).await?;
             if owner.as_ref().map(|(_, u)| u.id) != Some(user.id) {
@@ -317,7 +318,7 @@ pub async fn finish(
             }
             Ok(Finished::Reauthenticated { user })
         }
-        _ => sign_in(ctx, sso, &verified, &subject, attempt.next).await,
+        SignInPurpose::Login => sign_in(ctx, sso, &verified, &subject, attempt.next).await,
     }
 }
 
@@ -494,7 +495,7 @@ async fn linkable(
     if let Some(user) = store::sso::first_provisioned_with(&ctx.db.pool, subject).await? {
         let mut conn = ctx.db.pool.acquire().await?;
         let unclaimed = !user.is_agent()
-            && links::has_no_password(&user)
+            && user.password_hash.is_none()
             && !store::sso::has_identity(&mut conn, user.id).await?;
         return Ok(unclaimed.then_some((user, LinkedBy::Provisioning)));
     }

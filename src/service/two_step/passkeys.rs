@@ -144,13 +144,19 @@ pub async fn finish_passkey_registration(
     Ok((id, codes))
 }
 
+/// The longest name of a passkey.
+pub const MAX_NAME_CHARS: usize = 60;
+
 /// Renames one of the person's passkeys.
 pub async fn rename_passkey(ctx: &Ctx, user: &User, id: i64, name: &str) -> Result<()> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 60 || name.chars().any(char::is_control) {
-        return Err(ServiceError::Invalid(
-            "A passkey name has 1 to 60 characters.".into(),
-        ));
+    if name.is_empty()
+        || name.chars().count() > MAX_NAME_CHARS
+        || name.chars().any(char::is_control)
+    {
+        return Err(ServiceError::Invalid(format!(
+            "A passkey name has 1 to {MAX_NAME_CHARS} characters."
+        )));
     }
     if !store::two_step::rename_passkey(&ctx.db.pool, user.id, id, name).await? {
         return Err(ServiceError::NotFound);
