@@ -9,6 +9,7 @@ pub mod amr;
 mod browser;
 mod entities;
 mod event;
+mod member_action;
 mod names;
 mod password;
 mod pin;
@@ -26,6 +27,7 @@ pub use entities::{
     TwoStepStatus, User,
 };
 pub use event::{ActivityKind, Event, MailKind};
+pub use member_action::MemberAction;
 pub use names::{AccountNumber, DisplayName, EmailAddress, Reference, Username};
 pub use password::{check_new_password, check_password, MIN_PASSWORD_CHARS};
 pub use pin::{PinError, PinRule, SupportPin, PIN_GUIDANCE, PIN_LEN};

@@ -3,6 +3,12 @@
 
 use rand::Rng;
 
+/// Wrong second steps in a row (across addresses and instances) after which codes from the
+/// authenticator app are refused, until a recovery code or a passkey is used or an
+/// administrator allows them again (NIST SP 800-63B 5.2.2). A right code does not start the
+/// count again: the person's own logins give an attacker no fresh tries.
+pub const MAX_SECOND_STEP_FAILURES: i64 = 20;
+
 /// How many recovery codes a person gets.
 pub const RECOVERY_CODES: usize = 10;
 /// The letters a recovery code is made of (RFC 4648 base32, lowercase: no 0/1/8/9, so nothing to

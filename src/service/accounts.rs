@@ -74,9 +74,7 @@ pub async fn set_unlock_policy(
     account_id: i64,
     unlock_policy: UnlockPolicy,
 ) -> Result<()> {
-    if let Actor::User(u) = actor {
-        policy::may_administer(u, account_id)?;
-    }
+    policy::may_administer(actor, account_id)?;
     let mut tx = ctx.db.begin().await?;
     store::accounts::set_unlock_policy(&mut tx, account_id, unlock_policy).await?;
     audit_account(
@@ -94,9 +92,7 @@ pub async fn set_unlock_policy(
 /// Whether the members the account's identity system creates sign in only through single
 /// sign-on (no invitation, no password): its administrators or the command line.
 pub async fn set_sso_only(ctx: &Ctx, actor: Actor<'_>, account_id: i64, on: bool) -> Result<()> {
-    if let Actor::User(u) = actor {
-        policy::may_administer(u, account_id)?;
-    }
+    policy::may_administer(actor, account_id)?;
     let mut tx = ctx.db.begin().await?;
     store::accounts::set_sso_only(&mut tx, account_id, on).await?;
     let detail = if on {

@@ -1,6 +1,6 @@
 //! The account's activity page: who did what to whom, when, filtered and paged, and as CSV.
 
-use super::{policy, Ctx, Result, ServiceError};
+use super::{policy, Actor, Ctx, Result, ServiceError};
 use crate::domain::{AccountEvent, ActivityKind, Event, User, Username};
 use crate::store::{self, audit::ActivityFilter};
 
@@ -40,7 +40,7 @@ pub async fn page(
     account_id: i64,
     filter: &Filter,
 ) -> Result<(Vec<AccountEvent>, Option<i64>)> {
-    policy::may_administer(admin, account_id)?;
+    policy::may_administer(Actor::User(admin), account_id)?;
     let mut events = read(ctx, account_id, filter, PAGE + 1).await?;
     let more = events.len() as i64 > PAGE;
     events.truncate(PAGE as usize);
@@ -52,7 +52,7 @@ pub async fn page(
 /// first, so a year of activity exports in constant memory. The caller and the filters are
 /// checked here, before the first byte.
 pub async fn export(ctx: &Ctx, admin: &User, account_id: i64, filter: &Filter) -> Result<Export> {
-    policy::may_administer(admin, account_id)?;
+    policy::may_administer(Actor::User(admin), account_id)?;
     let filter = resolve(ctx, account_id, filter, EXPORT_BATCH).await?;
     Ok(Export {
         ctx: ctx.clone(),

@@ -4,7 +4,7 @@
 //! acknowledges it.
 
 use super::mail::messages;
-use super::{policy, Ctx, Result, ServiceError};
+use super::{policy, Actor, Ctx, Result, ServiceError};
 use crate::domain::{AlarmReason, Event, Role, User};
 use crate::store::{self, alarms::Alarm};
 
@@ -56,7 +56,7 @@ pub async fn after_wrong_pin(ctx: &Ctx, member: &User) -> Result<()> {
 
 /// The account's warning nobody has acknowledged yet, in words.
 pub async fn open(ctx: &Ctx, admin: &User, account_id: i64) -> Result<Option<(Alarm, String)>> {
-    policy::may_administer(admin, account_id)?;
+    policy::may_administer(Actor::User(admin), account_id)?;
     Ok(store::alarms::open(&ctx.db.pool, account_id)
         .await?
         .map(|a| {
@@ -67,7 +67,7 @@ pub async fn open(ctx: &Ctx, admin: &User, account_id: i64) -> Result<Option<(Al
 
 /// An administrator has seen the warning `id`.
 pub async fn acknowledge(ctx: &Ctx, admin: &User, account_id: i64, id: i64) -> Result<()> {
-    policy::may_administer(admin, account_id)?;
+    policy::may_administer(Actor::User(admin), account_id)?;
     let by = admin.username.as_str();
     if !store::alarms::acknowledge(&ctx.db.pool, account_id, id, by, store::now()).await? {
         return Err(ServiceError::NotFound);

@@ -1,7 +1,7 @@
 //! The API's directory of people (`GET /v2.0/users`): an administrator pages through their
 //! account's members, anyone else sees only themselves.
 
-use super::{pins, policy, two_step, Ctx, Result};
+use super::{pins, policy, two_step, Actor, Ctx, Result};
 use crate::domain::{MemberSummary, PinState, User, Username};
 use crate::store;
 
@@ -29,7 +29,7 @@ pub async fn directory(ctx: &Ctx, actor: &User, q: &Directory) -> Result<Vec<Mem
         None => None,
     };
     match actor.account_id {
-        Some(account_id) if policy::may_administer(actor, account_id).is_ok() => {
+        Some(account_id) if policy::may_administer(Actor::User(actor), account_id).is_ok() => {
             Ok(store::users::members_page(
                 &ctx.db.pool,
                 &store::users::MemberPage {

@@ -105,11 +105,9 @@ pub async fn request_for(
     member: &User,
     new: &str,
 ) -> Result<Requested> {
-    if let Actor::User(u) = actor {
-        policy::may_administer(u, member.account_id.ok_or(ServiceError::NotFound)?)?;
-        if u.id == member.id {
-            return Err(ServiceError::ReauthRequired);
-        }
+    policy::may_administer(actor, member.account_id.ok_or(ServiceError::NotFound)?)?;
+    if matches!(actor, Actor::User(u) if u.id == member.id) {
+        return Err(ServiceError::ReauthRequired);
     }
     let new = EmailAddress::parse(new).map_err(ServiceError::Invalid)?;
     let mut tx = ctx.db.begin().await?;
@@ -165,7 +163,7 @@ async fn insert(
 ) -> Result<()> {
     let requested_by = match actor {
         Actor::User(u) => Some(u.id),
-        Actor::Cli | Actor::System | Actor::Provisioning(_) => None,
+        Actor::Cli | Actor::System | Actor::Provisioning { .. } => None,
     };
     // For people to read on the pages and in the mail; never read back.
     let name = actor.to_ref().label();

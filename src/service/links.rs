@@ -48,7 +48,7 @@ pub struct Invited {
 /// one-time link for 72 hours) mailed to them, in one
 /// transaction.
 pub async fn invite(ctx: &Ctx, admin: &User, account: &Account, new: NewMember) -> Result<Invited> {
-    policy::may_administer(admin, account.id)?;
+    policy::may_administer(Actor::User(admin), account.id)?;
     if new.role == Role::Agent {
         return Err(ServiceError::Invalid(
             "Members are users or administrators.".into(),

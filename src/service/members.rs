@@ -69,8 +69,11 @@ pub(super) fn check_person(
     role: Role,
 ) -> Result<Checked> {
     let checked = parse_fields(username, full_name, email)?;
-    if let Actor::User(u) = actor {
-        policy::may_administer(u, account.map(|a| a.id).ok_or(ServiceError::NotFound)?)?;
+    if let Some(account) = account {
+        policy::may_administer(actor, account.id)?;
+    } else if !matches!(actor, Actor::Cli | Actor::System) {
+        // Agents, who belong to no account, are made by the operator only.
+        return Err(ServiceError::NotFound);
     }
     if account.is_none() != (role == Role::Agent) {
         return Err(ServiceError::Invalid(
@@ -216,9 +219,7 @@ pub async fn create_person(ctx: &Ctx, actor: Actor<'_>, new: NewPerson) -> Resul
 /// The members of an account with their PIN state (never a PIN), for its administrators or
 /// the command line.
 pub async fn members(ctx: &Ctx, actor: Actor<'_>, account_id: i64) -> Result<Vec<MemberSummary>> {
-    if let Actor::User(u) = actor {
-        policy::may_administer(u, account_id)?;
-    }
+    policy::may_administer(actor, account_id)?;
     Ok(store::users::members_of(&ctx.db.pool, account_id).await?)
 }
 
@@ -237,7 +238,7 @@ pub async fn listing(
     show: Show,
     page: i64,
 ) -> Result<(Vec<ListedMember>, i64)> {
-    policy::may_administer(admin, account_id)?;
+    policy::may_administer(Actor::User(admin), account_id)?;
     if search.is_some_and(|s| s.chars().count() > MAX_SEARCH) {
         return Err(ServiceError::Invalid(format!(
             "A search has at most {MAX_SEARCH} characters."
@@ -275,53 +276,63 @@ pub(super) async fn keep_an_administrator(conn: &mut Tx, user: &User) -> Result<
 /// Disables or enables a member (or agent). Nobody changes themselves, and the last enabled
 /// administrator of an account stays. Either way the person's sessions and tokens end.
 pub async fn set_enabled(ctx: &Ctx, actor: Actor<'_>, user: &User, enabled: bool) -> Result<()> {
-    if let Actor::User(u) = actor {
-        policy::may_change_member(u, user, MemberChange::Enabled)?;
-    }
     let mut tx = ctx.db.begin().await?;
+    set_enabled_on(&mut tx, actor, user, enabled).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`set_enabled`] inside the caller's transaction: the one way a member is disabled or enabled,
+/// from the panel, the API, the command line and provisioning alike.
+pub(super) async fn set_enabled_on(
+    tx: &mut Tx,
+    actor: Actor<'_>,
+    user: &User,
+    enabled: bool,
+) -> Result<()> {
+    policy::may_change_member(actor, user, MemberChange::Enabled)?;
     if !enabled {
-        keep_an_administrator(&mut tx, user).await?;
+        keep_an_administrator(tx, user).await?;
+        store::links::void_all_for(tx, user.id, store::now()).await?;
     }
-    store::users::set_disabled(&mut tx, user.id, !enabled).await?;
-    sessions::end_all(&mut tx, user.id).await?;
-    if !enabled {
-        store::links::void_all_for(&mut tx, user.id, store::now()).await?;
-    }
+    store::users::set_disabled(tx, user.id, !enabled).await?;
+    sessions::end_all(tx, user.id).await?;
     let event = if enabled {
         Event::MemberEnabled
     } else {
         Event::MemberDisabled
     };
-    audit(&mut tx, event, actor, Some(user), "").await?;
-    tx.commit().await?;
+    audit(tx, event, actor, Some(user), "").await?;
     Ok(())
 }
 
 /// Makes a member a user or an administrator; their sessions and tokens end, so the new role
 /// applies from their next login.
 pub async fn set_role(ctx: &Ctx, actor: Actor<'_>, user: &User, role: Role) -> Result<()> {
+    let mut tx = ctx.db.begin().await?;
+    set_role_on(&mut tx, actor, user, role).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`set_role`] inside the caller's transaction: the one way a member's role changes.
+pub(super) async fn set_role_on(
+    tx: &mut Tx,
+    actor: Actor<'_>,
+    user: &User,
+    role: Role,
+) -> Result<()> {
     if role == Role::Agent || user.is_agent() {
         return Err(ServiceError::Invalid(
             "Only account members have a role of user or admin.".into(),
         ));
     }
-    if let Actor::User(u) = actor {
-        policy::may_change_member(u, user, MemberChange::Role)?;
-    }
-    let mut tx = ctx.db.begin().await?;
+    policy::may_change_member(actor, user, MemberChange::Role)?;
     if role != Role::Admin {
-        keep_an_administrator(&mut tx, user).await?;
+        keep_an_administrator(tx, user).await?;
     }
-    store::users::set_role(&mut tx, user.id, role).await?;
-    sessions::end_all(&mut tx, user.id).await?;
-    audit(
-        &mut tx,
-        Event::RoleChanged,
-        actor,
-        Some(user),
-        role.as_str(),
-    )
-    .await?;
-    tx.commit().await?;
+    store::users::set_role(tx, user.id, role).await?;
+    sessions::end_all(tx, user.id).await?;
+    audit(tx, Event::RoleChanged, actor, Some(user), role.as_str()).await?;
     Ok(())
 }

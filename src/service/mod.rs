@@ -19,6 +19,7 @@ pub mod links;
 pub mod login;
 pub mod mail;
 pub mod maintenance;
+pub mod member_actions;
 pub mod members;
 pub mod metrics;
 pub mod overview;
@@ -340,15 +341,18 @@ pub enum Actor<'a> {
     Cli,
     /// The system itself (e.g. a generated PIN at creation).
     System,
-    /// An account's identity system, through its provisioning token (the token's name).
-    Provisioning(&'a str),
+    /// An account's identity system, through a provisioning token of that account (its name).
+    Provisioning {
+        token: &'a str,
+        account_id: i64,
+    },
 }
 
 impl Actor<'_> {
     fn id(&self) -> Option<i64> {
         match self {
             Actor::User(u) => Some(u.id),
-            Actor::Cli | Actor::System | Actor::Provisioning(_) => None,
+            Actor::Cli | Actor::System | Actor::Provisioning { .. } => None,
         }
     }
 
@@ -358,7 +362,7 @@ impl Actor<'_> {
             Actor::User(u) => ActorRef::member(&u.username),
             Actor::Cli => ActorRef::operator(),
             Actor::System => ActorRef::panel(),
-            Actor::Provisioning(token) => ActorRef::provisioning(token),
+            Actor::Provisioning { token, .. } => ActorRef::provisioning(token),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The administrators' Overview: the account's verifications per day for the last 30 days, the
 //! members whose PIN is locked now, the last events, and the alarm for impostors.
 
-use super::{alarm, policy, Ctx, Result};
+use super::{alarm, policy, Actor, Ctx, Result};
 use crate::domain::{AccountEvent, Event, User};
 use crate::store::{self, alarms::Alarm, audit::ActivityFilter};
 
@@ -38,7 +38,7 @@ pub struct Overview {
 }
 
 pub async fn overview(ctx: &Ctx, admin: &User, account_id: i64) -> Result<Overview> {
-    policy::may_administer(admin, account_id)?;
+    policy::may_administer(Actor::User(admin), account_id)?;
     let pool = &ctx.db.pool;
     let today = store::now().div_euclid(86_400);
     let first = today - (DAYS - 1);

@@ -3,8 +3,9 @@
 //! The rules that need a fact from the database (the re-auth window's time, the count of
 //! administrators) take that fact as an argument, so each rule is still written here once.
 
-use super::{Result, ServiceError};
-use crate::domain::{Role, UnlockPolicy, User};
+use super::{Actor, Result, ServiceError};
+use crate::domain::second_factor::MAX_SECOND_STEP_FAILURES;
+use crate::domain::{ListedMember, MemberAction, PinState, Role, UnlockPolicy, User};
 
 /// May `actor` know that `target` exists? Agents may look up any member; members may name
 /// only people of their own account.
@@ -70,20 +71,29 @@ pub fn may_unlock(actor: &User, target: &User, policy: UnlockPolicy) -> Result<(
 }
 
 /// Resetting (a new generated PIN nobody sees): an administrator of the account, never on
-/// oneself, never an agent (a reset is an unlock too).
-pub fn may_reset(actor: &User, target: &User) -> Result<()> {
-    may_name(actor, target)?;
-    if actor.id == target.id {
-        return Err(ServiceError::Forbidden(
-            "nobody may reset their own Support PIN; change it instead",
-        ));
-    }
-    if actor.is_admin() {
-        Ok(())
-    } else {
-        Err(ServiceError::Forbidden(
-            "only administrators may reset a Support PIN",
-        ))
+/// oneself, never an agent (a reset is an unlock too); the command line and the panel's own
+/// steps (an import issuing missing PINs); never an identity system.
+pub fn may_reset(actor: Actor<'_>, target: &User) -> Result<()> {
+    match actor {
+        Actor::User(actor) => {
+            may_name(actor, target)?;
+            if actor.id == target.id {
+                return Err(ServiceError::Forbidden(
+                    "nobody may reset their own Support PIN; change it instead",
+                ));
+            }
+            if actor.is_admin() {
+                Ok(())
+            } else {
+                Err(ServiceError::Forbidden(
+                    "only administrators may reset a Support PIN",
+                ))
+            }
+        }
+        Actor::Provisioning { .. } => Err(ServiceError::Forbidden(
+            "an identity system never resets a Support PIN",
+        )),
+        Actor::Cli | Actor::System => Ok(()),
     }
 }
 
@@ -98,9 +108,17 @@ pub fn may_verify(actor: &User) -> Result<()> {
     }
 }
 
-/// Administering an account (its members, its unlock policy): its administrators.
-pub fn may_administer(actor: &User, account_id: i64) -> Result<()> {
-    if actor.is_admin() && actor.account_id == Some(account_id) {
+/// Administering an account (its members, its unlock policy): its administrators, a
+/// provisioning token of that account, the command line and the panel's own steps.
+pub fn may_administer(actor: Actor<'_>, account_id: i64) -> Result<()> {
+    let may = match actor {
+        Actor::User(u) => u.is_admin() && u.account_id == Some(account_id),
+        Actor::Provisioning {
+            account_id: own, ..
+        } => own == account_id,
+        Actor::Cli | Actor::System => true,
+    };
+    if may {
         Ok(())
     } else {
         Err(ServiceError::Forbidden(
@@ -130,21 +148,69 @@ pub enum MemberChange {
     SignIn,
 }
 
-/// Changing a member (disabling, enabling, their role): an administrator of the account, never
-/// on themselves (`Conflict`: the page says why, as for the last administrator).
-pub fn may_change_member(actor: &User, target: &User, change: MemberChange) -> Result<()> {
-    may_administer(actor, target.account_id.ok_or(ServiceError::NotFound)?)?;
-    if actor.id == target.id {
-        return Err(ServiceError::Conflict(
-            match change {
-                MemberChange::Enabled => "Nobody may disable or enable themselves.",
-                MemberChange::Role => "Nobody may change their own role.",
-                MemberChange::SignIn => "Nobody may change how they sign in themselves.",
+/// Changing a member (disabling, enabling, their role, how they sign in): an administrator of
+/// the account, never on themselves (`Conflict`: the page says why, as for the last
+/// administrator); a provisioning token of the account, on its members ([`may_provision`]); the
+/// command line and the panel's own steps.
+pub fn may_change_member(actor: Actor<'_>, target: &User, change: MemberChange) -> Result<()> {
+    match actor {
+        Actor::User(u) => {
+            may_administer(actor, target.account_id.ok_or(ServiceError::NotFound)?)?;
+            if u.id == target.id {
+                return Err(ServiceError::Conflict(
+                    match change {
+                        MemberChange::Enabled => "Nobody may disable or enable themselves.",
+                        MemberChange::Role => "Nobody may change their own role.",
+                        MemberChange::SignIn => "Nobody may change how they sign in themselves.",
+                    }
+                    .into(),
+                ));
             }
-            .into(),
-        ));
+            Ok(())
+        }
+        Actor::Provisioning { account_id, .. } => may_provision(account_id, target),
+        Actor::Cli | Actor::System => Ok(()),
     }
-    Ok(())
+}
+
+/// The actions an administrator is offered on a member of their list, in the order the row
+/// shows them: none on themselves; Unlock for a locked PIN, else Reset; app codes again once
+/// they were refused; Enable or Disable; Make user or administrator; with single sign-on set up
+/// (`sso`), single sign-on only or the password again. The actions' own rules still decide
+/// when one is taken (the last administrator, say).
+pub fn actions_on(viewer: &User, member: &ListedMember, sso: bool) -> Vec<MemberAction> {
+    if !viewer.is_admin() || member.role == Role::Agent {
+        return Vec::new();
+    }
+    if member.id == viewer.id {
+        // Their own PIN they unlock here too; nothing else do they change of themselves.
+        return match member.pin_state {
+            PinState::Locked => vec![MemberAction::Unlock],
+            PinState::Active | PinState::Inactive => Vec::new(),
+        };
+    }
+    let mut actions = Vec::new();
+    actions.push(match member.pin_state {
+        PinState::Locked => MemberAction::Unlock,
+        PinState::Active | PinState::Inactive => MemberAction::Reset,
+    });
+    if member.second_step_failures >= MAX_SECOND_STEP_FAILURES {
+        actions.push(MemberAction::AllowCodes);
+    }
+    actions.push(match member.disabled {
+        true => MemberAction::Enable,
+        false => MemberAction::Disable,
+    });
+    actions.push(match member.role {
+        Role::Admin => MemberAction::MakeUser,
+        Role::User | Role::Agent => MemberAction::MakeAdmin,
+    });
+    if member.sso_only {
+        actions.push(MemberAction::PasswordAgain);
+    } else if sso {
+        actions.push(MemberAction::SsoOnly);
+    }
+    actions
 }
 
 /// An account always keeps an enabled administrator: a change that takes the account from
@@ -234,7 +300,7 @@ mod tests {
             Err(ServiceError::NotFound)
         ));
         assert!(matches!(
-            may_reset(&admin, &other),
+            may_reset(Actor::User(&admin), &other),
             Err(ServiceError::NotFound)
         ));
     }
@@ -269,7 +335,7 @@ mod tests {
             ));
         }
         assert!(matches!(
-            may_reset(&agent, &member),
+            may_reset(Actor::User(&agent), &member),
             Err(ServiceError::Forbidden(_))
         ));
     }
@@ -288,7 +354,7 @@ mod tests {
     fn nobody_resets_their_own_pin() {
         let admin = user(1, Some(10), Role::Admin);
         assert!(matches!(
-            may_reset(&admin, &admin),
+            may_reset(Actor::User(&admin), &admin),
             Err(ServiceError::Forbidden(_))
         ));
     }
@@ -313,13 +379,13 @@ mod tests {
     fn nobody_changes_themselves_and_the_last_administrator_stays() {
         let admin = user(1, Some(10), Role::Admin);
         let member = user(2, Some(10), Role::User);
-        assert!(may_change_member(&admin, &member, MemberChange::Role).is_ok());
+        assert!(may_change_member(Actor::User(&admin), &member, MemberChange::Role).is_ok());
         assert!(matches!(
-            may_change_member(&admin, &admin, MemberChange::Enabled),
+            may_change_member(Actor::User(&admin), &admin, MemberChange::Enabled),
             Err(ServiceError::Conflict(_))
         ));
         assert!(matches!(
-            may_change_member(&member, &admin, MemberChange::Enabled),
+            may_change_member(Actor::User(&member), &admin, MemberChange::Enabled),
             Err(ServiceError::Forbidden(_))
         ));
         assert!(keeps_an_administrator(2, 1).is_ok());
@@ -328,6 +394,34 @@ mod tests {
             keeps_an_administrator(1, 0),
             Err(ServiceError::Conflict(_))
         ));
+    }
+
+    /// Every kind of actor is judged: a token reaches its own account only and never resets
+    /// a PIN; the operator and the panel's own steps may.
+    #[test]
+    fn every_actor_is_judged_by_its_kind() {
+        let member = user(2, Some(10), Role::User);
+        let elsewhere = user(4, Some(20), Role::User);
+        let token = Actor::Provisioning {
+            token: "Okta",
+            account_id: 10,
+        };
+        assert!(may_administer(token, 10).is_ok());
+        assert!(may_administer(token, 20).is_err());
+        assert!(may_change_member(token, &member, MemberChange::Enabled).is_ok());
+        assert!(matches!(
+            may_change_member(token, &elsewhere, MemberChange::Enabled),
+            Err(ServiceError::NotFound)
+        ));
+        assert!(matches!(
+            may_reset(token, &member),
+            Err(ServiceError::Forbidden(_))
+        ));
+        for actor in [Actor::Cli, Actor::System] {
+            assert!(may_administer(actor, 20).is_ok());
+            assert!(may_reset(actor, &member).is_ok());
+            assert!(may_change_member(actor, &member, MemberChange::Role).is_ok());
+        }
     }
 
     #[test]

@@ -13,11 +13,8 @@ pub mod flash;
 pub mod import;
 pub mod links;
 pub mod login;
-pub mod member_pins;
-pub mod members;
 pub mod overview;
 pub mod profile;
-pub mod provisioning;
 pub mod second_step;
 pub mod session;
 pub mod sso;
@@ -74,14 +71,6 @@ pub fn router<S: SessionStore + Clone>(
         .route(urls::REAUTH, post(profile::reauth_post))
         .route(urls::USERS, get(users::users_get))
         .route(urls::USERS_POLICY, post(users::policy_post))
-        .route(
-            urls::USER_UNLOCK,
-            get(member_pins::unlock_get).post(member_pins::unlock_post),
-        )
-        .route(
-            urls::USER_RESET,
-            get(member_pins::reset_get).post(member_pins::reset_post),
-        )
         .route(urls::AGENT, get(agent::agent_get).post(agent::agent_post))
         .route(
             urls::SECOND_STEP,
@@ -111,34 +100,18 @@ pub fn router<S: SessionStore + Clone>(
         .route(urls::PASSKEYS, post(two_step::passkeys_post))
         .route(urls::PASSKEY_NAME, post(two_step::passkey_name_post))
         .route(urls::PASSKEY_REMOVE, post(two_step::passkey_remove_post))
-        .route(urls::USERS_ADD, post(members::add_post))
-        .route(urls::USERS_TOKENS, post(provisioning::token_post))
+        .route(urls::USERS_ADD, post(users::add::add_post))
+        .route(urls::USERS_TOKENS, post(users::provisioning::token_post))
         .route(
             urls::USERS_TOKEN_REVOKE,
-            post(provisioning::token_revoke_post),
+            post(users::provisioning::token_revoke_post),
         )
-        .route(urls::USERS_SIGN_IN, post(provisioning::sign_in_post))
+        .route(urls::USERS_SIGN_IN, post(users::provisioning::sign_in_post))
         .route(urls::USERS_IMPORT_START, post(import::import_start_post))
         .route(urls::USERS_IMPORT_STATUS, get(import::import_status_get))
         .route(
-            urls::USER_DISABLE,
-            get(members::disable_get).post(members::disable_post),
-        )
-        .route(
-            urls::USER_ENABLE,
-            get(members::enable_get).post(members::enable_post),
-        )
-        .route(
-            urls::USER_MAKE_ADMIN,
-            get(members::make_admin_get).post(members::make_admin_post),
-        )
-        .route(
-            urls::USER_MAKE_USER,
-            get(members::make_user_get).post(members::make_user_post),
-        )
-        .route(
-            urls::USER_ALLOW_CODES,
-            get(members::allow_codes_get).post(members::allow_codes_post),
+            urls::MEMBER_ACTION,
+            get(users::actions::member_action_get).post(users::actions::member_action_post),
         )
         .route(urls::ACTIVITY, get(activity::activity_get))
         .route(urls::ACTIVITY_CSV, get(activity::activity_csv_get))
@@ -185,14 +158,6 @@ pub fn router<S: SessionStore + Clone>(
         .route(urls::SSO_UNLINK, post(two_step::sso_unlink_post))
         .route(urls::SSO_REAUTH, post(sso::sso_reauth_post))
         .route(urls::LOGGED_OUT, get(sso::logged_out_get))
-        .route(
-            urls::USER_SSO_ONLY,
-            get(members::sso_only_get).post(members::sso_only_post),
-        )
-        .route(
-            urls::USER_PASSWORD_AGAIN,
-            get(members::password_again_get).post(members::password_again_post),
-        )
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         // The one route that takes a file.
         .merge(

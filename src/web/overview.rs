@@ -15,6 +15,7 @@ use super::session::Auth;
 use super::users::admin_account;
 use super::{urls, Chrome};
 use crate::domain::time::day_of;
+use crate::domain::MemberAction;
 use crate::http::time::format_time;
 use crate::http::AppState;
 use crate::service::overview::{self, Day};
@@ -188,7 +189,7 @@ async fn render(state: &AppState, auth: &Auth, flash: Option<Flash>) -> Result<O
             .locked
             .into_iter()
             .map(|u| LockedRow {
-                unlock_url: urls::with_id(urls::USER_UNLOCK, u.id),
+                unlock_url: urls::member_action(u.id, MemberAction::Unlock),
                 dialog: format!("unlock-{}", u.id),
                 full_name: u.full_name,
                 username: u.username,

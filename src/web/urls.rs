@@ -1,6 +1,7 @@
 //! Every URL of the web panel, used by the router, redirects and templates alike (templates name
 //! them as `urls::PROFILE` or call `urls::with_id(…)`; none writes a path by hand).
 
+use crate::domain::MemberAction;
 use crate::http::assets::{self, Asset};
 pub const HOME: &str = "/";
 pub const LOGIN: &str = "/login";
@@ -41,8 +42,8 @@ pub const REAUTH: &str = "/profile/reauth";
 
 pub const USERS: &str = "/users";
 pub const USERS_POLICY: &str = "/users/policy";
-pub const USER_UNLOCK: &str = "/users/{id}/unlock";
-pub const USER_RESET: &str = "/users/{id}/reset";
+/// An administrator's action on a member (`domain::MemberAction`): GET asks, POST takes it.
+pub const MEMBER_ACTION: &str = "/users/{id}/{action}";
 pub const USERS_ADD: &str = "/users/add";
 /// Provisioning: a new token for the account's identity system, revoking one, and whether the
 /// members it creates sign in only through single sign-on.
@@ -55,11 +56,6 @@ pub const USERS_IMPORT_START: &str = "/users/import/{id}/start";
 pub const USERS_IMPORT_STATUS: &str = "/users/import/{id}";
 /// Where the SCIM service is (for the Users page to say).
 pub const SCIM: &str = "/scim/v2";
-pub const USER_DISABLE: &str = "/users/{id}/disable";
-pub const USER_ENABLE: &str = "/users/{id}/enable";
-pub const USER_MAKE_ADMIN: &str = "/users/{id}/make-admin";
-pub const USER_MAKE_USER: &str = "/users/{id}/make-user";
-pub const USER_ALLOW_CODES: &str = "/users/{id}/allow-codes";
 /// The account's activity, and the same as CSV.
 pub const ACTIVITY: &str = "/users/activity";
 pub const ACTIVITY_CSV: &str = "/users/activity.csv";
@@ -97,10 +93,6 @@ pub const SSO_CALLBACK: &str = "/login/oidc/callback";
 /// A logged-in person links an identity, unlinks one, or confirms who they are with it.
 pub const SSO_LINK: &str = "/profile/two-step/sso/link";
 pub const SSO_UNLINK: &str = "/profile/two-step/sso/{id}/unlink";
-/// An administrator makes a member sign in only with single sign-on, or lets their password
-/// work again.
-pub const USER_SSO_ONLY: &str = "/users/{id}/sso-only";
-pub const USER_PASSWORD_AGAIN: &str = "/users/{id}/password-again";
 pub const SSO_REAUTH: &str = "/profile/sso/reauth";
 /// After logging out of a single sign-on session: the offer to sign out at the provider too.
 pub const LOGGED_OUT: &str = "/logged-out";
@@ -127,7 +119,8 @@ pub fn passkey_js() -> &'static str {
     assets::url(Asset::PasskeyJs)
 }
 
-/// A route with an `{id}` segment, filled in: `with_id(USER_UNLOCK, 7)` is `/users/7/unlock`.
+/// A route with an `{id}` segment, filled in: `with_id(USERS_IMPORT_STATUS, 7)` is
+/// `/users/import/7`.
 pub fn with_id(route: &'static str, id: i64) -> String {
     IdUrl::new(route, id).to_string()
 }
@@ -160,6 +153,32 @@ impl std::fmt::Display for IdUrl {
     }
 }
 
+/// [`MEMBER_ACTION`] for member `id` and `action`, as a template writes it (straight into the
+/// page, like [`IdUrl`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActionUrl {
+    id: i64,
+    action: MemberAction,
+}
+
+impl ActionUrl {
+    pub fn new(id: i64, action: MemberAction) -> Self {
+        ActionUrl { id, action }
+    }
+}
+
+impl std::fmt::Display for ActionUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (users, _) = MEMBER_ACTION.split_at(MEMBER_ACTION.find('{').unwrap_or(0));
+        write!(f, "{users}{}/{}", self.id, self.action)
+    }
+}
+
+/// [`ActionUrl`] as a `String`.
+pub fn member_action(id: i64, action: MemberAction) -> String {
+    ActionUrl::new(id, action).to_string()
+}
+
 /// A route with an `{id}` segment filled in with a handle (hex or base64url, nothing to escape).
 pub fn with_key(route: &str, key: &str) -> String {
     route.replace("{id}", key)
@@ -171,7 +190,12 @@ mod tests {
 
     #[test]
     fn an_id_fills_the_segment_of_its_route() {
-        assert_eq!(with_id(USER_UNLOCK, 7), "/users/7/unlock");
+        assert_eq!(with_id(USERS_IMPORT_STATUS, 7), "/users/import/7");
+        assert_eq!(
+            ActionUrl::new(7, MemberAction::MakeAdmin).to_string(),
+            "/users/7/make-admin"
+        );
+        assert_eq!(member_action(7, MemberAction::Unlock), "/users/7/unlock");
         assert_eq!(
             IdUrl::new(PASSKEY_REMOVE, 4711).to_string(),
             "/profile/two-step/passkeys/4711/remove"

@@ -185,6 +185,11 @@ async fn members_are_disabled_enabled_promoted_and_an_administrator_always_stays
     let (status, _, confirm) = admin.get(&format!("/users/{}/disable", bob.id)).await;
     assert_eq!(status, 200);
     assert!(confirm.contains("Disable Full bob (bob)?"), "{confirm}");
+    // The page without JavaScript says what the dialog says: the sessions and tokens end.
+    assert!(
+        confirm.contains("Their sessions and API tokens end at once"),
+        "{confirm}"
+    );
     let (status, _, page) = admin.post(&format!("/users/{}/disable", bob.id), &[]).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("is disabled"));

@@ -57,11 +57,25 @@ async fn an_administrator_unlocks_and_resets_from_the_users_page(app: TestApp) {
     assert!(confirm.contains("Unlock the Support PIN of Full alice (alice)?"));
     let (status, _, page) = c.post(&format!("/users/{}/unlock", alice.id), &[]).await;
     assert_eq!(status, 200);
-    assert!(page.contains("Support PIN of Full alice unlocked."));
+    assert!(page.contains("Support PIN of Full alice (alice) unlocked."));
     assert_eq!(app.pin_row(&alice).await, ("ACTIVE".to_owned(), 0));
+    // Without JavaScript the confirmation page asks what the dialog asks, word for word
+    // (issue 37: it had drifted, leaving "You will not see it" out).
+    let (status, _, confirm) = c.get(&format!("/users/{}/reset", alice.id)).await;
+    assert_eq!(status, 200);
+    assert!(
+        confirm.contains("Give Full alice (alice) a new, generated Support PIN?")
+            && confirm.contains("You will not see it."),
+        "{confirm}"
+    );
+    let (_, _, users) = c.get("/users").await;
+    assert!(
+        users.contains("You will not see it."),
+        "the dialog's question"
+    );
     let (status, _, page) = c.hx_post(&format!("/users/{}/reset", alice.id), &[]).await;
     assert_eq!(status, 200);
-    assert!(page.contains("Full alice has a new Support PIN."));
+    assert!(page.contains("Full alice (alice) has a new Support PIN."));
     let after = app.pin_of(&alice).await;
     assert_ne!(before, after, "reset gives a new PIN");
     assert!(!page.contains(&after), "the admin never sees it");

@@ -40,7 +40,7 @@ pub async fn preview(
     bytes: &[u8],
     invite: bool,
 ) -> Result<Preview> {
-    policy::may_administer(admin, account.id)?;
+    policy::may_administer(Actor::User(admin), account.id)?;
     if bytes.len() > MAX_FILE {
         return Err(ServiceError::Invalid(TOO_LARGE.into()));
     }
@@ -78,7 +78,7 @@ pub async fn preview(
 /// Starts a previewed import: one at a time per account (`Conflict` while another is queued or
 /// running).
 pub async fn start(ctx: &Ctx, admin: &User, account: &Account, id: i64) -> Result<()> {
-    policy::may_administer(admin, account.id)?;
+    policy::may_administer(Actor::User(admin), account.id)?;
     let mut tx = ctx.db.begin().await?;
     store::users::lock_account(&mut tx, account.id).await?;
     if store::imports::active(&mut *tx, account.id)
@@ -99,7 +99,7 @@ pub async fn start(ctx: &Ctx, admin: &User, account: &Account, id: i64) -> Resul
 
 /// An import of the administrator's account, as it stands.
 pub async fn status(ctx: &Ctx, admin: &User, account: &Account, id: i64) -> Result<Job> {
-    policy::may_administer(admin, account.id)?;
+    policy::may_administer(Actor::User(admin), account.id)?;
     store::imports::job(&ctx.db.pool, account.id, id)
         .await?
         .ok_or(ServiceError::NotFound)
@@ -107,7 +107,7 @@ pub async fn status(ctx: &Ctx, admin: &User, account: &Account, id: i64) -> Resu
 
 /// The account's import that is queued or running, if any.
 pub async fn active(ctx: &Ctx, admin: &User, account: &Account) -> Result<Option<Job>> {
-    policy::may_administer(admin, account.id)?;
+    policy::may_administer(Actor::User(admin), account.id)?;
     Ok(store::imports::active(&ctx.db.pool, account.id).await?)
 }
 

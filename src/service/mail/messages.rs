@@ -19,7 +19,7 @@ pub fn by_whom(actor: Actor<'_>, to: &User) -> String {
         Actor::User(u) => format!("{} ({})", u.full_name, u.username),
         Actor::Cli => "an operator of the panel".to_owned(),
         Actor::System => "pinpanel".to_owned(),
-        Actor::Provisioning(_) => "your organisation's identity system".to_owned(),
+        Actor::Provisioning { .. } => "your organisation's identity system".to_owned(),
     }
 }
 
@@ -155,7 +155,7 @@ pub async fn invitation(
 ) -> Result<bool> {
     let who = match by {
         Actor::User(u) => format!("{} ({})", u.full_name, u.username),
-        Actor::Provisioning(_) => "Your organisation's identity system".to_owned(),
+        Actor::Provisioning { .. } => "Your organisation's identity system".to_owned(),
         Actor::Cli => "An operator of the panel".to_owned(),
         Actor::System => "The panel".to_owned(),
     };

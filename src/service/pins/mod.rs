@@ -217,9 +217,14 @@ pub async fn reset(
     target: &User,
     only_if_missing: bool,
 ) -> Result<()> {
-    if let Actor::User(u) = actor {
-        refused(ctx, actor, target, "reset", policy::may_reset(u, target)).await?;
-    }
+    refused(
+        ctx,
+        actor,
+        target,
+        "reset",
+        policy::may_reset(actor, target),
+    )
+    .await?;
     let blob = ctx.cipher.encrypt_pin(target.id, &SupportPin::generate());
     let when = if only_if_missing {
         ReplaceWhen::Missing

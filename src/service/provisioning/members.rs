@@ -10,8 +10,10 @@ use crate::domain::scim_filter::Filter;
 use crate::domain::User;
 use crate::domain::{DisplayName, EmailAddress, Event, Kind, Role, Username};
 use crate::service::email::{self, Requested};
-use crate::service::members::{insert_person, keep_an_administrator, NewPin, PersonRow};
-use crate::service::{audit, links, policy, sessions, Ctx, Result, ServiceError};
+use crate::service::members::{
+    insert_person, keep_an_administrator, set_enabled_on, set_role_on, NewPin, PersonRow,
+};
+use crate::service::{audit, links, policy, Ctx, Result, ServiceError};
 use crate::store::{self, scim::ScimRow, Tx};
 
 /// The most members one page holds.
@@ -279,26 +281,10 @@ async fn apply(
     }
     let role = role_of(fields.admin);
     if role != user.role {
-        if role != Role::Admin {
-            keep_an_administrator(tx, user).await?;
-        }
-        store::users::set_role(tx, id, role).await?;
-        sessions::end_all(tx, id).await?;
-        audit(tx, Event::RoleChanged, actor, Some(user), role.as_str()).await?;
+        set_role_on(tx, actor, user, role).await?;
     }
     if fields.active == user.disabled {
-        if !fields.active {
-            keep_an_administrator(tx, user).await?;
-            store::links::void_all_for(tx, id, store::now()).await?;
-        }
-        store::users::set_disabled(tx, id, !fields.active).await?;
-        sessions::end_all(tx, id).await?;
-        let event = if fields.active {
-            Event::MemberEnabled
-        } else {
-            Event::MemberDisabled
-        };
-        audit(tx, event, actor, Some(user), "").await?;
+        set_enabled_on(tx, actor, user, fields.active).await?;
     }
     let moved = address(ctx, tx, p, user, c.email.as_ref(), fields.active).await?;
     // Made inactive, now active, and never invited in: invited now.

@@ -31,7 +31,10 @@ pub struct Provisioner {
 impl Provisioner {
     /// Who the activity says made a change: the identity system, by its token's name.
     pub fn actor(&self) -> Actor<'_> {
-        Actor::Provisioning(&self.name)
+        Actor::Provisioning {
+            token: &self.name,
+            account_id: self.account.id,
+        }
     }
 }
 
@@ -85,7 +88,7 @@ pub async fn create_token(
 ) -> Result<NewToken> {
     let (actor, created_by_id, created_by) = match maker {
         TokenMaker::Admin(u, recent) => {
-            policy::may_administer(u, account.id)?;
+            policy::may_administer(Actor::User(u), account.id)?;
             recent.of(u)?;
             (Actor::User(u), Some(u.id), u.username.clone())
         }
@@ -114,7 +117,7 @@ pub async fn create_token(
 
 /// The account's provisioning tokens, for its administrators.
 pub async fn tokens(ctx: &Ctx, admin: &User, account: &Account) -> Result<Vec<TokenInfo>> {
-    policy::may_administer(admin, account.id)?;
+    policy::may_administer(Actor::User(admin), account.id)?;
     Ok(store::scim::tokens_of(&ctx.db.pool, account.id)
         .await?
         .into_iter()
@@ -131,7 +134,7 @@ pub async fn tokens(ctx: &Ctx, admin: &User, account: &Account) -> Result<Vec<To
 /// Revokes one of the account's tokens (`NotFound` for any other id): the next request with it
 /// is refused.
 pub async fn revoke_token(ctx: &Ctx, admin: &User, account: &Account, id: i64) -> Result<()> {
-    policy::may_administer(admin, account.id)?;
+    policy::may_administer(Actor::User(admin), account.id)?;
     let mut tx = ctx.db.begin().await?;
     let name = store::scim::delete_token(&mut tx, account.id, id)
         .await?

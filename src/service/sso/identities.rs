@@ -73,9 +73,7 @@ pub async fn unlink(ctx: &Ctx, user: &User, id: i64, password: SecretString) -> 
 /// not: an administrator of the account (never on themselves) or the command line. Their
 /// sessions and tokens end, and they are told.
 pub async fn set_sso_only(ctx: &Ctx, actor: Actor<'_>, member: &User, on: bool) -> Result<()> {
-    if let Actor::User(u) = actor {
-        policy::may_change_member(u, member, MemberChange::SignIn)?;
-    }
+    policy::may_change_member(actor, member, MemberChange::SignIn)?;
     if member.is_agent() {
         return Err(ServiceError::Invalid(
             "Support agents sign in with a password and two-step login.".into(),

@@ -75,11 +75,7 @@ pub enum Used {
     Passkey,
 }
 
-/// Wrong second steps in a row (across addresses and instances) after which codes from the
-/// authenticator app are refused, until a recovery code or a passkey is used or an
-/// administrator allows them again (NIST SP 800-63B 5.2.2). A right code does not start the
-/// count again: the person's own logins give an attacker no fresh tries.
-pub const MAX_SECOND_STEP_FAILURES: i64 = 20;
+pub use crate::domain::second_factor::MAX_SECOND_STEP_FAILURES;
 /// Wrong second steps after which the person is told someone is trying, at most once an hour.
 pub const ALERT_AFTER_FAILURES: i64 = 5;
 const ALERT_EVERY_SECS: i64 = 3600;
@@ -183,7 +179,10 @@ pub(super) async fn strong_second_step(ctx: &Ctx, user: &User) -> Result<()> {
 
 /// An administrator lets a member's authenticator codes work again after too many wrong ones.
 pub async fn allow_codes_again(ctx: &Ctx, admin: &User, member: &User) -> Result<()> {
-    policy::may_administer(admin, member.account_id.ok_or(ServiceError::NotFound)?)?;
+    policy::may_administer(
+        Actor::User(admin),
+        member.account_id.ok_or(ServiceError::NotFound)?,
+    )?;
     let mut tx = ctx.db.begin().await?;
     if store::two_step::clear_second_step_failures(&mut tx, member.id).await? {
         audit(

@@ -1,6 +1,6 @@
-//! The Users page's Provisioning actions: a provisioning token for the account's identity
-//! system (made with a name, shown once), revoking one, and whether the members it creates sign
-//! in only through single sign-on. The section itself is drawn with the page (`users`).
+//! The Users page's Provisioning section: provisioning tokens for the account's identity system
+//! (made with a name and a recent password, shown once), revoking one, and whether the members
+//! it creates sign in only through single sign-on.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -9,14 +9,76 @@ use axum::Form;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::error::Result;
-use super::flash::Flash;
-use super::session::Auth;
-use super::users::{admin_account, page, Notice};
+use super::{admin_account, page, Notice};
 use crate::domain::Account;
+use crate::http::time::format_time;
 use crate::http::AppState;
-use crate::service::provisioning::TokenMaker;
-use crate::service::{accounts, login, provisioning, Actor, ServiceError};
+use crate::service::provisioning::{self as tokens, TokenMaker};
+use crate::service::{accounts, login, Actor, ServiceError};
+use crate::web::error::Result;
+use crate::web::flash::Flash;
+use crate::web::session::Auth;
+use crate::web::urls;
+
+/// The longest name of a token, for the form's field.
+pub use crate::service::provisioning::MAX_NAME_CHARS;
+
+/// A token as the section lists it.
+pub struct TokenRow {
+    pub id: i64,
+    pub name: String,
+    pub created: String,
+    pub created_by: String,
+    pub last_used: String,
+    pub revoke_url: String,
+}
+
+/// What the section shows.
+pub struct Section {
+    pub scim_url: String,
+    pub tokens: Vec<TokenRow>,
+    pub new_token: Option<(String, String)>,
+    pub error: Option<String>,
+    /// Single sign-on is set up, so the account may make its members sign in only that way.
+    pub sso_name: Option<String>,
+    pub sso_only: bool,
+    /// A new token needs the password again (the last entry is not recent).
+    pub needs_password: bool,
+}
+
+pub(super) async fn section(
+    state: &AppState,
+    auth: &Auth,
+    account: &Account,
+    new_token: Option<(String, String)>,
+    error: Option<String>,
+) -> Result<Section> {
+    let tokens = tokens::tokens(&state.ctx, &auth.user, account)
+        .await?
+        .into_iter()
+        .map(|t| TokenRow {
+            revoke_url: urls::with_id(urls::USERS_TOKEN_REVOKE, t.id),
+            id: t.id,
+            name: t.name,
+            created: format_time(t.created_at),
+            created_by: t.created_by,
+            last_used: t
+                .last_used_at
+                .map(format_time)
+                .unwrap_or_else(|| "never".into()),
+        })
+        .collect();
+    let base = state.ctx.settings.link_base.as_str().trim_end_matches('/');
+    Ok(Section {
+        scim_url: format!("{base}{}", urls::SCIM),
+        tokens,
+        new_token,
+        error,
+        sso_name: state.ctx.sso.as_ref().map(|s| s.name.clone()),
+        sso_only: account.sso_only,
+        needs_password: auth.recent_password(&state.ctx).is_none(),
+    })
+}
 
 #[derive(Deserialize)]
 pub struct TokenForm {
@@ -55,7 +117,7 @@ pub async fn token_post(
         return token_refused(&state, &auth, account, why.into()).await;
     };
     let maker = TokenMaker::Admin(&auth.user, &recent);
-    match provisioning::create_token(&state.ctx, maker, &account, &form.name).await {
+    match tokens::create_token(&state.ctx, maker, &account, &form.name).await {
         Ok(made) => {
             let notice = Notice {
                 new_token: Some((form.name.trim().to_owned(), made.token)),
@@ -89,7 +151,7 @@ pub async fn token_revoke_post(
     Path(id): Path<i64>,
 ) -> Result<Response> {
     let account = admin_account(&auth)?;
-    provisioning::revoke_token(&state.ctx, &auth.user, &account, id).await?;
+    tokens::revoke_token(&state.ctx, &auth.user, &account, id).await?;
     let notice = Notice {
         flash: Some(Flash::done(
             "The token is revoked: the identity system that used it is refused from now on.",
