@@ -45,7 +45,7 @@ pub fn needs_a_body(res: &Response) -> bool {
 /// Gives every error response without a body of its own (ours, axum's 404/405/413/415) the one
 /// `render` makes.
 pub async fn fill_bodies(req: Request, next: Next, render: Renderer) -> Response {
-    let htmx = req.headers().contains_key("HX-Request");
+    let htmx = super::htmx::is_request(req.headers());
     let RequestId(request_id) = RequestId::of(req.headers());
     let res = next.run(req).await;
     if !needs_a_body(&res) {

@@ -8,6 +8,7 @@ pub mod client;
 pub mod errors;
 pub mod headers;
 pub mod health;
+pub mod htmx;
 pub mod metrics;
 pub mod request_id;
 pub mod time;

@@ -3,7 +3,7 @@
 
 use rand::Rng;
 
-use super::{audit, audit_account, policy, Actor, Ctx, Result, ServiceError};
+use super::{policy, Actor, AuditRecord, Ctx, Result, ServiceError};
 use crate::domain::{Account, AccountNumber, DisplayName, Event, UnlockPolicy};
 use crate::store::{self, Tx};
 
@@ -63,7 +63,10 @@ pub(super) async fn insert_account(
         return Ok(None);
     };
     let detail = format!("account {}", account.number);
-    audit(conn, Event::AccountCreated, actor, None, &detail).await?;
+    AuditRecord::new(Event::AccountCreated, actor)
+        .detail(&detail)
+        .write(conn)
+        .await?;
     Ok(Some(account))
 }
 
@@ -77,14 +80,11 @@ pub async fn set_unlock_policy(
     policy::may_administer(actor, account_id)?;
     let mut tx = ctx.db.begin().await?;
     store::accounts::set_unlock_policy(&mut tx, account_id, unlock_policy).await?;
-    audit_account(
-        &mut tx,
-        Event::PolicyChanged,
-        actor,
-        account_id,
-        unlock_policy.as_str(),
-    )
-    .await?;
+    AuditRecord::new(Event::PolicyChanged, actor)
+        .of_account(account_id)
+        .detail(unlock_policy.as_str())
+        .write(&mut tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -100,14 +100,11 @@ pub async fn set_sso_only(ctx: &Ctx, actor: Actor<'_>, account_id: i64, on: bool
     } else {
         "invited, with a password"
     };
-    audit_account(
-        &mut tx,
-        Event::AccountSsoOnlyChanged,
-        actor,
-        account_id,
-        detail,
-    )
-    .await?;
+    AuditRecord::new(Event::AccountSsoOnlyChanged, actor)
+        .of_account(account_id)
+        .detail(detail)
+        .write(&mut tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -8,7 +8,7 @@
 
 use super::mail::{self, messages};
 use super::policy::{self, RecentPassword};
-use super::{audit, sessions, Actor, Ctx, Result, ServiceError};
+use super::{sessions, Actor, AuditRecord, Ctx, Result, ServiceError};
 use crate::crypto;
 use crate::domain::{EmailAddress, Event, User};
 use crate::store::{self, email_changes, Tx};
@@ -182,7 +182,11 @@ async fn insert(
     )
     .await?;
     let detail = format!("to {}", new.as_str());
-    audit(tx, Event::EmailChangeRequested, actor, Some(user), &detail).await?;
+    AuditRecord::new(Event::EmailChangeRequested, actor)
+        .about(user)
+        .detail(&detail)
+        .write(tx)
+        .await?;
     Ok(())
 }
 
@@ -304,14 +308,11 @@ async fn accept_request(
         return Err(ServiceError::NotFound);
     }
     let detail = format!("to {}: the new address confirms it", change.new_email);
-    audit(
-        &mut tx,
-        Event::EmailChangeAccepted,
-        Actor::User(user),
-        Some(user),
-        &detail,
-    )
-    .await?;
+    AuditRecord::new(Event::EmailChangeAccepted, Actor::User(user))
+        .about(user)
+        .detail(&detail)
+        .write(&mut tx)
+        .await?;
     messages::email_confirm(ctx, &mut tx, &at_address(user, &new), &link).await?;
     tx.commit().await?;
     Ok(Answered::WaitsForTheNewAddress(change.new_email))
@@ -332,14 +333,11 @@ async fn decide(
     }
     if !accept {
         let detail = format!("to {}", change.new_email);
-        audit(
-            &mut tx,
-            Event::EmailChangeDeclined,
-            Actor::User(user),
-            Some(user),
-            &detail,
-        )
-        .await?;
+        AuditRecord::new(Event::EmailChangeDeclined, Actor::User(user))
+            .about(user)
+            .detail(&detail)
+            .write(&mut tx)
+            .await?;
         tx.commit().await?;
         return Ok(Answered::Declined);
     }
@@ -351,14 +349,11 @@ async fn decide(
         user.email.as_deref().unwrap_or("none"),
         change.new_email
     );
-    audit(
-        &mut tx,
-        Event::EmailChanged,
-        Actor::User(user),
-        Some(user),
-        &detail,
-    )
-    .await?;
+    AuditRecord::new(Event::EmailChanged, Actor::User(user))
+        .about(user)
+        .detail(&detail)
+        .write(&mut tx)
+        .await?;
     messages::email_changed(ctx, &mut tx, user, &change.new_email, now).await?;
     tx.commit().await?;
     let now_user = store::users::by_id(&ctx.db.pool, user.id)

@@ -14,7 +14,7 @@ use crate::domain::Event;
 use crate::store::rekey::{self, Holds};
 use crate::store::{self, Db, Tx};
 
-use super::{audit, Actor, Ctx, Result, ServiceError};
+use super::{Actor, AuditRecord, Ctx, Result, ServiceError};
 
 /// Inside a transaction that writes a value sealed with this instance's PIN key: holds the
 /// database's key check (until the transaction ends) if it is still the one this instance
@@ -116,7 +116,10 @@ pub async fn rotate(db: &Db, old: &PinCipher, new: &PinCipher) -> Result<Rotated
         "{} PINs, {} two-step secrets, {} mail parts, {} settings",
         done.pins, done.two_step_secrets, done.mail_parts, done.settings
     );
-    audit(&mut tx, Event::KeyRotated, Actor::Cli, None, &detail).await?;
+    AuditRecord::new(Event::KeyRotated, Actor::Cli)
+        .detail(&detail)
+        .write(&mut tx)
+        .await?;
     tx.commit().await?;
     Ok(done)
 }

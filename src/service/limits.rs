@@ -9,7 +9,7 @@
 //! names even with a dictionary. Refused attempts are counted on the counter's row; only the
 //! first refusal of a window is written to the audit log.
 
-use super::{audit_now, audit_with, Actor, Context, Ctx, Result, ServiceError};
+use super::{Actor, AuditRecord, Context, Ctx, Result, ServiceError};
 use crate::crypto;
 use crate::domain::{Event, User};
 use crate::store::{self, throttle::Counter, Tx};
@@ -216,7 +216,10 @@ async fn refuse_key(ctx: &Ctx, limit: Limit, key: &str, retry_after: i64) -> Res
     ctx.metrics.throttled(limit.name);
     tracing::debug!(limit = limit.name, refusals, "throttled");
     if refusals == 1 {
-        audit_now(&ctx.db, limit.refusal, Actor::System, None, limit.name).await?;
+        AuditRecord::new(limit.refusal, Actor::System)
+            .detail(limit.name)
+            .write_now(&ctx.db)
+            .await?;
     }
     Ok(ServiceError::Throttled { retry_after })
 }
@@ -279,15 +282,12 @@ impl Reservation {
     ) -> Result<()> {
         let mut tx = ctx.db.begin().await?;
         self.give_back_on(&mut tx, true).await?;
-        audit_with(
-            &mut tx,
-            event,
-            Actor::User(user),
-            Some(user),
-            detail,
-            context,
-        )
-        .await?;
+        AuditRecord::new(event, Actor::User(user))
+            .about(user)
+            .detail(detail)
+            .context(context)
+            .write(&mut tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

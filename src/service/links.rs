@@ -5,7 +5,7 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use super::mail::messages::{self, AccessChange};
-use super::{accounts, audit, hashing, limits, mail, members, policy, sessions};
+use super::{accounts, hashing, limits, mail, members, policy, sessions, AuditRecord};
 use super::{Actor, Ctx, Result, ServiceError};
 use crate::crypto;
 use crate::domain::{self, Account, DisplayName, Event, Kind, LinkPurpose, Role};
@@ -125,7 +125,10 @@ pub(super) async fn invitation_on(
         now + INVITATION_SECS,
     )
     .await?;
-    audit(tx, Event::MemberInvited, by, Some(member), "").await?;
+    AuditRecord::new(Event::MemberInvited, by)
+        .about(member)
+        .write(tx)
+        .await?;
     let mailed = ctx.settings.mail_sends
         && messages::invitation(ctx, tx, member, &account.name, by, &link).await?;
     Ok((!mailed).then_some(link))
@@ -188,7 +191,10 @@ async fn set_password_with(
     store::users::set_password(&mut tx, user.id, &hash).await?;
     sessions::end_all(&mut tx, user.id).await?;
     store::links::void_all_for(&mut tx, user.id, store::now()).await?;
-    audit(&mut tx, event, Actor::User(&user), Some(&user), "").await?;
+    AuditRecord::new(event, Actor::User(&user))
+        .about(&user)
+        .write(&mut tx)
+        .await?;
     if purpose == LinkPurpose::Password {
         messages::access_changed(ctx, &mut tx, AccessChange::Password, &user, store::now()).await?;
     }
@@ -292,14 +298,10 @@ pub async fn request_password_link(ctx: &Ctx, who: &str, address: &str) -> Resul
             now + PASSWORD_LINK_SECS,
         )
         .await?;
-        audit(
-            &mut tx,
-            Event::PasswordLinkSent,
-            Actor::System,
-            Some(&user),
-            "",
-        )
-        .await?;
+        AuditRecord::new(Event::PasswordLinkSent, Actor::System)
+            .about(&user)
+            .write(&mut tx)
+            .await?;
         messages::password_link(ctx, &mut tx, &user, &link).await?;
         tx.commit().await?;
     }
@@ -402,14 +404,11 @@ pub async fn complete_setup(ctx: &Ctx, token: &str, s: Setup) -> Result<User> {
         },
     )
     .await?;
-    audit(
-        &mut tx,
-        Event::AccountCreated,
-        Actor::System,
-        Some(&admin),
-        "first start",
-    )
-    .await?;
+    AuditRecord::new(Event::AccountCreated, Actor::System)
+        .about(&admin)
+        .detail("first start")
+        .write(&mut tx)
+        .await?;
     tx.commit().await?;
     Ok(admin)
 }

@@ -5,17 +5,46 @@ use secrecy::SecretString;
 
 use super::metrics::Login;
 
-use super::{
-    audit_now, audit_now_with, hashing, limits, Actor, Context, Ctx, Result, ServiceError,
-};
+use super::{hashing, limits, Actor, AuditRecord, Context, Ctx, Result, ServiceError};
 use crate::domain::{Account, Event, User, Username};
 use crate::store;
 
-/// Who a right password belongs to, and whether the login still needs its second step.
+/// Who a right password belongs to, and what comes next.
 pub struct Authenticated {
     pub user: User,
-    /// The person has two-step login: the password opened only the second step.
-    pub second_step_due: bool,
+    pub next: NextStep,
+}
+
+/// What comes after a person's first factor (a password, a sign-in at the identity provider):
+/// the one decision both make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NextStep {
+    /// Their second step: a code from their app, a passkey or a recovery code.
+    SecondStep,
+    /// Logged in, but their role requires two-step login and they have none yet: only its
+    /// set-up answers (and no API token is issued).
+    SetUpTwoStep,
+    /// Logged in.
+    LoggedIn,
+}
+
+/// What comes after `user`'s first factor; `second_factor` when it already included one (an ID
+/// token whose `amr` says so).
+pub async fn next_step(ctx: &Ctx, user: &User, second_factor: bool) -> Result<NextStep> {
+    if second_factor {
+        return Ok(NextStep::LoggedIn);
+    }
+    if store::two_step::status(&ctx.db.pool, user.id)
+        .await?
+        .enabled()
+    {
+        return Ok(NextStep::SecondStep);
+    }
+    Ok(if ctx.settings.requires_two_step(user.role) {
+        NextStep::SetUpTwoStep
+    } else {
+        NextStep::LoggedIn
+    })
 }
 
 /// Why a login did not succeed. Both look the same to the person logging in, except that
@@ -89,22 +118,16 @@ pub async fn authenticate(
         Some(user) if ok && !user.disabled && !user.sso_only => {
             // With two-step login the password only opens the second step: recorded as such,
             // not as a login.
-            let second_step_due = store::two_step::status(&ctx.db.pool, user.id)
-                .await?
-                .enabled();
-            let event = if second_step_due {
-                Event::PasswordPassed
-            } else {
-                Event::LoginOk
+            let next = next_step(ctx, &user, false).await?;
+            let event = match next {
+                NextStep::SecondStep => Event::PasswordPassed,
+                NextStep::SetUpTwoStep | NextStep::LoggedIn => Event::LoginOk,
             };
             reservation
                 .succeeded_with(ctx, event, &user, browser, context)
                 .await?;
             ctx.metrics.login(Login::Success);
-            Ok(Ok(Authenticated {
-                user,
-                second_step_due,
-            }))
+            Ok(Ok(Authenticated { user, next }))
         }
         user => {
             // The reservation stays: it is this failure's count.
@@ -115,15 +138,12 @@ pub async fn authenticate(
                 // Not even a hash of it: people type passwords into the username field.
                 None => "unknown username",
             };
-            audit_now_with(
-                &ctx.db,
-                Event::LoginFailed,
-                Actor::System,
-                user.as_ref(),
-                detail,
-                context,
-            )
-            .await?;
+            AuditRecord::new(Event::LoginFailed, Actor::System)
+                .subject(user.as_ref())
+                .detail(detail)
+                .context(context)
+                .write_now(&ctx.db)
+                .await?;
             ctx.metrics.login(Login::Failure);
             Ok(Err(LoginFailure::BadCredentials))
         }
@@ -151,14 +171,10 @@ pub async fn reauthenticate(ctx: &Ctx, user: &User, password: SecretString) -> R
             .succeeded(ctx, Event::ReauthOk, user, "")
             .await?;
     } else {
-        audit_now(
-            &ctx.db,
-            Event::ReauthFailed,
-            Actor::User(user),
-            Some(user),
-            "",
-        )
-        .await?;
+        AuditRecord::new(Event::ReauthFailed, Actor::User(user))
+            .about(user)
+            .write_now(&ctx.db)
+            .await?;
     }
     Ok(ok)
 }

@@ -6,7 +6,7 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use super::policy::{self, MemberChange};
-use super::{audit, hashing, keys, sessions, Actor, Ctx, Result, ServiceError};
+use super::{hashing, keys, sessions, Actor, AuditRecord, Ctx, Result, ServiceError};
 use crate::domain::{
     self, Account, DisplayName, EmailAddress, Event, Kind, ListedMember, MemberSummary, Role,
     SupportPin, User, Username,
@@ -145,14 +145,11 @@ pub(super) async fn insert_person(
         p.role,
         if is_agent { "agent" } else { p.kind.as_str() }
     );
-    audit(
-        &mut *conn,
-        Event::MemberCreated,
-        actor,
-        Some(&user),
-        &detail,
-    )
-    .await?;
+    AuditRecord::new(Event::MemberCreated, actor)
+        .about(&user)
+        .detail(&detail)
+        .write(&mut *conn)
+        .await?;
     if !is_agent {
         let (pin, how) = match p.pin {
             NewPin::Generated => (Some(SupportPin::generate()), "generated"),
@@ -166,14 +163,11 @@ pub(super) async fn insert_person(
         let created = blob.is_some();
         store::pins::insert(&mut *conn, id, blob, now).await?;
         if created {
-            audit(
-                &mut *conn,
-                Event::PinCreated,
-                Actor::System,
-                Some(&user),
-                how,
-            )
-            .await?;
+            AuditRecord::new(Event::PinCreated, Actor::System)
+                .about(&user)
+                .detail(how)
+                .write(&mut *conn)
+                .await?;
         }
     }
     Ok(user)
@@ -302,7 +296,7 @@ pub(super) async fn set_enabled_on(
     } else {
         Event::MemberDisabled
     };
-    audit(tx, event, actor, Some(user), "").await?;
+    AuditRecord::new(event, actor).about(user).write(tx).await?;
     Ok(())
 }
 
@@ -333,6 +327,10 @@ pub(super) async fn set_role_on(
     }
     store::users::set_role(tx, user.id, role).await?;
     sessions::end_all(tx, user.id).await?;
-    audit(tx, Event::RoleChanged, actor, Some(user), role.as_str()).await?;
+    AuditRecord::new(Event::RoleChanged, actor)
+        .about(user)
+        .detail(role.as_str())
+        .write(tx)
+        .await?;
     Ok(())
 }

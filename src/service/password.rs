@@ -3,7 +3,7 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::{audit, hashing, login, mail, sessions, Actor, Ctx, Result, ServiceError};
+use super::{hashing, login, mail, sessions, Actor, AuditRecord, Ctx, Result, ServiceError};
 use crate::domain::{self, Event, User};
 use crate::store;
 
@@ -20,7 +20,10 @@ pub async fn set_password(
     store::users::set_password(&mut tx, user.id, &hash).await?;
     sessions::end_all(&mut tx, user.id).await?;
     store::links::void_all_for(&mut tx, user.id, store::now()).await?;
-    audit(&mut tx, Event::PasswordChanged, actor, Some(user), "").await?;
+    AuditRecord::new(Event::PasswordChanged, actor)
+        .about(user)
+        .write(&mut tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -45,14 +48,10 @@ pub async fn change_own_password(
     store::users::set_password(&mut tx, user.id, &hash).await?;
     sessions::end_all(&mut tx, user.id).await?;
     store::links::void_all_for(&mut tx, user.id, store::now()).await?;
-    audit(
-        &mut tx,
-        Event::PasswordChanged,
-        Actor::User(user),
-        Some(user),
-        "",
-    )
-    .await?;
+    AuditRecord::new(Event::PasswordChanged, Actor::User(user))
+        .about(user)
+        .write(&mut tx)
+        .await?;
     mail::messages::access_changed(
         ctx,
         &mut tx,

@@ -2,7 +2,7 @@
 //! started and was last used, from where, in which browser), ending one, ending all others,
 //! ending every one with the tokens (after a security change), and logging out.
 
-use super::{audit, audit_account, audit_now, Actor, Ctx, Result, ServiceError};
+use super::{Actor, AuditRecord, Ctx, Result, ServiceError};
 use crate::domain::{self, Event, SessionInfo, TokenInfo, User};
 use crate::store::{self, Tx};
 
@@ -65,14 +65,10 @@ pub async fn end(ctx: &Ctx, user: &User, handle: &str, current: &str) -> Result<
     if !store::sessions::delete_one(&ctx.db.pool, user.id, handle).await? {
         return Err(ServiceError::NotFound);
     }
-    audit_now(
-        &ctx.db,
-        Event::SessionEnded,
-        Actor::User(user),
-        Some(user),
-        "",
-    )
-    .await
+    AuditRecord::new(Event::SessionEnded, Actor::User(user))
+        .about(user)
+        .write_now(&ctx.db)
+        .await
 }
 
 /// Ends every session of `user` but the current one, and every API token of theirs: how many
@@ -81,14 +77,11 @@ pub async fn end_others(ctx: &Ctx, user: &User, current: &str) -> Result<(u64, u
     let mut tx = ctx.db.begin().await?;
     let sessions = store::sessions::delete_others(&mut tx, user.id, current).await?;
     let tokens = store::tokens::delete_for_user(&mut tx, user.id).await?;
-    audit(
-        &mut tx,
-        Event::OtherSessionsEnded,
-        Actor::User(user),
-        Some(user),
-        &format!("sessions: {sessions}, API tokens: {tokens}"),
-    )
-    .await?;
+    AuditRecord::new(Event::OtherSessionsEnded, Actor::User(user))
+        .about(user)
+        .detail(&format!("sessions: {sessions}, API tokens: {tokens}"))
+        .write(&mut tx)
+        .await?;
     tx.commit().await?;
     Ok((sessions, tokens))
 }
@@ -113,14 +106,11 @@ pub async fn revoke_token(ctx: &Ctx, user: &User, handle: &str) -> Result<()> {
     if !store::tokens::delete_by_handle(&ctx.db.pool, user.id, handle).await? {
         return Err(ServiceError::NotFound);
     }
-    audit_now(
-        &ctx.db,
-        Event::TokenRevoked,
-        Actor::User(user),
-        Some(user),
-        "from the sessions page",
-    )
-    .await
+    AuditRecord::new(Event::TokenRevoked, Actor::User(user))
+        .about(user)
+        .detail("from the sessions page")
+        .write_now(&ctx.db)
+        .await
 }
 
 /// Ends every session and API token of `user_id` (inside the caller's transaction), and the
@@ -132,19 +122,19 @@ pub async fn end_all(conn: &mut Tx, user_id: i64) -> store::Result<()> {
     store::tokens::delete_for_user(conn, user_id).await?;
     for (account_id, name) in store::scim::delete_tokens_made_by(conn, user_id).await? {
         let detail = format!("{name} (its maker's sessions and tokens ended)");
-        audit_account(
-            conn,
-            Event::ScimTokenRevoked,
-            Actor::System,
-            account_id,
-            &detail,
-        )
-        .await?;
+        AuditRecord::new(Event::ScimTokenRevoked, Actor::System)
+            .of_account(account_id)
+            .detail(&detail)
+            .write(conn)
+            .await?;
     }
     Ok(())
 }
 
 /// Records that `user` logged out (the face ends the session itself).
 pub async fn logged_out(ctx: &Ctx, user: &User) -> Result<()> {
-    audit_now(&ctx.db, Event::Logout, Actor::User(user), Some(user), "").await
+    AuditRecord::new(Event::Logout, Actor::User(user))
+        .about(user)
+        .write_now(&ctx.db)
+        .await
 }

@@ -4,9 +4,9 @@
 
 use secrecy::SecretString;
 
-use super::login::{self, LoginFailure};
+use super::login::{self, LoginFailure, NextStep};
 use super::policy::{self, RecentPassword};
-use super::{audit, audit_now, limits, two_step, Actor, Ctx, Result};
+use super::{limits, two_step, Actor, AuditRecord, Ctx, Result};
 use crate::crypto;
 use crate::domain::{Event, User};
 use crate::store;
@@ -54,14 +54,10 @@ pub async fn issue_token(
         },
     )
     .await?;
-    audit(
-        &mut tx,
-        Event::TokenIssued,
-        Actor::User(user),
-        Some(user),
-        "",
-    )
-    .await?;
+    AuditRecord::new(Event::TokenIssued, Actor::User(user))
+        .about(user)
+        .write(&mut tx)
+        .await?;
     tx.commit().await?;
     Ok(IssuedToken {
         token,
@@ -122,14 +118,10 @@ pub async fn token_user(ctx: &Ctx, token: &str) -> Result<Option<TokenHolder>> {
 pub async fn revoke_token(ctx: &Ctx, actor: &User, token: &str) -> Result<bool> {
     let gone = store::tokens::delete(&ctx.db.pool, &crypto::sha256_hex(token.as_bytes())).await?;
     if gone {
-        audit_now(
-            &ctx.db,
-            Event::TokenRevoked,
-            Actor::User(actor),
-            Some(actor),
-            "",
-        )
-        .await?;
+        AuditRecord::new(Event::TokenRevoked, Actor::User(actor))
+            .about(actor)
+            .write_now(&ctx.db)
+            .await?;
     }
     Ok(gone)
 }
@@ -168,15 +160,17 @@ pub async fn request_with_password(
         }
     };
     let user = found.user;
-    if found.second_step_due {
-        let session = two_step::begin_api_second_step(ctx, &user).await?;
-        return Ok(Ok(Requested::SecondStep(session)));
+    match found.next {
+        NextStep::SecondStep => {
+            let session = two_step::begin_api_second_step(ctx, &user).await?;
+            Ok(Ok(Requested::SecondStep(session)))
+        }
+        NextStep::SetUpTwoStep => Ok(Err(Refused::TwoStepNotSetUp)),
+        NextStep::LoggedIn => {
+            let token = issue_token(ctx, &user, false, address).await?;
+            Ok(Ok(Requested::Token(user, token)))
+        }
     }
-    if two_step::required_for(ctx, user.role) {
-        return Ok(Err(Refused::TwoStepNotSetUp));
-    }
-    let token = issue_token(ctx, &user, false, address).await?;
-    Ok(Ok(Requested::Token(user, token)))
 }
 
 /// `POST /v2.0/tokens` with a passcode and the multi-factor session a password request gave:

@@ -41,7 +41,7 @@ pub fn app(state: AppState) -> Router {
         web::session::PERSON_KEY,
     );
     let sessions = SessionManagerLayer::new(store)
-        .with_name(web::session_cookie_name(secure))
+        .with_name(web::cookies::PanelCookie::Session.name(secure))
         .with_secure(secure)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)

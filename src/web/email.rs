@@ -1,10 +1,11 @@
-//! A person's own e-mail address: the page where they ask to change it (with their password
-//! again), see a change that waits, cancel it, and answer someone else's request to change it.
+//! A person's e-mail address: the page where they ask to change it (with their password again),
+//! see a change that waits, cancel it, and answer someone else's request to change it; and the
+//! pages the change's mailed links open (the new address confirms, the current one answers).
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use secrecy::{ExposeSecret, SecretString};
@@ -12,12 +13,14 @@ use serde::Deserialize;
 
 use super::error::Result;
 use super::flash::Flash;
+use super::links::{link_is_dead, LinkUsedPage};
+use super::login::anonymous_page;
 use super::session::Auth;
 use super::{urls, Chrome};
 use crate::http::time::format_time;
 use crate::http::AppState;
-use crate::service::email::{self, Answered, PendingChange, Requested};
-use crate::service::{login, ServiceError};
+use crate::service::email::{self, Answered, LinkAnswer, PendingChange, Requested};
+use crate::service::{login, policy, ServiceError};
 
 /// A change that waits, as the pages say it.
 pub struct Waiting {
@@ -211,4 +214,152 @@ pub async fn email_answer_post(
     let mut p = page(&state, &auth, String::new(), None, Some(flash)).await?;
     p.chrome.csrf = csrf;
     Ok(p.into_response())
+}
+
+// The pages of the links a change mails.
+
+#[derive(Template, WebTemplate)]
+#[template(path = "account/email_link.html")]
+pub struct EmailLinkPage {
+    csrf: String,
+    action: String,
+    own: bool,
+    username: String,
+    new_email: String,
+    asked_by: String,
+    asked_at: String,
+    error: Option<String>,
+}
+
+const EMAIL_TITLE: &str = "E-mail address";
+
+/// The page a change's link opens: the new address confirms a person's own change, the current
+/// address answers someone else's request. Nothing changes until its form is sent (mail
+/// scanners open links too).
+async fn email_link_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    route: &str,
+    token: &str,
+    error: Option<String>,
+) -> Result<Response> {
+    let (user, change) = match email::by_link(&state.ctx, token).await {
+        Ok(found) => found,
+        Err(ServiceError::NotFound) => return Ok(link_is_dead(EMAIL_TITLE)),
+        Err(e) => return Err(e.into()),
+    };
+    let action = route.replace("{token}", token);
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(anonymous_page(state, headers, status, |csrf| {
+        EmailLinkPage {
+            csrf,
+            action,
+            own: change.own,
+            username: user.username,
+            new_email: change.new_email,
+            asked_by: change.asked_by,
+            asked_at: format_time(change.asked_at),
+            error,
+        }
+        .into_response()
+    }))
+}
+
+async fn email_link_post(
+    state: &AppState,
+    headers: &HeaderMap,
+    route: &str,
+    token: &str,
+    form: AnswerForm,
+) -> Result<Response> {
+    let ctx = &state.ctx;
+    // Accepting someone else's request takes the member's password (checked and throttled as a
+    // re-entry); confirming one's own change from the new address takes the link alone.
+    let recent = match (form.answer, form.password()) {
+        (Answer::Accept, Some(password)) => {
+            let user = match email::person_of_link(ctx, token).await {
+                Ok(user) => user,
+                Err(ServiceError::NotFound) => return Ok(link_is_dead(EMAIL_TITLE)),
+                Err(e) => return Err(e.into()),
+            };
+            if !login::reauthenticate(ctx, &user, password).await? {
+                let why = "That password is not correct.".to_owned();
+                return email_link_page(state, headers, route, token, Some(why)).await;
+            }
+            Some(policy::password_just_entered(&user))
+        }
+        _ => None,
+    };
+    let answer = match (form.answer, &recent) {
+        (Answer::Decline, _) => LinkAnswer::Decline,
+        (Answer::Accept, Some(recent)) => LinkAnswer::AcceptWithPassword(recent),
+        (Answer::Accept, None) => LinkAnswer::Accept,
+    };
+    let message = match email::answer_by_link(ctx, token, answer).await {
+        Ok(Answered::Changed(user)) => format!(
+            "The e-mail address of {} is now {}. Every session has ended: log in again.",
+            user.username,
+            user.email.unwrap_or_default()
+        ),
+        Ok(Answered::WaitsForTheNewAddress(new)) => format!(
+            "Accepted: a link is on its way to {new}. The address changes when it is opened \
+             (within 24 hours)."
+        ),
+        Ok(Answered::Declined) => "Nothing changed: the address stays as it was.".to_owned(),
+        Err(ServiceError::ReauthRequired) => {
+            let why = "Enter your password to accept the change.".to_owned();
+            return email_link_page(state, headers, route, token, Some(why)).await;
+        }
+        Err(ServiceError::Invalid(why)) => {
+            return email_link_page(state, headers, route, token, Some(why)).await
+        }
+        Err(ServiceError::NotFound) => return Ok(link_is_dead(EMAIL_TITLE)),
+        Err(e) => return Err(e.into()),
+    };
+    Ok((
+        StatusCode::OK,
+        LinkUsedPage {
+            title: EMAIL_TITLE,
+            message,
+        },
+    )
+        .into_response())
+}
+
+pub async fn email_link_confirm_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Result<Response> {
+    email_link_page(&state, &headers, urls::EMAIL_CONFIRM_LINK, &token, None).await
+}
+
+pub async fn email_link_confirm_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(form): Form<AnswerForm>,
+) -> Result<Response> {
+    email_link_post(&state, &headers, urls::EMAIL_CONFIRM_LINK, &token, form).await
+}
+
+pub async fn email_link_answer_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> Result<Response> {
+    email_link_page(&state, &headers, urls::EMAIL_ANSWER_LINK, &token, None).await
+}
+
+pub async fn email_link_answer_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(form): Form<AnswerForm>,
+) -> Result<Response> {
+    email_link_post(&state, &headers, urls::EMAIL_ANSWER_LINK, &token, form).await
 }

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::flash::sentence;
 use super::urls;
 use crate::http::errors::{Bodiless, ErrorMessage};
+use crate::http::htmx;
 use crate::service::ServiceError;
 
 #[derive(Debug, thiserror::Error)]
@@ -104,14 +105,12 @@ impl IntoResponse for WebError {
                 let mut res = Redirect::to(to).into_response();
                 // htmx follows this with a full page load instead of swapping the login page
                 // into a fragment.
-                res.headers_mut()
-                    .insert("HX-Redirect", HeaderValue::from_static(to));
+                htmx::redirect(res.headers_mut(), to);
                 return res;
             }
             WebError::TwoStepSetUpRequired => {
                 let mut res = Redirect::to(urls::TWO_STEP).into_response();
-                res.headers_mut()
-                    .insert("HX-Redirect", HeaderValue::from_static(urls::TWO_STEP));
+                htmx::redirect(res.headers_mut(), urls::TWO_STEP);
                 return res;
             }
             WebError::Forbidden(msg) => (StatusCode::FORBIDDEN, msg),
@@ -210,12 +209,7 @@ pub fn render(e: Bodiless) -> Response {
     let title = status.canonical_reason().unwrap_or("Error");
     let body = if htmx {
         // Swap the message into the page's flash region instead of the request's target.
-        parts
-            .headers
-            .insert("HX-Retarget", HeaderValue::from_static("#flash"));
-        parts
-            .headers
-            .insert("HX-Reswap", HeaderValue::from_static("innerHTML"));
+        htmx::to_flash(&mut parts.headers);
         ErrorFragment {
             message: &message,
             request_id: &request_id,

@@ -1,6 +1,7 @@
-//! The pages of people who are not logged in and hold a one-time link (mirroring
-//! `service::links`): "Forgot password?", the password link, the invitation, the first start's
-//! set-up. They keep no session (their forms carry the anonymous CSRF token).
+//! The pages of people who are not logged in and hold a one-time link for a password (mirroring
+//! `service::links`): "Forgot password?", the password link, the invitation. They keep no
+//! session (their forms carry the anonymous CSRF token). The first start's set-up link is
+//! `web::setup`'s, the address links `web::email`'s.
 
 use askama::Template;
 use askama_web::WebTemplate;
@@ -11,15 +12,12 @@ use axum::Form;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::email::{Answer, AnswerForm};
-use super::error::{Result, WebError};
+use super::error::Result;
 use super::login::anonymous_page;
 use super::urls;
-use crate::domain::{DisplayName, EmailAddress, Username, MIN_PASSWORD_CHARS};
-use crate::http::time::format_time;
+use crate::domain::{EmailAddress, MIN_PASSWORD_CHARS};
 use crate::http::{client::ClientAddr, AppState};
-use crate::service::email::{Answered, LinkAnswer};
-use crate::service::{email, links, login, policy, ServiceError};
+use crate::service::{links, ServiceError};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "account/forgot.html")]
@@ -93,12 +91,12 @@ pub struct ChoosePasswordPage {
 
 #[derive(Template, WebTemplate)]
 #[template(path = "account/link_used.html")]
-pub struct LinkUsedPage {
-    title: &'static str,
-    message: String,
+pub(super) struct LinkUsedPage {
+    pub(super) title: &'static str,
+    pub(super) message: String,
 }
 
-fn link_is_dead(title: &'static str) -> Response {
+pub(super) fn link_is_dead(title: &'static str) -> Response {
     (
         StatusCode::NOT_FOUND,
         LinkUsedPage {
@@ -260,252 +258,4 @@ pub async fn reset_post(
     Form(form): Form<NewPasswordForm>,
 ) -> Result<Response> {
     link_post(&state, &headers, LinkKind::Password, &token, form).await
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "account/setup.html")]
-pub struct SetupPage {
-    csrf: String,
-    action: String,
-    form: SetupFields,
-    error: Option<String>,
-    min_chars: usize,
-}
-
-#[derive(Default, Deserialize)]
-pub struct SetupFields {
-    #[serde(default)]
-    account: String,
-    #[serde(default)]
-    username: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    email: String,
-}
-
-#[derive(Deserialize)]
-pub struct SetupForm {
-    #[serde(flatten)]
-    fields: SetupFields,
-    new: SecretString,
-    again: SecretString,
-}
-
-fn setup_page(
-    state: &AppState,
-    headers: &HeaderMap,
-    token: &str,
-    status: StatusCode,
-    form: SetupFields,
-    error: Option<String>,
-) -> Response {
-    let action = urls::SETUP.replace("{token}", token);
-    anonymous_page(state, headers, status, |csrf| {
-        SetupPage {
-            csrf,
-            action,
-            form,
-            error,
-            min_chars: MIN_PASSWORD_CHARS,
-        }
-        .into_response()
-    })
-}
-
-const SETUP_TITLE: &str = "Set up pinpanel";
-
-pub async fn setup_get(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-) -> Result<Response> {
-    if !links::setup_is_open(&state.ctx, &token).await? {
-        return Ok(link_is_dead(SETUP_TITLE));
-    }
-    Ok(setup_page(
-        &state,
-        &headers,
-        &token,
-        StatusCode::OK,
-        SetupFields::default(),
-        None,
-    ))
-}
-
-/// Creates the first account and its administrator; then the link stops working.
-pub async fn setup_post(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-    Form(form): Form<SetupForm>,
-) -> Result<Response> {
-    let f = &form.fields;
-    let setup = links::Setup {
-        account_name: f.account.clone(),
-        username: f.username.clone(),
-        full_name: f.name.clone(),
-        email: Some(f.email.clone()),
-        password: form.new,
-        again: form.again,
-    };
-    match links::complete_setup(&state.ctx, &token, setup).await {
-        Ok(_) => Ok(Redirect::to(urls::LOGIN_PASSWORD_SET).into_response()),
-        Err(ServiceError::NotFound) => Ok(link_is_dead(SETUP_TITLE)),
-        Err(ServiceError::Invalid(why) | ServiceError::Conflict(why)) => Ok(setup_page(
-            &state,
-            &headers,
-            &token,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            form.fields,
-            Some(why),
-        )),
-        Err(e) => Err(WebError::from(e)),
-    }
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "account/email_link.html")]
-pub struct EmailLinkPage {
-    csrf: String,
-    action: String,
-    own: bool,
-    username: String,
-    new_email: String,
-    asked_by: String,
-    asked_at: String,
-    error: Option<String>,
-}
-
-const EMAIL_TITLE: &str = "E-mail address";
-
-/// The page a change's link opens: the new address confirms a person's own change, the current
-/// address answers someone else's request. Nothing changes until its form is sent (mail
-/// scanners open links too).
-async fn email_link_page(
-    state: &AppState,
-    headers: &HeaderMap,
-    route: &str,
-    token: &str,
-    error: Option<String>,
-) -> Result<Response> {
-    let (user, change) = match email::by_link(&state.ctx, token).await {
-        Ok(found) => found,
-        Err(ServiceError::NotFound) => return Ok(link_is_dead(EMAIL_TITLE)),
-        Err(e) => return Err(e.into()),
-    };
-    let action = route.replace("{token}", token);
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    Ok(anonymous_page(state, headers, status, |csrf| {
-        EmailLinkPage {
-            csrf,
-            action,
-            own: change.own,
-            username: user.username,
-            new_email: change.new_email,
-            asked_by: change.asked_by,
-            asked_at: format_time(change.asked_at),
-            error,
-        }
-        .into_response()
-    }))
-}
-
-async fn email_link_post(
-    state: &AppState,
-    headers: &HeaderMap,
-    route: &str,
-    token: &str,
-    form: AnswerForm,
-) -> Result<Response> {
-    let ctx = &state.ctx;
-    // Accepting someone else's request takes the member's password (checked and throttled as a
-    // re-entry); confirming one's own change from the new address takes the link alone.
-    let recent = match (form.answer, form.password()) {
-        (Answer::Accept, Some(password)) => {
-            let user = match email::person_of_link(ctx, token).await {
-                Ok(user) => user,
-                Err(ServiceError::NotFound) => return Ok(link_is_dead(EMAIL_TITLE)),
-                Err(e) => return Err(e.into()),
-            };
-            if !login::reauthenticate(ctx, &user, password).await? {
-                let why = "That password is not correct.".to_owned();
-                return email_link_page(state, headers, route, token, Some(why)).await;
-            }
-            Some(policy::password_just_entered(&user))
-        }
-        _ => None,
-    };
-    let answer = match (form.answer, &recent) {
-        (Answer::Decline, _) => LinkAnswer::Decline,
-        (Answer::Accept, Some(recent)) => LinkAnswer::AcceptWithPassword(recent),
-        (Answer::Accept, None) => LinkAnswer::Accept,
-    };
-    let message = match email::answer_by_link(ctx, token, answer).await {
-        Ok(Answered::Changed(user)) => format!(
-            "The e-mail address of {} is now {}. Every session has ended: log in again.",
-            user.username,
-            user.email.unwrap_or_default()
-        ),
-        Ok(Answered::WaitsForTheNewAddress(new)) => format!(
-            "Accepted: a link is on its way to {new}. The address changes when it is opened \
-             (within 24 hours)."
-        ),
-        Ok(Answered::Declined) => "Nothing changed: the address stays as it was.".to_owned(),
-        Err(ServiceError::ReauthRequired) => {
-            let why = "Enter your password to accept the change.".to_owned();
-            return email_link_page(state, headers, route, token, Some(why)).await;
-        }
-        Err(ServiceError::Invalid(why)) => {
-            return email_link_page(state, headers, route, token, Some(why)).await
-        }
-        Err(ServiceError::NotFound) => return Ok(link_is_dead(EMAIL_TITLE)),
-        Err(e) => return Err(e.into()),
-    };
-    Ok((
-        StatusCode::OK,
-        LinkUsedPage {
-            title: EMAIL_TITLE,
-            message,
-        },
-    )
-        .into_response())
-}
-
-pub async fn email_confirm_get(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-) -> Result<Response> {
-    email_link_page(&state, &headers, urls::EMAIL_CONFIRM_LINK, &token, None).await
-}
-
-pub async fn email_confirm_post(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-    Form(form): Form<AnswerForm>,
-) -> Result<Response> {
-    email_link_post(&state, &headers, urls::EMAIL_CONFIRM_LINK, &token, form).await
-}
-
-pub async fn email_answer_get(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-) -> Result<Response> {
-    email_link_page(&state, &headers, urls::EMAIL_ANSWER_LINK, &token, None).await
-}
-
-pub async fn email_answer_post(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-    Form(form): Form<AnswerForm>,
-) -> Result<Response> {
-    email_link_post(&state, &headers, urls::EMAIL_ANSWER_LINK, &token, form).await
 }

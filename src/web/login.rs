@@ -14,8 +14,8 @@ use super::session::{Auth, Client, WebSession};
 use super::{csrf, urls};
 use crate::domain::User;
 use crate::http::{client::ClientAddr, AppState};
-use crate::service::login::{authenticate, LoginFailure};
-use crate::service::{sessions, two_step};
+use crate::service::login::{authenticate, LoginFailure, NextStep};
+use crate::service::sessions;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "login.html")]
@@ -59,7 +59,7 @@ pub fn anonymous_page(
     status: StatusCode,
     page: impl FnOnce(String) -> Response,
 ) -> Response {
-    let form = csrf::anonymous_token(&state.settings, headers);
+    let form = csrf::anonymous::token(&state.settings, headers);
     let mut res = page(form.token);
     *res.status_mut() = status;
     if let Some(cookie) = form.set_cookie {
@@ -118,17 +118,22 @@ pub async fn login_post(
     match authenticate(&state.ctx, &form.username, form.password, &addr, &browser).await? {
         Ok(found) => {
             let user = found.user;
-            if found.second_step_due {
-                session.begin_second_step(&user, next.as_deref()).await?;
-                return Ok(Redirect::to(urls::SECOND_STEP).into_response());
-            }
-            let must_set_up = two_step::required_for(&state.ctx, user.role);
-            session.login(&user, must_set_up, &client).await?;
+            let to = match found.next {
+                NextStep::SecondStep => {
+                    session.begin_second_step(&user, next.as_deref()).await?;
+                    return Ok(Redirect::to(urls::SECOND_STEP).into_response());
+                }
+                NextStep::SetUpTwoStep => {
+                    session.login(&user, true, &client).await?;
+                    urls::TWO_STEP
+                }
+                NextStep::LoggedIn => {
+                    session.login(&user, false, &client).await?;
+                    next.as_deref().unwrap_or(home_of(&user))
+                }
+            };
             tracing::info!(user = %user.username, "logged in");
-            if must_set_up {
-                return Ok(Redirect::to(urls::TWO_STEP).into_response());
-            }
-            Ok(Redirect::to(next.as_deref().unwrap_or(home_of(&user))).into_response())
+            Ok(Redirect::to(to).into_response())
         }
         Err(failure) => {
             let (status, message, retry) = match failure {

@@ -6,6 +6,8 @@
 pub mod account;
 pub mod activity;
 pub mod agent;
+mod chrome;
+pub mod cookies;
 pub mod csrf;
 pub mod email;
 pub mod error;
@@ -16,16 +18,17 @@ pub mod login;
 pub mod overview;
 pub mod profile;
 pub mod second_step;
+mod security;
 pub mod session;
+pub mod setup;
 pub mod sso;
 pub mod two_step;
 pub mod urls;
 pub mod users;
 
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
-use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, Method};
-use axum::middleware::{self, Next};
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
+use axum::middleware;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -34,18 +37,11 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_sessions::{SessionManagerLayer, SessionStore};
 
-use crate::http::{AppState, BODY_LIMIT};
-use error::WebError;
-use session::{Auth, WebSession};
+pub use crate::http::htmx::Htmx;
+pub use chrome::Chrome;
 
-/// The name of the session cookie.
-pub fn session_cookie_name(secure: bool) -> &'static str {
-    if secure {
-        "__Host-pinpanel"
-    } else {
-        "pinpanel"
-    }
-}
+use crate::http::{AppState, BODY_LIMIT};
+use session::Auth;
 
 /// The panel's routes with their CSRF and caching layers, behind `sessions` (built by
 /// `startup` on the session store).
@@ -84,7 +80,7 @@ pub fn router<S: SessionStore + Clone>(
             urls::SECOND_STEP_PASSKEY,
             post(second_step::second_step_passkey_post),
         )
-        .route(urls::TWO_STEP, get(two_step::two_step_get))
+        .route(urls::TWO_STEP, get(security::two_step_get))
         .route(
             urls::TWO_STEP_CONFIRM_PASSWORD,
             post(two_step::confirm_password_post),
@@ -133,11 +129,11 @@ pub fn router<S: SessionStore + Clone>(
         .route(urls::EMAIL_ANSWER, post(email::email_answer_post))
         .route(
             urls::EMAIL_CONFIRM_LINK,
-            get(links::email_confirm_get).post(links::email_confirm_post),
+            get(email::email_link_confirm_get).post(email::email_link_confirm_post),
         )
         .route(
             urls::EMAIL_ANSWER_LINK,
-            get(links::email_answer_get).post(links::email_answer_post),
+            get(email::email_link_answer_get).post(email::email_link_answer_post),
         )
         .route(
             urls::FORGOT_PASSWORD,
@@ -151,11 +147,11 @@ pub fn router<S: SessionStore + Clone>(
             urls::INVITATION,
             get(links::invitation_get).post(links::invitation_post),
         )
-        .route(urls::SETUP, get(links::setup_get).post(links::setup_post))
+        .route(urls::SETUP, get(setup::setup_get).post(setup::setup_post))
         .route(urls::SSO_START, post(sso::sso_start_post))
         .route(urls::SSO_CALLBACK, get(sso::sso_callback_get))
         .route(urls::SSO_LINK, post(sso::sso_link_post))
-        .route(urls::SSO_UNLINK, post(two_step::sso_unlink_post))
+        .route(urls::SSO_UNLINK, post(sso::sso_unlink_post))
         .route(urls::SSO_REAUTH, post(sso::sso_reauth_post))
         .route(urls::LOGGED_OUT, get(sso::logged_out_get))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
@@ -172,7 +168,7 @@ pub fn router<S: SessionStore + Clone>(
         )
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            require_csrf_token,
+            csrf::require_csrf_token,
         ))
         .layer(CsrfLayer::new())
         .layer(sessions)
@@ -186,162 +182,4 @@ pub fn router<S: SessionStore + Clone>(
 /// `/`: people land where their work is.
 async fn home_get(auth: Auth) -> Response {
     Redirect::to(login::home_of(&auth.user)).into_response()
-}
-
-/// Is this an htmx request (so the answer is a fragment, not a page)?
-#[derive(Debug, Clone, Copy)]
-pub struct Htmx(pub bool);
-
-impl<S: Send + Sync> FromRequestParts<S> for Htmx {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        // A history restore asks for the whole page even though it comes from htmx.
-        let htmx = parts.headers.contains_key("HX-Request")
-            && !parts.headers.contains_key("HX-History-Restore-Request");
-        Ok(Htmx(htmx))
-    }
-}
-
-/// The synchronizer-token half of CSRF protection (tower-http's `CsrfLayer` checks the origin):
-/// every state-changing request must carry this session's token, in the `X-CSRF-Token` header
-/// (htmx) or the `csrf_token` field of the form. Checked here, before any handler, so no route
-/// can forget it.
-async fn require_csrf_token(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Result<Response, WebError> {
-    // The panel changes state only with POST; other methods reach no handler and get 405.
-    if req.method() != Method::POST {
-        return Ok(next.run(req).await);
-    }
-    let (mut parts, body) = req.into_parts();
-    let session = WebSession::from_request_parts(&mut parts, &state).await?;
-    let header_token = parts
-        .headers
-        .get("X-CSRF-Token")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let multipart = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.starts_with("multipart/form-data"))
-        .map(str::to_owned);
-    let (token, body) = match (header_token, multipart) {
-        (Some(t), _) => (Some(t), body),
-        // A file upload: only the import takes one, only from someone logged in, and its token
-        // is read from the form's first part before the file is (nothing is read for anyone
-        // else, so no anonymous client makes the server hold a large body).
-        (None, Some(content_type)) => {
-            if parts.uri.path() != urls::USERS_IMPORT {
-                return Err(WebError::Invalid("This form takes no file.".into()));
-            }
-            if !session.has_csrf_secret().await? {
-                return Err(WebError::Csrf);
-            }
-            first_part_token(&content_type, body).await?
-        }
-        (None, None) => {
-            let bytes = axum::body::to_bytes(body, BODY_LIMIT)
-                .await
-                .map_err(|_| WebError::TooLarge)?;
-            let token = url::form_urlencoded::parse(&bytes)
-                .find(|(k, _)| k == "csrf_token")
-                .map(|(_, v)| v.into_owned());
-            (token, axum::body::Body::from(bytes))
-        }
-    };
-    let Some(token) = token else {
-        return Err(WebError::Csrf);
-    };
-    let valid = match session.check_csrf(&state.settings.csrf_key, &token).await? {
-        Some(valid) => valid,
-        None => csrf::check_anonymous(&state.settings, &parts.headers, &token),
-    };
-    if !valid {
-        return Err(WebError::Csrf);
-    }
-    Ok(next.run(Request::from_parts(parts, body)).await)
-}
-
-/// The most a multipart form's first part (its `csrf_token`) may take before the token is found.
-const FIRST_PART_LIMIT: usize = 16 * 1024;
-
-/// The `csrf_token` field of a multipart form, which the panel's forms put first: read from the
-/// body's first part only (at most [`FIRST_PART_LIMIT`]), and the whole body to pass on, the part
-/// read put back in front of the rest.
-async fn first_part_token(
-    content_type: &str,
-    body: axum::body::Body,
-) -> Result<(Option<String>, axum::body::Body), WebError> {
-    use futures_util::StreamExt;
-
-    let boundary = multer::parse_boundary(content_type)
-        .map_err(|_| WebError::Invalid("The upload could not be read: send it again.".into()))?;
-    let delimiter = format!("--{boundary}");
-    let mut stream = body.into_data_stream();
-    let mut head: Vec<u8> = Vec::new();
-    // The first part is complete once the delimiter after it has arrived.
-    while occurrences(&head, delimiter.as_bytes()) < 2 && head.len() <= FIRST_PART_LIMIT {
-        match stream.next().await {
-            Some(Ok(chunk)) => head.extend_from_slice(&chunk),
-            Some(Err(_)) => return Err(WebError::TooLarge),
-            None => break,
-        }
-    }
-    let head = axum::body::Bytes::from(head);
-    let first = head.clone();
-    let mut form = multer::Multipart::new(
-        futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(first) }),
-        boundary,
-    );
-    let token = match form.next_field().await {
-        Ok(Some(field)) if field.name() == Some("csrf_token") => field.text().await.ok(),
-        _ => None,
-    };
-    let whole = futures_util::stream::once(async move { Ok::<_, axum::Error>(head) }).chain(stream);
-    Ok((token, axum::body::Body::from_stream(whole)))
-}
-
-/// How many times `needle` occurs in `haystack` (without overlaps).
-fn occurrences(haystack: &[u8], needle: &[u8]) -> usize {
-    let mut count = 0;
-    let mut at = 0;
-    while let Some(i) = haystack[at..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-    {
-        count += 1;
-        at += i + needle.len();
-    }
-    count
-}
-
-/// The header every page shows (SPEC step 2): the account, the Support menu, the person.
-#[derive(Debug, Clone)]
-pub struct Chrome {
-    pub username: String,
-    pub full_name: String,
-    pub account_name: Option<String>,
-    pub is_admin: bool,
-    pub is_agent: bool,
-    pub csrf: String,
-    /// Two-step login must be set up before anything else: the menus stay hidden.
-    pub setting_up: bool,
-}
-
-impl Chrome {
-    pub fn of(auth: &Auth) -> Chrome {
-        Chrome {
-            username: auth.user.username.clone(),
-            full_name: auth.user.full_name.clone(),
-            account_name: auth.account.as_ref().map(|a| a.name.clone()),
-            is_admin: auth.user.is_admin(),
-            is_agent: auth.user.is_agent(),
-            csrf: auth.csrf.clone(),
-            setting_up: auth.setting_up,
-        }
-    }
 }

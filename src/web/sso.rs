@@ -5,44 +5,31 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
-use super::csrf::cookie;
+use super::cookies::PanelCookie;
 use super::error::{Result, WebError};
-use super::flash::sentence;
+use super::flash::{sentence, Flash};
 use super::login::{home_of, safe_next};
+use super::security::{page, with_password, PasswordForm};
 use super::session::{Auth, Client, WebSession};
 use super::urls;
-use crate::http::time::format_time;
 use crate::http::{client::ClientAddr, AppState};
+use crate::service::login::{self, NextStep};
 use crate::service::sso::{self, Callback, Finished, Purpose, SsoError};
-use crate::service::{two_step, ServiceError};
+use crate::service::ServiceError;
 
-/// The cookie that binds a sign-in to the browser that started it.
-fn cookie_name(secure: bool) -> &'static str {
-    if secure {
-        "__Host-pinpanel-sso"
-    } else {
-        "pinpanel-sso"
-    }
-}
-
-/// The answer that sends the browser to the provider, with the binding cookie.
+/// The answer that sends the browser to the provider, with the cookie that binds the sign-in
+/// to this browser.
 fn to_provider(state: &AppState, started: sso::Started) -> Response {
-    let secure = state.settings.cookie_secure;
-    let value = format!(
-        "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
-        cookie_name(secure),
-        started.browser,
-        sso::ATTEMPT_SECS,
-        if secure { "; Secure" } else { "" }
-    );
     let mut res = Redirect::to(started.redirect.as_str()).into_response();
-    if let Ok(v) = HeaderValue::from_str(&value) {
+    let secure = state.settings.cookie_secure;
+    let max_age = Some(sso::ATTEMPT_SECS);
+    if let Some(v) = PanelCookie::SignIn.set(secure, &started.browser, max_age) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
     res
@@ -50,13 +37,7 @@ fn to_provider(state: &AppState, started: sso::Started) -> Response {
 
 /// Clears the binding cookie (the attempt is spent either way).
 fn clear_cookie(state: &AppState, res: &mut Response) {
-    let secure = state.settings.cookie_secure;
-    let value = format!(
-        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
-        cookie_name(secure),
-        if secure { "; Secure" } else { "" }
-    );
-    if let Ok(v) = HeaderValue::from_str(&value) {
+    if let Some(v) = PanelCookie::SignIn.clear(state.settings.cookie_secure) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }
 }
@@ -196,7 +177,7 @@ pub async fn sso_callback_get(
     headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
 ) -> Result<Response> {
-    let browser = cookie(&headers, cookie_name(state.settings.cookie_secure)).map(str::to_owned);
+    let browser = PanelCookie::SignIn.read(&headers, state.settings.cookie_secure);
     let callback = Callback {
         code: q.code,
         state: q.state,
@@ -214,23 +195,26 @@ pub async fn sso_callback_get(
             authenticated_at,
             next,
         } => {
-            let ctx = &state.ctx;
             let client = Client::of(&addr, &headers);
-            if !second_factor && two_step::status(ctx, &user).await?.enabled() {
-                // As after a password: the provider did not say a second factor was used.
-                session.begin_second_step(&user, next.as_deref()).await?;
-                Redirect::to(urls::SECOND_STEP).into_response()
-            } else {
-                let must_set_up = !second_factor && two_step::required_for(ctx, user.role);
-                session
-                    .login_with_sso(&user, must_set_up, &client, authenticated_at)
-                    .await?;
-                let to = if must_set_up {
-                    urls::TWO_STEP.to_owned()
-                } else {
-                    next.unwrap_or_else(|| home_of(&user).to_owned())
-                };
-                Redirect::to(&to).into_response()
+            // As after a password, unless the provider said a second factor was used.
+            match login::next_step(&state.ctx, &user, second_factor).await? {
+                NextStep::SecondStep => {
+                    session.begin_second_step(&user, next.as_deref()).await?;
+                    Redirect::to(urls::SECOND_STEP).into_response()
+                }
+                NextStep::SetUpTwoStep => {
+                    session
+                        .login_with_sso(&user, true, &client, authenticated_at)
+                        .await?;
+                    Redirect::to(urls::TWO_STEP).into_response()
+                }
+                NextStep::LoggedIn => {
+                    session
+                        .login_with_sso(&user, false, &client, authenticated_at)
+                        .await?;
+                    let to = next.unwrap_or_else(|| home_of(&user).to_owned());
+                    Redirect::to(&to).into_response()
+                }
             }
         }
         Finished::Linked { user, .. } => match &auth {
@@ -283,63 +267,6 @@ pub async fn sso_reauth_post(
     }
 }
 
-/// What the flash says after linking.
-pub(super) fn linked_sentence(name: &str) -> String {
-    format!("Your {name} account is linked: Sign in with {name} now logs you in.")
-}
-
-/// One linked identity as the security page lists it.
-pub struct IdentityRow {
-    pub id: i64,
-    pub email: String,
-    pub linked: String,
-    pub last_used: String,
-    pub unlink_url: String,
-}
-
-/// The single sign-on part of the security page.
-pub struct Section {
-    pub name: String,
-    pub identities: Vec<IdentityRow>,
-    /// The member signs in only through single sign-on.
-    pub sso_only: bool,
-}
-
-impl Section {
-    /// Unlinking is offered to members who have a password here.
-    pub fn may_unlink(&self) -> bool {
-        !self.sso_only
-    }
-}
-
-/// The section, when single sign-on is set up.
-pub(super) async fn section(state: &AppState, auth: &Auth) -> Result<Option<Section>> {
-    let Some(sso) = state.ctx.sso.as_ref() else {
-        return Ok(None);
-    };
-    let identities = sso::identities(&state.ctx, &auth.user)
-        .await?
-        .into_iter()
-        .map(|i| IdentityRow {
-            unlink_url: urls::with_id(urls::SSO_UNLINK, i.id),
-            id: i.id,
-            email: i
-                .email
-                .unwrap_or_else(|| "an account without an e-mail address".into()),
-            linked: format_time(i.linked_at),
-            last_used: i
-                .last_used_at
-                .map(format_time)
-                .unwrap_or_else(|| "never".into()),
-        })
-        .collect();
-    Ok(Some(Section {
-        name: sso.name.clone(),
-        identities,
-        sso_only: auth.user.sso_only,
-    }))
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "sso/logged_out.html")]
 pub struct LoggedOutPage {
@@ -363,4 +290,31 @@ pub async fn logged_out_get(State(state): State<AppState>) -> Result<LoggedOutPa
             .and_then(|b| sso.provider.logout_url(&b))
             .map(|u| u.to_string()),
     })
+}
+
+/// Unlinks a single sign-on identity, after the password again.
+pub async fn sso_unlink_post(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<i64>,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response> {
+    match sso::unlink(&state.ctx, &auth.user, id, form.password).await {
+        Ok(()) => {
+            let flash = Flash::done("The identity is unlinked: it no longer signs you in.");
+            Ok(page(&state, &auth, None, Some(flash))
+                .await?
+                .into_response())
+        }
+        Err(ServiceError::NotFound) => Err(WebError::NotFound),
+        other => {
+            with_password(
+                &state,
+                &auth,
+                other,
+                |()| Ok(StatusCode::OK.into_response()),
+            )
+            .await
+        }
+    }
 }

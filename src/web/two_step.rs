@@ -1,66 +1,31 @@
-//! A person's two-step login settings, from their profile: an authenticator app with its QR
+//! Changing a person's second factors from the security page (`web::security`): an authenticator app with its QR
 //! code, passkeys, recovery codes, turning it off. Adding a factor needs a recent password
 //! entry. Everything but passkeys works as plain forms; passkeys need the browser's WebAuthn API
 //! (`static/passkey.js`).
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Json};
-use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential};
 
 use super::error::{Result, WebError};
-use super::flash::{sentence, Flash};
+use super::flash::Flash;
 use super::second_step::{json_error, CodeForm};
+use super::security::{page, with_password, PasswordForm};
 use super::session::Auth;
 use super::{urls, Chrome};
 use crate::domain::second_factor::SecondFactorCode;
-use crate::domain::TwoStepStatus;
-use crate::http::time::format_time;
 use crate::http::AppState;
 use crate::service::policy::RecentPassword;
-use crate::service::sso;
-use crate::service::two_step::{self, passkeys, totp, PasskeyInfo, TotpSetup};
+use crate::service::two_step::{self, passkeys, totp, TotpSetup};
 use crate::service::ServiceError;
 
 const REGISTRATION: &str = "passkey_registration";
-
-/// One passkey as the page lists it.
-pub struct PasskeyRow {
-    pub id: i64,
-    pub name: String,
-    pub added: String,
-    pub last_used: String,
-    pub name_url: String,
-    pub remove_url: String,
-    /// Just added: the page says so and offers the name field first.
-    pub new: bool,
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "two_step/page.html")]
-pub struct TwoStepPage {
-    chrome: Chrome,
-    status: TwoStepStatus,
-    required: bool,
-    recent: bool,
-    passkeys_available: bool,
-    passkeys: Vec<PasskeyRow>,
-    /// Single sign-on, when the panel has it: the identities linked.
-    sso: Option<super::sso::Section>,
-    flash: Option<Flash>,
-}
-
-impl TwoStepPage {
-    fn enabled(&self) -> bool {
-        self.status.enabled()
-    }
-}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "two_step/app_setup.html")]
@@ -78,76 +43,12 @@ pub struct RecoveryCodesPage {
     headline: &'static str,
 }
 
-#[derive(Deserialize, Default)]
-pub struct PageQuery {
-    #[serde(default)]
-    added: Option<i64>,
-    /// Back from linking an identity at the provider.
-    #[serde(default)]
-    linked: Option<u8>,
-}
-
-async fn page(
-    state: &AppState,
-    auth: &Auth,
-    added: Option<i64>,
-    flash: Option<Flash>,
-) -> Result<TwoStepPage> {
-    let ctx = &state.ctx;
-    let status = two_step::status(ctx, &auth.user).await?;
-    let passkeys = passkeys::passkeys(ctx, &auth.user)
-        .await?
-        .into_iter()
-        .map(|p: PasskeyInfo| PasskeyRow {
-            name_url: urls::with_id(urls::PASSKEY_NAME, p.id),
-            remove_url: urls::with_id(urls::PASSKEY_REMOVE, p.id),
-            new: added == Some(p.id),
-            id: p.id,
-            name: p.name,
-            added: format_time(p.created_at),
-            last_used: p
-                .last_used_at
-                .map(format_time)
-                .unwrap_or_else(|| "never".into()),
-        })
-        .collect();
-    let flash = flash.or_else(|| added.map(|_| Flash::done("Passkey added.")));
-    let sso = super::sso::section(state, auth).await?;
-    Ok(TwoStepPage {
-        chrome: Chrome::of(auth),
-        status,
-        required: two_step::required_for(ctx, auth.user.role),
-        recent: auth.recent_password(ctx).is_some(),
-        passkeys_available: two_step::passkeys_available(ctx),
-        passkeys,
-        sso,
-        flash,
-    })
-}
-
 /// After a change: leave the set-up phase once two-step login is on.
 async fn settle(auth: &Auth, state: &AppState) -> Result<()> {
     if auth.setting_up && two_step::status(&state.ctx, &auth.user).await?.enabled() {
         auth.session.set_up_done().await?;
     }
     Ok(())
-}
-
-pub async fn two_step_get(
-    State(state): State<AppState>,
-    auth: Auth,
-    Query(q): Query<PageQuery>,
-) -> Result<TwoStepPage> {
-    let linked = q
-        .linked
-        .and(state.ctx.sso.as_ref())
-        .map(|sso| Flash::done(super::sso::linked_sentence(&sso.name)));
-    page(&state, &auth, q.added, linked).await
-}
-
-#[derive(Deserialize)]
-pub struct PasswordForm {
-    password: SecretString,
 }
 
 /// The password again before adding a factor, when the last entry is not recent.
@@ -239,37 +140,6 @@ pub async fn app_confirm_post(
             page(&state, &auth, None, Some(Flash::problem(message))).await?,
         )
             .into_response()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// A change that needs the password again; a wrong one re-renders the page with the reason.
-async fn with_password<T>(
-    state: &AppState,
-    auth: &Auth,
-    result: crate::service::Result<T>,
-    on_ok: impl FnOnce(T) -> Result<Response>,
-) -> Result<Response> {
-    match result {
-        Ok(v) => on_ok(v),
-        Err(ServiceError::WrongPassword) => {
-            let p = page(
-                state,
-                auth,
-                None,
-                Some(Flash::problem("That password is not correct.")),
-            )
-            .await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, p).into_response())
-        }
-        Err(ServiceError::Forbidden(why)) => {
-            let p = page(state, auth, None, Some(Flash::problem(sentence(why)))).await?;
-            Ok((StatusCode::FORBIDDEN, p).into_response())
-        }
-        Err(ServiceError::Conflict(message)) => {
-            let p = page(state, auth, None, Some(Flash::problem(message))).await?;
-            Ok((StatusCode::CONFLICT, p).into_response())
-        }
         Err(e) => Err(e.into()),
     }
 }
@@ -407,33 +277,6 @@ pub async fn passkey_remove_post(
                 .await?
                 .into_response())
         }
-        other => {
-            with_password(
-                &state,
-                &auth,
-                other,
-                |()| Ok(StatusCode::OK.into_response()),
-            )
-            .await
-        }
-    }
-}
-
-/// Unlinks a single sign-on identity, after the password again.
-pub async fn sso_unlink_post(
-    State(state): State<AppState>,
-    auth: Auth,
-    Path(id): Path<i64>,
-    Form(form): Form<PasswordForm>,
-) -> Result<Response> {
-    match sso::unlink(&state.ctx, &auth.user, id, form.password).await {
-        Ok(()) => {
-            let flash = Flash::done("The identity is unlinked: it no longer signs you in.");
-            Ok(page(&state, &auth, None, Some(flash))
-                .await?
-                .into_response())
-        }
-        Err(ServiceError::NotFound) => Err(WebError::NotFound),
         other => {
             with_password(
                 &state,

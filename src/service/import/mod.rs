@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 pub use file::{Problem, Problems, Row};
 
 use super::members::{insert_person, NewPin, PersonRow};
-use super::{accounts, audit_account, links, Actor, Ctx, Result, ServiceError};
+use super::{accounts, links, Actor, AuditRecord, Ctx, Result, ServiceError};
 use crate::domain::{Account, Event, UnlockPolicy};
 use crate::store::{self, Tx};
 
@@ -337,7 +337,11 @@ pub(super) async fn record_on(
             "created {}, skipped {}, invitations {}",
             counts.created, skipped, counts.invitations
         );
-        audit_account(tx, Event::ImportDone, actor, *account_id, &detail).await?;
+        AuditRecord::new(Event::ImportDone, actor)
+            .of_account(*account_id)
+            .detail(&detail)
+            .write(tx)
+            .await?;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ pub mod worker;
 
 use askama::Template;
 
-use super::{audit, Actor, Ctx, Result, ServiceError};
+use super::{Actor, AuditRecord, Ctx, Result, ServiceError};
 use crate::domain::{Event, MailKind, User};
 use crate::store::{self, outbox, Tx};
 
@@ -109,14 +109,11 @@ pub async fn queue(
         store::now(),
     )
     .await?;
-    audit(
-        conn,
-        Event::MailQueued,
-        Actor::System,
-        Some(to),
-        kind.as_str(),
-    )
-    .await?;
+    AuditRecord::new(Event::MailQueued, Actor::System)
+        .about(to)
+        .detail(kind.as_str())
+        .write(conn)
+        .await?;
     Ok(true)
 }
 

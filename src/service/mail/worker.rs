@@ -9,7 +9,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::{new_message_id, panel_url, render, Letter};
 use crate::domain::{EmailAddress, Event, MailKind};
-use crate::service::{audit, audit_now, Actor, Ctx, Result, ServiceError};
+use crate::service::{Actor, AuditRecord, Ctx, Result, ServiceError};
 use crate::store::{self, outbox};
 
 /// How a `serve` process delivers mail.
@@ -177,14 +177,11 @@ pub async fn deliver_due(ctx: &Ctx, delivery: &Delivery, owner: &str) -> Result<
                 if outbox::mark_sent(&mut tx, m.id, owner, now).await? {
                     ctx.metrics.mail_sent();
                     tracing::info!(kind = %m.kind, id = m.id, answer = %answer, "mail sent");
-                    audit(
-                        &mut tx,
-                        Event::MailSent,
-                        Actor::System,
-                        recipient.as_ref(),
-                        &m.kind,
-                    )
-                    .await?;
+                    AuditRecord::new(Event::MailSent, Actor::System)
+                        .subject(recipient.as_ref())
+                        .detail(&m.kind)
+                        .write(&mut tx)
+                        .await?;
                 }
             }
             Outcome::Retry(why) if now - m.created_at < GIVE_UP_AFTER_SECS => {
@@ -199,14 +196,11 @@ pub async fn deliver_due(ctx: &Ctx, delivery: &Delivery, owner: &str) -> Result<
                     ctx.metrics.mail_failed(true);
                     let detail =
                         format!("{}: {}", m.kind, why.chars().take(200).collect::<String>());
-                    audit(
-                        &mut tx,
-                        Event::MailFailed,
-                        Actor::System,
-                        recipient.as_ref(),
-                        &detail,
-                    )
-                    .await?;
+                    AuditRecord::new(Event::MailFailed, Actor::System)
+                        .subject(recipient.as_ref())
+                        .detail(&detail)
+                        .write(&mut tx)
+                        .await?;
                 }
             }
         }
@@ -279,7 +273,10 @@ pub async fn send_test(ctx: &Ctx, delivery: &Delivery, to: &str) -> Result<Strin
         .await
         .map_err(|_| ServiceError::Invalid("the SMTP server did not answer in time".into()))?
         .map_err(|e| ServiceError::Invalid(format!("the SMTP server refused: {e}")))?;
-    audit_now(&ctx.db, Event::MailSent, Actor::Cli, None, "mail.test").await?;
+    AuditRecord::new(Event::MailSent, Actor::Cli)
+        .detail("mail.test")
+        .write_now(&ctx.db)
+        .await?;
     Ok(format!(
         "{} {}",
         response.code(),

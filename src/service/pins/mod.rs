@@ -6,7 +6,7 @@ pub mod verify;
 
 use super::mail::messages::{self, PinChange};
 use super::policy::RecentPassword;
-use super::{audit, keys, people, policy, Actor, Ctx, Result, ServiceError};
+use super::{keys, people, policy, Actor, AuditRecord, Ctx, Result, ServiceError};
 use crate::domain::{self, ActivityKind, AuditEvent, Event, PinState, SupportPin};
 use crate::domain::{UnlockPolicy, User};
 use crate::store::{self, pins::ReplaceWhen, Tx};
@@ -88,14 +88,10 @@ pub async fn show(
     };
     let pin = ctx.cipher.decrypt_pin(target.id, &blob)?;
     let mut conn = ctx.db.pool.acquire().await?;
-    audit(
-        &mut conn,
-        Event::PinShown,
-        Actor::User(actor),
-        Some(target),
-        "",
-    )
-    .await?;
+    AuditRecord::new(Event::PinShown, Actor::User(actor))
+        .about(target)
+        .write(&mut conn)
+        .await?;
     Ok(pin)
 }
 
@@ -152,7 +148,11 @@ async fn told(
         PinChange::Unlocked => Event::PinUnlocked,
         PinChange::Reset => Event::PinReset,
     };
-    audit(tx, event, actor, Some(target), detail).await?;
+    AuditRecord::new(event, actor)
+        .about(target)
+        .detail(detail)
+        .write(tx)
+        .await?;
     messages::pin_changed(ctx, tx, change, actor, target, store::now()).await
 }
 
@@ -167,7 +167,11 @@ async fn refused(
 ) -> Result<()> {
     if let Err(e) = rule {
         if matches!(e, ServiceError::Forbidden(_)) {
-            super::audit_now(&ctx.db, Event::PermissionDenied, actor, Some(target), what).await?;
+            AuditRecord::new(Event::PermissionDenied, actor)
+                .about(target)
+                .detail(what)
+                .write_now(&ctx.db)
+                .await?;
         }
         return Err(e);
     }

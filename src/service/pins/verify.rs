@@ -7,8 +7,7 @@
 use super::super::mail::messages;
 use super::super::metrics::Verification;
 use super::super::{
-    alarm, audit_now_with, audit_with, limits, people, policy, Actor, Context, Ctx, Result,
-    ServiceError,
+    alarm, limits, people, policy, Actor, AuditRecord, Context, Ctx, Result, ServiceError,
 };
 use crate::domain::{self, Event, PinState, Reference, User, VerifyRefusal, MAX_PIN_FAILURES};
 use crate::store::{self, pins::PinRecord};
@@ -155,7 +154,12 @@ async fn verify_in_statements(
             let agent = Actor::User(agent);
             let failed = Event::PinVerifyFailed;
             let detail = refusal.as_str();
-            audit_now_with(&ctx.db, failed, agent, Some(target), detail, context).await?;
+            AuditRecord::new(failed, agent)
+                .about(target)
+                .detail(detail)
+                .context(context)
+                .write_now(&ctx.db)
+                .await?;
             return Ok(Some(outcome));
         }
         Judgement::Right => (
@@ -174,19 +178,19 @@ async fn verify_in_statements(
         ),
         Judgement::Wrong => return Ok(None),
     };
-    let actor = Actor::User(agent);
-    let who = actor.to_ref();
-    let row = store::audit::NewEvent {
-        reference: context.reference,
-        ..super::super::new_event(event, &actor, &who, Some(target), &detail)
-    };
+    let record = AuditRecord::new(event, Actor::User(agent))
+        .about(target)
+        .detail(&detail)
+        .context(context);
+    let who = Actor::User(agent).to_ref();
+    let row = record.row(&who);
     let now = store::now();
     if !store::pins::set_failures_audited(pool, target.id, r.version, seen, failures, &row, now)
         .await?
     {
         return Ok(None);
     }
-    super::super::log_event(event, &who, Some(target), &detail);
+    record.log(&who);
     Ok(Some(outcome))
 }
 
@@ -215,22 +219,23 @@ async fn verify_in_transaction(
         let agent = || Actor::User(agent);
         match judge(ctx, target, &r, candidate)? {
             Judgement::Refused(refusal, outcome) => {
-                audit_with(
-                    &mut tx,
-                    Event::PinVerifyFailed,
-                    agent(),
-                    Some(target),
-                    refusal.as_str(),
-                    context,
-                )
-                .await?;
+                AuditRecord::new(Event::PinVerifyFailed, agent())
+                    .about(target)
+                    .detail(refusal.as_str())
+                    .context(context)
+                    .write(&mut tx)
+                    .await?;
                 tx.commit().await?;
                 return Ok(outcome);
             }
             Judgement::Right => {
                 if store::pins::record_success(&mut tx, target.id, r.version).await? {
                     let verified = Event::PinVerified;
-                    audit_with(&mut tx, verified, agent(), Some(target), "", context).await?;
+                    AuditRecord::new(verified, agent())
+                        .about(target)
+                        .context(context)
+                        .write(&mut tx)
+                        .await?;
                     tx.commit().await?;
                     return Ok(VerifyOutcome::Verified);
                 }
@@ -241,19 +246,20 @@ async fn verify_in_transaction(
                     store::pins::record_failure(&mut tx, target.id, r.version, now).await?;
                 if let Some((failures, state)) = counted {
                     let detail = failure_detail(failures);
-                    audit_with(
-                        &mut tx,
-                        Event::PinVerifyFailed,
-                        agent(),
-                        Some(target),
-                        &detail,
-                        context,
-                    )
-                    .await?;
+                    AuditRecord::new(Event::PinVerifyFailed, agent())
+                        .about(target)
+                        .detail(&detail)
+                        .context(context)
+                        .write(&mut tx)
+                        .await?;
                     if state == PinState::Locked {
                         ctx.metrics.lock();
                         let locked = Event::PinLocked;
-                        audit_with(&mut tx, locked, agent(), Some(target), "", context).await?;
+                        AuditRecord::new(locked, agent())
+                            .about(target)
+                            .context(context)
+                            .write(&mut tx)
+                            .await?;
                         // Read on the transaction's own connection (see people::unlockers_on).
                         let account_id = target.account_id.ok_or(ServiceError::NotFound)?;
                         let account = store::accounts::by_id(&mut *tx, account_id)

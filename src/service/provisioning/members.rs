@@ -13,7 +13,7 @@ use crate::service::email::{self, Requested};
 use crate::service::members::{
     insert_person, keep_an_administrator, set_enabled_on, set_role_on, NewPin, PersonRow,
 };
-use crate::service::{audit, links, policy, Ctx, Result, ServiceError};
+use crate::service::{links, policy, AuditRecord, Ctx, Result, ServiceError};
 use crate::store::{self, scim::ScimRow, Tx};
 
 /// The most members one page holds.
@@ -169,7 +169,10 @@ pub async fn create(ctx: &Ctx, p: &Provisioner, fields: Fields) -> Result<ScimMe
     }
     if !fields.active {
         store::users::set_disabled(&mut tx, member.id, true).await?;
-        audit(&mut tx, Event::MemberDisabled, actor, Some(&member), "").await?;
+        AuditRecord::new(Event::MemberDisabled, actor)
+            .about(&member)
+            .write(&mut tx)
+            .await?;
     }
     if p.account.sso_only {
         store::sso::set_sso_only(&mut tx, member.id, true).await?;
@@ -270,14 +273,11 @@ async fn apply(
         });
     }
     if !changed.is_empty() {
-        audit(
-            tx,
-            Event::MemberChanged,
-            actor,
-            Some(user),
-            &changed.join(", "),
-        )
-        .await?;
+        AuditRecord::new(Event::MemberChanged, actor)
+            .about(user)
+            .detail(&changed.join(", "))
+            .write(tx)
+            .await?;
     }
     let role = role_of(fields.admin);
     if role != user.role {
@@ -351,7 +351,11 @@ async fn address(
                 user.email.as_deref().unwrap_or("none"),
                 new.map_or("none", EmailAddress::as_str)
             );
-            audit(tx, Event::EmailChanged, actor, Some(user), &detail).await?;
+            AuditRecord::new(Event::EmailChanged, actor)
+                .about(user)
+                .detail(&detail)
+                .write(tx)
+                .await?;
             // An invitation that waited goes to the new address (a new link: the old one died).
             if let Some(new) = new {
                 if invitable(p, user) && active {
@@ -383,14 +387,10 @@ pub async fn remove(ctx: &Ctx, p: &Provisioner, id: i64, if_match: Option<i64>) 
     if row.user.is_admin() && !row.user.disabled {
         keep_an_administrator(&mut tx, &row.user).await?;
     }
-    audit(
-        &mut tx,
-        Event::MemberRemoved,
-        p.actor(),
-        Some(&row.user),
-        "",
-    )
-    .await?;
+    AuditRecord::new(Event::MemberRemoved, p.actor())
+        .about(&row.user)
+        .write(&mut tx)
+        .await?;
     store::scim::remove_member(&mut tx, &row.user).await?;
     tx.commit().await?;
     Ok(())

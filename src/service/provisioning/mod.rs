@@ -8,7 +8,7 @@ pub mod members;
 pub use members::ScimMember;
 
 use super::policy::RecentPassword;
-use super::{audit_account, limits, policy, Actor, Ctx, Result, ServiceError};
+use super::{limits, policy, Actor, AuditRecord, Ctx, Result, ServiceError};
 use crate::crypto;
 use crate::domain::{Account, Event, User};
 use crate::store;
@@ -110,7 +110,11 @@ pub async fn create_token(
         },
     )
     .await?;
-    audit_account(&mut tx, Event::ScimTokenCreated, actor, account.id, &name).await?;
+    AuditRecord::new(Event::ScimTokenCreated, actor)
+        .of_account(account.id)
+        .detail(&name)
+        .write(&mut tx)
+        .await?;
     tx.commit().await?;
     Ok(NewToken { id, token })
 }
@@ -139,14 +143,11 @@ pub async fn revoke_token(ctx: &Ctx, admin: &User, account: &Account, id: i64) -
     let name = store::scim::delete_token(&mut tx, account.id, id)
         .await?
         .ok_or(ServiceError::NotFound)?;
-    audit_account(
-        &mut tx,
-        Event::ScimTokenRevoked,
-        Actor::User(admin),
-        account.id,
-        &name,
-    )
-    .await?;
+    AuditRecord::new(Event::ScimTokenRevoked, Actor::User(admin))
+        .of_account(account.id)
+        .detail(&name)
+        .write(&mut tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

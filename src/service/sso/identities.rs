@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use crate::domain::{Event, User};
 use crate::service::mail::messages::{self, AccessChange};
 use crate::service::policy::{self, MemberChange};
-use crate::service::{audit, sessions, Actor, Ctx, Result, ServiceError};
+use crate::service::{sessions, Actor, AuditRecord, Ctx, Result, ServiceError};
 use crate::store::{self, sso::Identity};
 
 /// An identity as a member's security page lists it.
@@ -57,14 +57,11 @@ pub async fn unlink(ctx: &Ctx, user: &User, id: i64, password: SecretString) -> 
     if !store::sso::unlink(&mut tx, user.id, id).await? {
         return Err(ServiceError::NotFound);
     }
-    audit(
-        &mut tx,
-        Event::SsoUnlinked,
-        Actor::User(user),
-        Some(user),
-        name,
-    )
-    .await?;
+    AuditRecord::new(Event::SsoUnlinked, Actor::User(user))
+        .about(user)
+        .detail(name)
+        .write(&mut tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -87,7 +84,11 @@ pub async fn set_sso_only(ctx: &Ctx, actor: Actor<'_>, member: &User, on: bool) 
     } else {
         "password allowed"
     };
-    audit(&mut tx, Event::SsoOnlyChanged, actor, Some(member), detail).await?;
+    AuditRecord::new(Event::SsoOnlyChanged, actor)
+        .about(member)
+        .detail(detail)
+        .write(&mut tx)
+        .await?;
     let change = if on {
         AccessChange::SsoOnly
     } else {

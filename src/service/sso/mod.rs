@@ -13,7 +13,7 @@ pub use identities::{identities, set_sso_only, unlink, IdentityInfo};
 use std::sync::Arc;
 
 use super::policy::RecentPassword;
-use super::{audit, audit_now, limits, mail, Actor, Ctx, ServiceError};
+use super::{limits, mail, Actor, AuditRecord, Ctx, ServiceError};
 use crate::crypto;
 use crate::domain::{amr, Event, SignInPurpose, User};
 use crate::store;
@@ -397,7 +397,11 @@ async fn link(
         LinkedBy::VerifiedAddress => (Actor::System, ", by a verified e-mail address"),
     };
     let detail = format!("{} as {shown_as}{how}", sso.name);
-    audit(&mut tx, Event::SsoLinked, actor, Some(user), &detail).await?;
+    AuditRecord::new(Event::SsoLinked, actor)
+        .about(user)
+        .detail(&detail)
+        .write(&mut tx)
+        .await?;
     mail::messages::identity_linked(ctx, &mut tx, user, &sso.name, shown_as, now).await?;
     tx.commit().await?;
     Ok(())
@@ -424,14 +428,10 @@ async fn sign_in(
                 (None, user)
             }
             None => {
-                audit_now(
-                    &ctx.db,
-                    Event::SsoRefused,
-                    Actor::System,
-                    None,
-                    &format!("{}: not linked", sso.name),
-                )
-                .await?;
+                AuditRecord::new(Event::SsoRefused, Actor::System)
+                    .detail(&format!("{}: not linked", sso.name))
+                    .write_now(&ctx.db)
+                    .await?;
                 return Err(SsoError::NotLinked {
                     email: v.email.clone(),
                 });
@@ -439,14 +439,11 @@ async fn sign_in(
         },
     };
     if user.disabled {
-        audit_now(
-            &ctx.db,
-            Event::SsoRefused,
-            Actor::System,
-            Some(&user),
-            "disabled",
-        )
-        .await?;
+        AuditRecord::new(Event::SsoRefused, Actor::System)
+            .about(&user)
+            .detail("disabled")
+            .write_now(&ctx.db)
+            .await?;
         return Err(SsoError::Disabled);
     }
     if let Some(identity) = identity {
@@ -462,14 +459,11 @@ async fn sign_in(
     } else {
         sso.name.clone()
     };
-    audit_now(
-        &ctx.db,
-        Event::SsoSignIn,
-        Actor::User(&user),
-        Some(&user),
-        &detail,
-    )
-    .await?;
+    AuditRecord::new(Event::SsoSignIn, Actor::User(&user))
+        .about(&user)
+        .detail(&detail)
+        .write_now(&ctx.db)
+        .await?;
     Ok(Finished::SignedIn {
         user,
         second_factor,

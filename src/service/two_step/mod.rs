@@ -15,7 +15,7 @@ use secrecy::SecretString;
 
 use super::mail::messages::AccessChange;
 use super::metrics::Login;
-use super::{audit, limits, login, mail, policy, Actor, Ctx, Result, ServiceError};
+use super::{limits, login, mail, policy, Actor, AuditRecord, Ctx, Result, ServiceError};
 use crate::crypto;
 use crate::domain::second_factor::SecondFactorCode;
 use crate::domain::{Event, Role, TwoStepStatus, User};
@@ -35,7 +35,7 @@ pub async fn status(ctx: &Ctx, user: &User) -> Result<TwoStepStatus> {
 
 /// Must this person set up two-step login before anything else (`PINPANEL_REQUIRE_TWO_STEP`)?
 pub fn required_for(ctx: &Ctx, role: Role) -> bool {
-    ctx.settings.require_two_step.contains(&role)
+    ctx.settings.requires_two_step(role)
 }
 
 /// Can passkeys be used here (is there a public URL to be their origin)?
@@ -150,14 +150,11 @@ pub(super) async fn wrong_second_step(ctx: &Ctx, user: &User, detail: &str) -> R
     let now = store::now();
     let mut tx = ctx.db.begin().await?;
     let failures = store::two_step::count_second_step_failure(&mut tx, user.id).await?;
-    audit(
-        &mut tx,
-        Event::SecondStepFailed,
-        Actor::User(user),
-        Some(user),
-        detail,
-    )
-    .await?;
+    AuditRecord::new(Event::SecondStepFailed, Actor::User(user))
+        .about(user)
+        .detail(detail)
+        .write(&mut tx)
+        .await?;
     if failures >= ALERT_AFTER_FAILURES
         && store::two_step::claim_second_step_alert(&mut tx, user.id, now, ALERT_EVERY_SECS).await?
     {
@@ -185,14 +182,10 @@ pub async fn allow_codes_again(ctx: &Ctx, admin: &User, member: &User) -> Result
     )?;
     let mut tx = ctx.db.begin().await?;
     if store::two_step::clear_second_step_failures(&mut tx, member.id).await? {
-        audit(
-            &mut tx,
-            Event::SecondStepCleared,
-            Actor::User(admin),
-            Some(member),
-            "",
-        )
-        .await?;
+        AuditRecord::new(Event::SecondStepCleared, Actor::User(admin))
+            .about(member)
+            .write(&mut tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(())
@@ -217,14 +210,10 @@ pub async fn turn_off(ctx: &Ctx, user: &User, password: SecretString) -> Result<
     require_password(ctx, user, password).await?;
     let mut tx = ctx.db.begin().await?;
     store::two_step::delete_all(&mut tx, user.id).await?;
-    audit(
-        &mut tx,
-        Event::TwoStepDisabled,
-        Actor::User(user),
-        Some(user),
-        "",
-    )
-    .await?;
+    AuditRecord::new(Event::TwoStepDisabled, Actor::User(user))
+        .about(user)
+        .write(&mut tx)
+        .await?;
     mail::messages::access_changed(ctx, &mut tx, AccessChange::TwoStepOff, user, store::now())
         .await?;
     tx.commit().await?;

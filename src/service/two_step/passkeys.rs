@@ -15,7 +15,7 @@ use super::{strong_second_step, wrong_second_step, AccessChange, Used};
 use crate::domain::{Event, User};
 use crate::service::metrics::Login;
 use crate::service::policy::RecentPassword;
-use crate::service::{audit, mail, Actor, Ctx, Result, ServiceError};
+use crate::service::{mail, Actor, AuditRecord, Ctx, Result, ServiceError};
 use crate::store;
 
 /// The relying party for passkeys, built from `PINPANEL_PUBLIC_URL`.
@@ -135,7 +135,11 @@ pub async fn finish_passkey_registration(
     } else {
         Event::TwoStepEnabled
     };
-    audit(&mut tx, event, Actor::User(user), Some(user), "passkey").await?;
+    AuditRecord::new(event, Actor::User(user))
+        .about(user)
+        .detail("passkey")
+        .write(&mut tx)
+        .await?;
     if !before.enabled() {
         mail::messages::access_changed(ctx, &mut tx, AccessChange::TwoStepOn, user, store::now())
             .await?;
@@ -195,7 +199,11 @@ pub async fn remove_passkey(ctx: &Ctx, user: &User, id: i64, password: SecretStr
     } else {
         Event::PasskeyRemoved
     };
-    audit(&mut tx, event, Actor::User(user), Some(user), "passkey").await?;
+    AuditRecord::new(event, Actor::User(user))
+        .about(user)
+        .detail("passkey")
+        .write(&mut tx)
+        .await?;
     if last {
         mail::messages::access_changed(ctx, &mut tx, AccessChange::TwoStepOff, user, store::now())
             .await?;

@@ -7,7 +7,7 @@ use super::{require_password, status};
 use crate::crypto;
 use crate::domain::second_factor::{self, RECOVERY_CODES};
 use crate::domain::{Event, User};
-use crate::service::{audit, Actor, Ctx, Result, ServiceError};
+use crate::service::{Actor, AuditRecord, Ctx, Result, ServiceError};
 use crate::store::{self, Tx};
 
 /// What a recovery code is kept as.
@@ -45,14 +45,10 @@ pub async fn regenerate_recovery_codes(
     require_password(ctx, user, password).await?;
     let mut tx = ctx.db.begin().await?;
     let codes = replace_codes(ctx, &mut tx, user).await?;
-    audit(
-        &mut tx,
-        Event::RecoveryCodesRegenerated,
-        Actor::User(user),
-        Some(user),
-        "",
-    )
-    .await?;
+    AuditRecord::new(Event::RecoveryCodesRegenerated, Actor::User(user))
+        .about(user)
+        .write(&mut tx)
+        .await?;
     tx.commit().await?;
     Ok(codes)
 }

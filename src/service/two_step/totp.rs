@@ -8,7 +8,7 @@ use super::{recovery, reserve_attempt, status, AccessChange};
 use crate::domain::second_factor::{self, SecondFactorCode};
 use crate::domain::{Event, User};
 use crate::service::policy::RecentPassword;
-use crate::service::{audit, keys, mail, Actor, Ctx, Result, ServiceError};
+use crate::service::{keys, mail, Actor, AuditRecord, Ctx, Result, ServiceError};
 use crate::store;
 
 const STEP_SECS: u64 = 30;
@@ -143,14 +143,11 @@ pub async fn confirm_totp(
     } else {
         None
     };
-    audit(
-        &mut tx,
-        Event::TwoStepEnabled,
-        Actor::User(user),
-        Some(user),
-        "authenticator app",
-    )
-    .await?;
+    AuditRecord::new(Event::TwoStepEnabled, Actor::User(user))
+        .about(user)
+        .detail("authenticator app")
+        .write(&mut tx)
+        .await?;
     if !before.enabled() {
         mail::messages::access_changed(ctx, &mut tx, AccessChange::TwoStepOn, user, store::now())
             .await?;

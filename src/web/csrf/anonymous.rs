@@ -7,32 +7,12 @@
 //!
 //! Logged-in sessions use the synchronizer token in `session.rs` instead.
 
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue};
 use subtle::ConstantTimeEq;
 
 use crate::crypto;
 use crate::http::Settings;
-
-/// The cookie's name: `__Host-` prefixed when cookies are `Secure`.
-pub fn cookie_name(secure: bool) -> &'static str {
-    if secure {
-        "__Host-pinpanel-form"
-    } else {
-        "pinpanel-form"
-    }
-}
-
-/// The value of cookie `name` in a request.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v)
-}
+use crate::web::cookies::PanelCookie;
 
 fn token_for(settings: &Settings, secret: &str) -> String {
     crypto::hmac_hex(
@@ -56,34 +36,32 @@ pub struct AnonymousToken {
 }
 
 /// The form token of this visitor, issuing a cookie secret if needed.
-pub fn anonymous_token(settings: &Settings, headers: &HeaderMap) -> AnonymousToken {
-    let name = cookie_name(settings.cookie_secure);
-    if let Some(secret) = cookie(headers, name).filter(|s| plausible(s)) {
+pub fn token(settings: &Settings, headers: &HeaderMap) -> AnonymousToken {
+    let secure = settings.cookie_secure;
+    if let Some(secret) = PanelCookie::Form
+        .read(headers, secure)
+        .filter(|s| plausible(s))
+    {
         return AnonymousToken {
-            token: token_for(settings, secret),
+            token: token_for(settings, &secret),
             set_cookie: None,
         };
     }
     let secret = crypto::random_token();
-    let cookie = format!(
-        "{name}={secret}; Path=/; HttpOnly; SameSite=Lax{}",
-        if settings.cookie_secure {
-            "; Secure"
-        } else {
-            ""
-        }
-    );
     AnonymousToken {
         token: token_for(settings, &secret),
-        set_cookie: HeaderValue::from_str(&cookie).ok(),
+        set_cookie: PanelCookie::Form.set(secure, &secret, None),
     }
 }
 
 /// Does `given` match the token of this visitor's cookie? No cookie matches nothing.
-pub fn check_anonymous(settings: &Settings, headers: &HeaderMap, given: &str) -> bool {
-    match cookie(headers, cookie_name(settings.cookie_secure)).filter(|s| plausible(s)) {
+pub fn check(settings: &Settings, headers: &HeaderMap, given: &str) -> bool {
+    match PanelCookie::Form
+        .read(headers, settings.cookie_secure)
+        .filter(|s| plausible(s))
+    {
         Some(secret) => bool::from(
-            token_for(settings, secret)
+            token_for(settings, &secret)
                 .as_bytes()
                 .ct_eq(given.as_bytes()),
         ),
