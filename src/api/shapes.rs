@@ -1,10 +1,10 @@
 //! The provider's JSON shapes of a user and of a token answer (`{"access":{…}}`), with the facts
 //! each needs looked up through the services.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::extract::ApiResult;
-use crate::domain::{Account, PinState, Role, User};
+use crate::domain::{Account, Kind, PinState, Role, User};
 use crate::http::{time::iso_time, AppState};
 use crate::service::policy::RecentPassword;
 use crate::service::{people, pins, two_step, ServiceError};
@@ -18,44 +18,72 @@ pub(super) struct UserFacts<'a> {
     pub(super) pin: Option<String>,
 }
 
-/// A user as the provider shows one. Every object has the same fields; the PIN only when
-/// `facts.pin` holds it.
-pub(super) fn user_json(state: &AppState, user: &User, facts: UserFacts<'_>) -> Value {
-    let mut u = Map::new();
-    u.insert("id".into(), json!(user.id.to_string()));
-    u.insert("username".into(), json!(user.username));
-    u.insert("displayName".into(), json!(user.full_name));
-    u.insert("email".into(), json!(user.email));
-    u.insert("enabled".into(), json!(!user.disabled));
-    u.insert("RAX-AUTH:domainId".into(), json!(facts.domain_id));
-    u.insert(
-        "RAX-AUTH:defaultRegion".into(),
-        json!(state.settings.default_region),
-    );
-    u.insert("created".into(), json!(iso_time(user.created_at)));
-    u.insert("RAX-AUTH:multiFactorEnabled".into(), json!(facts.two_step));
-    u.insert(
-        "RAX-AUTH:phonePinState".into(),
-        json!(facts.pin_state.as_str()),
-    );
-    if let Some(kind) = user.kind {
-        u.insert("RAX-AUTH:contactType".into(), json!(kind.as_str()));
-    }
-    u.insert("roles".into(), roles_json(user));
-    if let Some(pin) = facts.pin {
-        u.insert("RAX-AUTH:phonePin".into(), json!(pin));
-    }
-    Value::Object(u)
+/// A user as the provider shows one. Every object has the same fields; the PIN only for the
+/// person themselves within their re-auth window, `name` only in a token's answer.
+#[derive(Debug, Clone, serde::Serialize)]
+pub(super) struct UserShape {
+    id: String,
+    username: String,
+    #[serde(rename = "displayName")]
+    display_name: String,
+    email: Option<String>,
+    enabled: bool,
+    #[serde(rename = "RAX-AUTH:domainId")]
+    domain_id: Option<String>,
+    #[serde(rename = "RAX-AUTH:defaultRegion")]
+    default_region: String,
+    created: String,
+    #[serde(rename = "RAX-AUTH:multiFactorEnabled")]
+    multi_factor_enabled: bool,
+    #[serde(rename = "RAX-AUTH:phonePinState")]
+    phone_pin_state: PinState,
+    #[serde(
+        rename = "RAX-AUTH:contactType",
+        skip_serializing_if = "Option::is_none"
+    )]
+    contact_type: Option<Kind>,
+    roles: [ApiRole; 1],
+    #[serde(rename = "RAX-AUTH:phonePin", skip_serializing_if = "Option::is_none")]
+    phone_pin: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
 }
 
-/// The roles as the provider lists them: objects with an id, a name and a description.
-fn roles_json(user: &User) -> Value {
+/// A role as the provider lists one: an id, a name and a description.
+#[derive(Debug, Clone, serde::Serialize)]
+struct ApiRole {
+    id: Role,
+    name: Role,
+    description: &'static str,
+}
+
+/// A user as the provider shows one, from the person and the facts about them.
+pub(super) fn user_json(state: &AppState, user: &User, facts: UserFacts<'_>) -> UserShape {
     let description = match user.role {
         Role::User => "A member of the account: their own Support PIN",
         Role::Admin => "An administrator of the account: its members and their PIN states",
         Role::Agent => "A support agent: verifies callers' Support PINs",
     };
-    json!([{ "id": user.role.as_str(), "name": user.role.as_str(), "description": description }])
+    UserShape {
+        id: user.id.to_string(),
+        username: user.username.clone(),
+        display_name: user.full_name.clone(),
+        email: user.email.clone(),
+        enabled: !user.disabled,
+        domain_id: facts.domain_id.map(str::to_owned),
+        default_region: state.settings.default_region.clone(),
+        created: iso_time(user.created_at),
+        multi_factor_enabled: facts.two_step,
+        phone_pin_state: facts.pin_state,
+        contact_type: user.kind,
+        roles: [ApiRole {
+            id: user.role,
+            name: user.role,
+            description,
+        }],
+        phone_pin: facts.pin,
+        name: None,
+    }
 }
 
 /// One user as `actor` may see them, their facts looked up through the services.
@@ -64,7 +92,7 @@ pub(super) async fn one_user_json(
     actor: &User,
     user: &User,
     pin: Option<String>,
-) -> ApiResult<Value> {
+) -> ApiResult<UserShape> {
     let two_step = two_step::status(&state.ctx, user).await?.enabled();
     let account = match user.is_agent() {
         true => None,
@@ -81,7 +109,7 @@ async fn user_json_with(
     pin: Option<String>,
     account: Option<&Account>,
     two_step: bool,
-) -> ApiResult<Value> {
+) -> ApiResult<UserShape> {
     if user.is_agent() {
         let facts = UserFacts {
             domain_id: None,
@@ -146,10 +174,10 @@ pub(super) async fn access_json(
         None => two_step::status(&state.ctx, user).await?.enabled(),
     };
     let account = people::account_of(&state.ctx, user).await?;
-    let mut user_value = user_json_with(state, user, user, pin, account.as_ref(), two_step).await?;
-    if let Value::Object(m) = &mut user_value {
-        m.insert("name".into(), json!(user.username));
-    }
+    let user_value = UserShape {
+        name: Some(user.username.clone()),
+        ..user_json_with(state, user, user, pin, account.as_ref(), two_step).await?
+    };
     let tenant = account.map(|a| json!({ "id": a.number, "name": a.name }));
     let authenticated_by = if token.second_factor {
         json!(["PASSWORD", "PASSCODE"])

@@ -6,11 +6,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::errors::ApiError;
 use super::extract::{no_store, visible, ApiJson, ApiResult, ApiUser};
-use super::shapes::{one_user_json, own_pin, user_json, UserFacts};
+use super::shapes::{one_user_json, own_pin, user_json, UserFacts, UserShape};
 use crate::http::AppState;
 use crate::service::directory::{self, Directory};
 use crate::service::{email, people, pins, policy, Actor, ServiceError};
@@ -87,7 +87,7 @@ pub async fn users_get(
             Json(json!({ "user": render(one) })).into_response(),
         ));
     }
-    let users: Vec<Value> = found.iter().map(render).collect();
+    let users: Vec<UserShape> = found.iter().map(render).collect();
     Ok(no_store(Json(json!({ "users": users })).into_response()))
 }
 

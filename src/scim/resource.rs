@@ -3,7 +3,7 @@
 //! fields, and `attributes` / `excludedAttributes` applied to what is returned.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::error::{kind, ScimError, ScimResult};
 use crate::domain::scim_filter::{field, AttrPath, USER_SCHEMA};
@@ -93,83 +93,130 @@ pub fn version_of(if_match: &str) -> Option<Option<i64>> {
     t.trim_matches('"').parse::<i64>().ok().map(Some)
 }
 
-/// The member as a SCIM User, at `location`.
+/// A SCIM User as pinpanel answers it: what is absent is left out (SCIM's "unassigned").
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserResource {
+    schemas: [&'static str; 1],
+    id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_id: Option<String>,
+    user_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<Name>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    active: Option<bool>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    emails: Vec<Email>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    roles: Vec<RoleValue>,
+    meta: Meta,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Email {
+    value: String,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    primary: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct RoleValue {
+    value: Role,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Meta {
+    resource_type: &'static str,
+    created: String,
+    last_modified: String,
+    location: String,
+    version: String,
+}
+
+/// The member as a SCIM User, at `location`. What the identity system said that has no column
+/// (the name's parts, the address's type, whether it said `active`) comes back as it said it.
 pub fn render(m: &ScimMember, location: &str) -> Value {
     let u = &m.user;
     let stored: Option<Stored> = m
         .attrs
         .as_deref()
         .and_then(|a| serde_json::from_str(a).ok());
-    let mut doc = Map::new();
-    doc.insert("schemas".into(), json!([USER_SCHEMA]));
-    doc.insert("id".into(), json!(u.id.to_string()));
-    if let Some(x) = &m.external_id {
-        doc.insert("externalId".into(), json!(x));
-    }
-    doc.insert("userName".into(), json!(u.username));
     let kind = u.kind.unwrap_or(Kind::User);
-    match &stored {
-        None => {
-            doc.insert("displayName".into(), json!(u.full_name));
-            doc.insert("userType".into(), json!(kind_label(kind)));
-            doc.insert("active".into(), json!(!u.disabled));
-        }
+    let (name, display_name, user_type, active) = match &stored {
+        None => (
+            None,
+            Some(u.full_name.clone()),
+            Some(kind_label(kind).to_owned()),
+            Some(!u.disabled),
+        ),
         Some(s) => {
-            if let Some(name) = s.name.as_ref().filter(|n| !n.is_empty()) {
-                doc.insert("name".into(), json!(name));
-            }
             // The name shown was changed elsewhere: the panel's is the truth.
             let display = if full_name_of(s, &u.username) == u.full_name {
                 s.display_name.clone()
             } else {
                 Some(u.full_name.clone())
             };
-            if let Some(d) = display {
-                doc.insert("displayName".into(), json!(d));
-            }
-            match &s.user_type {
-                Some(t) if t.to_lowercase().parse::<Kind>().ok() == Some(kind) => {
-                    doc.insert("userType".into(), json!(t));
-                }
+            let user_type = match &s.user_type {
+                Some(t) if t.to_lowercase().parse::<Kind>().ok() == Some(kind) => Some(t.clone()),
                 _ if kind != Kind::User || s.user_type.is_some() => {
-                    doc.insert("userType".into(), json!(kind_label(kind)));
+                    Some(kind_label(kind).to_owned())
                 }
-                _ => {}
-            }
-            if s.active_given || u.disabled {
-                doc.insert("active".into(), json!(!u.disabled));
-            }
+                _ => None,
+            };
+            (
+                s.name.clone().filter(|n| !n.is_empty()),
+                display,
+                user_type,
+                (s.active_given || u.disabled).then_some(!u.disabled),
+            )
         }
-    }
-    if let Some(address) = &u.email {
-        let mut email = Map::new();
-        email.insert("value".into(), json!(address));
-        let (t, primary) = match &stored {
-            None => (Some("work".to_owned()), Some(true)),
-            Some(s) => (s.email_type.clone(), s.email_primary),
-        };
-        if let Some(t) = t {
-            email.insert("type".into(), json!(t));
+    };
+    let emails = match &u.email {
+        Some(address) => {
+            let (kind, primary) = match &stored {
+                None => (Some("work".to_owned()), Some(true)),
+                Some(s) => (s.email_type.clone(), s.email_primary),
+            };
+            vec![Email {
+                value: address.clone(),
+                kind,
+                primary,
+            }]
         }
-        if let Some(p) = primary {
-            email.insert("primary".into(), json!(p));
-        }
-        doc.insert("emails".into(), json!([email]));
-    }
-    if u.role == Role::Admin {
-        doc.insert("roles".into(), json!([{ "value": Role::Admin.as_str() }]));
-    }
-    doc.insert(
-        "meta".into(),
-        json!({
-            "resourceType": "User",
-            "created": iso_time(u.created_at),
-            "lastModified": iso_time(m.updated_at),
-            "location": location,
-            "version": etag(m.version),
-        }),
-    );
-    Value::Object(doc)
+        None => Vec::new(),
+    };
+    let roles = match u.role {
+        Role::Admin => vec![RoleValue { value: Role::Admin }],
+        Role::User | Role::Agent => Vec::new(),
+    };
+    let doc = UserResource {
+        schemas: [USER_SCHEMA],
+        id: u.id.to_string(),
+        external_id: m.external_id.clone(),
+        user_name: u.username.clone(),
+        name,
+        display_name,
+        user_type,
+        active,
+        emails,
+        roles,
+        meta: Meta {
+            resource_type: "User",
+            created: iso_time(u.created_at),
+            last_modified: iso_time(m.updated_at),
+            location: location.to_owned(),
+            version: etag(m.version),
+        },
+    };
+    serde_json::to_value(doc).unwrap_or(Value::Null)
 }
 
 /// The attributes always returned, whatever `attributes` asks.
@@ -421,6 +468,7 @@ fn admin_of(doc: &Value) -> ScimResult<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_resource_reads_into_fields_and_keeps_what_it_said() {

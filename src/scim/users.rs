@@ -179,44 +179,135 @@ pub async fn me_any(_: Provisioned) -> ScimError {
     )
 }
 
-/// A page of members as a ListResponse.
-async fn list(
-    state: &AppState,
-    p: &Provisioned,
-    filter: Option<&str>,
-    start_index: Option<i64>,
-    count: Option<i64>,
-    shape: &Shape,
-) -> ScimResult<Response> {
-    let filter: Option<Filter> = filter
-        .filter(|f| !f.trim().is_empty())
-        .map(|f| parse_filter(f).map_err(|e| ScimError::bad(kind::INVALID_FILTER, e.0)))
-        .transpose()?;
-    let start = start_index.unwrap_or(1).max(1);
-    let count = count.unwrap_or(MAX_PAGE).clamp(0, MAX_PAGE);
-    let (total, page) = members::list(&state.ctx, &p.0, filter.as_ref(), start - 1, count)
-        .await
-        .map_err(|e| ScimError::from(e).in_filter())?;
+/// What a list asks for, from the query (`GET /Users`) or a SearchRequest body
+/// (`POST /.search`): read into one request, answered one way.
+struct ListRequest {
+    filter: Option<Filter>,
+    /// From 1.
+    start_index: i64,
+    count: i64,
+    shape: Shape,
+}
+
+impl ListRequest {
+    fn new(
+        filter: Option<&str>,
+        start_index: Option<i64>,
+        count: Option<i64>,
+        shape: Shape,
+    ) -> ScimResult<Self> {
+        let filter = filter
+            .filter(|f| !f.trim().is_empty())
+            .map(|f| parse_filter(f).map_err(|e| ScimError::bad(kind::INVALID_FILTER, e.0)))
+            .transpose()?;
+        Ok(ListRequest {
+            filter,
+            start_index: start_index.unwrap_or(1).max(1),
+            count: count.unwrap_or(MAX_PAGE).clamp(0, MAX_PAGE),
+            shape,
+        })
+    }
+
+    /// From the query parameters (their names in any case).
+    fn from_query(q: &Params) -> ScimResult<Self> {
+        Self::new(
+            q.get("filter"),
+            q.number("startIndex")?,
+            q.number("count")?,
+            q.shape()?,
+        )
+    }
+
+    /// From a SearchRequest body (RFC 7644 §3.4.3).
+    fn from_search(body: &Value) -> ScimResult<Self> {
+        let listed = field(body, "schemas")
+            .and_then(Value::as_array)
+            .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(SEARCH_SCHEMA)));
+        if !listed {
+            return Err(ScimError::bad(
+                kind::INVALID_SYNTAX,
+                format!("a search lists \"{SEARCH_SCHEMA}\" in schemas"),
+            ));
+        }
+        let strings = |name: &str| -> ScimResult<Vec<String>> {
+            match field(body, name) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .map(|v| {
+                        v.as_str().map(str::to_owned).ok_or_else(|| {
+                            ScimError::bad(kind::INVALID_VALUE, format!("{name} lists strings"))
+                        })
+                    })
+                    .collect(),
+                Some(_) => Err(ScimError::bad(
+                    kind::INVALID_VALUE,
+                    format!("{name} is a list"),
+                )),
+            }
+        };
+        let number = |name: &str| -> ScimResult<Option<i64>> {
+            match field(body, name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(v) => v.as_i64().map(Some).ok_or_else(|| {
+                    ScimError::bad(kind::INVALID_VALUE, format!("{name} is a whole number"))
+                }),
+            }
+        };
+        let filter = match field(body, "filter") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.as_str()),
+            Some(_) => return Err(ScimError::bad(kind::INVALID_FILTER, "filter is a string")),
+        };
+        let shape = Shape {
+            attributes: paths(&strings("attributes")?)?,
+            excluded: paths(&strings("excludedAttributes")?)?,
+        };
+        Self::new(filter, number("startIndex")?, number("count")?, shape)
+    }
+}
+
+/// A page of members, as SCIM lists them.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ListResponse {
+    schemas: [&'static str; 1],
+    total_results: i64,
+    start_index: i64,
+    items_per_page: usize,
+    #[serde(rename = "Resources")]
+    resources: Vec<Value>,
+}
+
+/// The page `r` asks for.
+async fn list(state: &AppState, p: &Provisioned, r: &ListRequest) -> ScimResult<Response> {
+    let (total, page) = members::list(
+        &state.ctx,
+        &p.0,
+        r.filter.as_ref(),
+        r.start_index - 1,
+        r.count,
+    )
+    .await
+    .map_err(|e| ScimError::from(e).in_filter())?;
     let resources: Vec<Value> = page
         .iter()
         .map(|m| {
             resource::project(
                 resource::render(m, &location(state, m.user.id)),
-                &shape.attributes,
-                &shape.excluded,
+                &r.shape.attributes,
+                &r.shape.excluded,
             )
         })
         .collect();
-    Ok(answer(
-        StatusCode::OK,
-        &json!({
-            "schemas": [LIST_SCHEMA],
-            "totalResults": total,
-            "startIndex": start,
-            "itemsPerPage": resources.len(),
-            "Resources": resources,
-        }),
-    ))
+    let body = ListResponse {
+        schemas: [LIST_SCHEMA],
+        total_results: total,
+        start_index: r.start_index,
+        items_per_page: resources.len(),
+        resources,
+    };
+    Ok(answer(StatusCode::OK, &json!(body)))
 }
 
 pub async fn users_get(
@@ -224,17 +315,7 @@ pub async fn users_get(
     p: Provisioned,
     Query(q): Query<HashMap<String, String>>,
 ) -> ScimResult<Response> {
-    let q = Params::new(q);
-    let shape = q.shape()?;
-    list(
-        &state,
-        &p,
-        q.get("filter"),
-        q.number("startIndex")?,
-        q.number("count")?,
-        &shape,
-    )
-    .await
+    list(&state, &p, &ListRequest::from_query(&Params::new(q))?).await
 }
 
 /// `POST /.search` and `POST /Users/.search`: a SearchRequest body.
@@ -243,58 +324,7 @@ pub async fn search_post(
     p: Provisioned,
     ScimBody(body): ScimBody,
 ) -> ScimResult<Response> {
-    let listed = field(&body, "schemas")
-        .and_then(Value::as_array)
-        .is_some_and(|s| s.iter().any(|v| v.as_str() == Some(SEARCH_SCHEMA)));
-    if !listed {
-        return Err(ScimError::bad(
-            kind::INVALID_SYNTAX,
-            format!("a search lists \"{SEARCH_SCHEMA}\" in schemas"),
-        ));
-    }
-    let strings = |name: &str| -> ScimResult<Vec<String>> {
-        match field(&body, name) {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| {
-                    v.as_str().map(str::to_owned).ok_or_else(|| {
-                        ScimError::bad(kind::INVALID_VALUE, format!("{name} lists strings"))
-                    })
-                })
-                .collect(),
-            Some(_) => Err(ScimError::bad(
-                kind::INVALID_VALUE,
-                format!("{name} is a list"),
-            )),
-        }
-    };
-    let number = |name: &str| -> ScimResult<Option<i64>> {
-        match field(&body, name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v.as_i64().map(Some).ok_or_else(|| {
-                ScimError::bad(kind::INVALID_VALUE, format!("{name} is a whole number"))
-            }),
-        }
-    };
-    let filter = match field(&body, "filter") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.as_str()),
-        Some(_) => return Err(ScimError::bad(kind::INVALID_FILTER, "filter is a string")),
-    };
-    let shape = Shape {
-        attributes: paths(&strings("attributes")?)?,
-        excluded: paths(&strings("excludedAttributes")?)?,
-    };
-    list(
-        &state,
-        &p,
-        filter,
-        number("startIndex")?,
-        number("count")?,
-        &shape,
-    )
-    .await
+    list(&state, &p, &ListRequest::from_search(&body)?).await
 }
 
 pub async fn users_post(

@@ -194,19 +194,26 @@ pub async fn activity_get(
     Ok(page.into_response())
 }
 
-/// A CSV field: quoted, and (against formula injection when the file is opened in a
-/// spreadsheet) a leading `= + - @`, tab or carriage return neutralised.
-fn csv_field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
+/// A cell of the CSV export: a leading `= + - @`, tab or carriage return neutralised (against
+/// formula injection when the file is opened in a spreadsheet). Quoting is the writer's.
+fn neutralised(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}").into()
     } else {
-        text.to_owned()
-    };
-    format!("\"{}\"", text.replace('"', "\"\""))
+        text.into()
+    }
 }
 
-/// One event as a line of the CSV export.
-fn csv_line(csv: &mut String, e: &AccountEvent, reader: &str) {
+/// The CSV writer of the export: every field quoted, lines ended as RFC 4180 ends them.
+fn csv_writer(into: Vec<u8>) -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(into)
+}
+
+/// One event as a record of the CSV export.
+fn csv_record(csv: &mut csv::Writer<Vec<u8>>, e: &AccountEvent, reader: &str) -> csv::Result<()> {
     let fields = [
         iso_time(e.at),
         words(e, reader),
@@ -216,14 +223,19 @@ fn csv_line(csv: &mut String, e: &AccountEvent, reader: &str) {
         e.reference.clone().unwrap_or_default(),
         e.detail.clone(),
     ];
-    for (n, field) in fields.iter().enumerate() {
-        if n > 0 {
-            csv.push(',');
-        }
-        csv.push_str(&csv_field(field));
-    }
-    csv.push_str("\r\n");
+    csv.write_record(fields.iter().map(|f| neutralised(f).into_owned()))
 }
+
+/// The export's first line.
+const CSV_HEADER: [&str; 7] = [
+    "time",
+    "what",
+    "event",
+    "by",
+    "member",
+    "reference",
+    "detail",
+];
 
 pub async fn activity_csv_get(
     State(state): State<AppState>,
@@ -248,14 +260,21 @@ pub async fn activity_csv_get(
             if events.is_empty() && !first {
                 return Ok::<_, ServiceError>(None);
             }
-            let mut csv = String::with_capacity(events.len() * 160 + 64);
+            let mut buf = Vec::with_capacity(events.len() * 160 + 64);
             if first {
-                csv.push_str("time,what,event,by,member,reference,detail\r\n");
+                // The header row as it always was: names, unquoted.
+                buf.extend_from_slice(CSV_HEADER.join(",").as_bytes());
+                buf.extend_from_slice(b"\r\n");
             }
-            for e in &events {
-                csv_line(&mut csv, e, reader.as_str());
-            }
-            Ok(Some((Bytes::from(csv), (export, reader, false))))
+            let mut csv = csv_writer(buf);
+            let written = (|| {
+                for e in &events {
+                    csv_record(&mut csv, e, reader.as_str())?;
+                }
+                csv.into_inner().map_err(|e| e.into_error().into())
+            })();
+            let bytes = written.map_err(|e: csv::Error| ServiceError::Internal(e.into()))?;
+            Ok(Some((Bytes::from(bytes), (export, reader, false))))
         },
     );
     let mut res = Body::from_stream(chunks).into_response();
@@ -273,12 +292,18 @@ pub async fn activity_csv_get(
 
 #[cfg(test)]
 mod tests {
-    use super::csv_field;
+    use super::{csv_writer, neutralised};
 
     #[test]
     fn csv_fields_are_quoted_and_formulas_neutralised() {
-        assert_eq!(csv_field("a \"b\""), "\"a \"\"b\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(1)"), "\"'=HYPERLINK(1)\"");
-        assert_eq!(csv_field("plain"), "\"plain\"");
+        let mut w = csv_writer(Vec::new());
+        let cells = ["a \"b\"", "=HYPERLINK(1)", "plain", "line\nbreak"];
+        w.write_record(cells.map(|c| neutralised(c).into_owned()))
+            .unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        assert_eq!(
+            text,
+            "\"a \"\"b\"\"\",\"'=HYPERLINK(1)\",\"plain\",\"line\nbreak\"\r\n"
+        );
     }
 }
