@@ -48,20 +48,9 @@ pub struct Cli {
     #[arg(long, env = "PINPANEL_KEY_FILE", global = true)]
     pub key_file: Option<PathBuf>,
 
-    /// The SMTP server mail goes through: `smtp://host:port` (plain; `?tls=required` for
-    /// STARTTLS), `smtps://host:port` (TLS), with an optional `user:password@`. Without it mail
-    /// stays in the outbox.
-    #[arg(long, env = "PINPANEL_SMTP_URL", hide_env_values = true, global = true)]
-    pub smtp_url: Option<String>,
-
-    /// The sender of mail, e.g. `Support PINs <pins@example.com>`.
-    #[arg(
-        long,
-        env = "PINPANEL_MAIL_FROM",
-        default_value = defaults::MAIL_FROM,
-        global = true
-    )]
-    pub mail_from: String,
+    /// How mail goes out (every command that writes mail shares it).
+    #[command(flatten)]
+    pub mail: MailArgs,
 
     /// How log lines are written to stderr: `text`, or `json` (one object per line).
     #[arg(
@@ -189,6 +178,25 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 21)]
         runs: usize,
     },
+}
+
+/// The mail flags every command shares.
+#[derive(Debug, Clone, Args)]
+pub struct MailArgs {
+    /// The SMTP server mail goes through: `smtp://host:port` (plain; `?tls=required` for
+    /// STARTTLS), `smtps://host:port` (TLS), with an optional `user:password@`. Without it mail
+    /// stays in the outbox.
+    #[arg(long, env = "PINPANEL_SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of mail, e.g. `Support PINs <pins@example.com>`.
+    #[arg(
+        long,
+        env = "PINPANEL_MAIL_FROM",
+        default_value = defaults::MAIL_FROM,
+        global = true
+    )]
+    pub mail_from: String,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -5,7 +5,6 @@ use secrecy::SecretString;
 
 use crate::domain::{Kind, Role, UnlockPolicy};
 use crate::service::{accounts, members, Actor, Ctx};
-use crate::store;
 
 pub struct DemoLogin {
     pub username: &'static str,
@@ -20,7 +19,7 @@ pub struct DemoLogins {
 
 /// Seeds the demo data if the database has no account yet.
 pub async fn seed(ctx: &Ctx) -> anyhow::Result<Option<DemoLogins>> {
-    if store::accounts::count(&ctx.db.pool).await? > 0 {
+    if !accounts::none_yet(ctx).await? {
         return Ok(None);
     }
     let account = accounts::create_account(

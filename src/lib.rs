@@ -4,7 +4,8 @@
 //! them so): `web` and `api` translate HTTP and call `http`, `service` and `domain`; `http` is
 //! what the two faces share; `service` holds every rule about who may do what and calls `store`
 //! and `domain`; `store` reads rows into `domain` types; `domain` and `crypto` import nothing of
-//! the others. `startup`, `cli`, `config`, `demo`, `seed` and `telemetry` assemble the whole.
+//! the others. `cli` (with `demo` and `seed`) calls use cases like a face, never the store or a
+//! face; `startup`, `config` and `telemetry` assemble the whole.
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

@@ -164,8 +164,7 @@ impl From<crate::service::ServiceError> for ApiError {
             ),
             E::KeyRotated => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "This server is being restarted with a new key. Nothing was changed; try again \
-                 in a minute.",
+                crate::service::KEY_ROTATED_MESSAGE,
             ),
             E::Invalid(msg) | E::Immutable(msg) => ApiError::bad_request(msg),
             E::Conflict(msg) | E::Taken(msg) => ApiError::new(StatusCode::CONFLICT, msg),

@@ -9,13 +9,13 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::plainly;
-use crate::config::ImportCommand;
+use crate::config::{ImportCommand, MailArgs};
 use crate::service::import::{self, Scope};
+use crate::service::mail::Delivery;
 use crate::service::{self, Actor};
-use crate::startup::Opened;
-use crate::web::urls;
+use crate::startup::{Opened, ServeSettings};
 
-pub async fn run(opened: &Opened, command: ImportCommand, smtp: bool) -> anyhow::Result<()> {
+pub async fn run(opened: &Opened, command: ImportCommand, mail: &MailArgs) -> anyhow::Result<()> {
     let ImportCommand::Members {
         file,
         dry_run,
@@ -25,26 +25,14 @@ pub async fn run(opened: &Opened, command: ImportCommand, smtp: bool) -> anyhow:
     } = command;
     let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
     // Invitations carry links to the panel: they are queued (for the server's worker to send)
-    // only when mail and the public address are both known.
-    let mail = smtp && public_url.is_some();
-    let ctx = opened.context(
-        service::Settings {
-            mail_sends: mail,
-            link_base: public_url
-                .clone()
-                .unwrap_or_else(|| service::Settings::default().link_base),
-            public_url,
-            link_routes: service::LinkRoutes {
-                invitation: urls::INVITATION,
-                password: urls::RESET_PASSWORD,
-                setup: urls::SETUP,
-                email_confirm: urls::EMAIL_CONFIRM_LINK,
-                email_answer: urls::EMAIL_ANSWER_LINK,
-            },
-            ..service::Settings::default()
-        },
-        service::Instance::default(),
-    )?;
+    // only when mail and the public address are both known (`use_cases(None)`).
+    let settings = ServeSettings {
+        public_url,
+        delivery: super::serve::delivery(mail, Delivery::None)?,
+        mail_from: mail.mail_from.clone(),
+        ..ServeSettings::default()
+    };
+    let ctx = opened.context(settings.use_cases(None)?, service::Instance::default())?;
     let plan = import::plan(&ctx, &bytes, &Scope::Anywhere { create_accounts })
         .await
         .map_err(plainly)?;
@@ -79,7 +67,7 @@ pub async fn run(opened: &Opened, command: ImportCommand, smtp: bool) -> anyhow:
         );
         return Ok(());
     }
-    if invite && !mail {
+    if invite && !ctx.settings.mail_sends {
         eprintln!(
             "no invitations: set PINPANEL_SMTP_URL and PINPANEL_PUBLIC_URL to queue them (members \
              can choose a password with \"Forgot password?\")"
@@ -87,9 +75,13 @@ pub async fn run(opened: &Opened, command: ImportCommand, smtp: bool) -> anyhow:
     }
     let total = plan.rows.len();
     let mut report = Progress::new(total);
-    let summary = import::run(&ctx, Actor::Cli, &plan, invite && mail, |done| {
-        report.at(done)
-    })
+    let summary = import::run(
+        &ctx,
+        Actor::Cli,
+        &plan,
+        invite && ctx.settings.mail_sends,
+        |done| report.at(done),
+    )
     .await
     .map_err(plainly)?;
     report.finish();

@@ -16,8 +16,7 @@ use secrecy::SecretString;
 
 use crate::config::{Cli, Command};
 use crate::service::ServiceError;
-use crate::startup;
-use crate::store::DbOptions;
+use crate::startup::{self, DbOptions};
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let keys = cli.key_source();
@@ -35,19 +34,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let opened = open(args.db_pool).await?;
-            serve::serve(opened, *args, &cli.smtp_url, &cli.mail_from).await
+            serve::serve(opened, *args, &cli.mail).await
         }
         Command::Migrate => ops::migrate(url).await,
         Command::Key(command) => ops::key(url, &keys, command).await,
         Command::Backup { file } => ops::backup(url, &file).await,
         Command::Mail(command) => {
             let opened = open(Some(2)).await?;
-            ops::mail(&opened, command, &cli.smtp_url, &cli.mail_from).await
+            ops::mail(&opened, command, &cli.mail).await
         }
         Command::Bench(command) => ops::bench(url, &keys, command).await,
         Command::Import(command) => {
             let opened = open(Some(4)).await?;
-            import::run(&opened, command, cli.smtp_url.is_some()).await
+            import::run(&opened, command, &cli.mail).await
         }
         command @ (Command::Account(_)
         | Command::Member(_)

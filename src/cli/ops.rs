@@ -1,18 +1,15 @@
 //! The operator's commands: migrations, rotating the PIN key, a backup of the SQLite file, a
 //! test message, and the benchmark helpers.
 
-use anyhow::{bail, Context};
-
 use super::{plainly, read_password};
-use crate::config::{BenchCommand, KeyCommand, MailCommand};
+use crate::config::{BenchCommand, KeyCommand, MailArgs, MailCommand};
 use crate::crypto::KeySource;
 use crate::service::{self, mail};
-use crate::startup::{self, Opened};
-use crate::store::{self, Backend, Db, DbOptions};
+use crate::startup::{self, DbOptions, Opened, ServeSettings};
 
 /// `pinpanel migrate`.
 pub async fn migrate(database_url: &str) -> anyhow::Result<()> {
-    let db = Db::connect(database_url, &DbOptions::default()).await?;
+    let db = startup::connect(database_url, &DbOptions::default()).await?;
     db.migrate().await?;
     println!("migrations applied");
     Ok(())
@@ -25,25 +22,19 @@ pub async fn key(database_url: &str, keys: &KeySource, command: KeyCommand) -> a
     }
 }
 
-/// `pinpanel mail test --to ADDRESS`: the message goes from `mail_from`.
+/// `pinpanel mail test --to ADDRESS`: the message goes from `--mail-from`.
 pub async fn mail(
     opened: &Opened,
     command: MailCommand,
-    smtp_url: &Option<String>,
-    mail_from: &str,
+    mail_args: &MailArgs,
 ) -> anyhow::Result<()> {
     let MailCommand::Test { to } = command;
-    let ctx = opened.context(
-        service::Settings {
-            mail_from: mail_from.to_owned(),
-            ..service::Settings::default()
-        },
-        service::Instance::default(),
-    )?;
-    let delivery = match smtp_url {
-        Some(url) => mail::Delivery::smtp(url)?,
-        None => mail::Delivery::None,
+    let settings = ServeSettings {
+        mail_from: mail_args.mail_from.clone(),
+        ..ServeSettings::default()
     };
+    let ctx = opened.context(settings.use_cases(None)?, service::Instance::default())?;
+    let delivery = super::serve::delivery(mail_args, mail::Delivery::None)?;
     let answer = mail::worker::send_test(&ctx, &delivery, &to)
         .await
         .map_err(plainly)?;
@@ -121,9 +112,9 @@ async fn rotate_key(
     Ok(())
 }
 
-/// `pinpanel backup FILE`.
+/// `pinpanel backup FILE`: needs no key (the copy keeps the PINs sealed).
 pub async fn backup(database_url: &str, file: &std::path::Path) -> anyhow::Result<()> {
-    let db = Db::connect(
+    let db = startup::connect(
         database_url,
         &DbOptions {
             max_connections: Some(1),
@@ -131,32 +122,8 @@ pub async fn backup(database_url: &str, file: &std::path::Path) -> anyhow::Resul
         },
     )
     .await?;
-    if db.backend() == Backend::Postgres {
-        bail!(
-            "pinpanel backup copies SQLite databases; for PostgreSQL use pg_dump, e.g. \
-             `pg_dump --format=custom --file=pinpanel.dump \"$DATABASE_URL\"` (restore with \
-             `pg_restore --clean --if-exists --dbname=\"$DATABASE_URL\" pinpanel.dump`). Keep \
-             the PIN key apart from the dump: it is not in it"
-        );
-    }
-    // The copy holds password hashes and sealed PINs: only its owner may read it. VACUUM INTO
-    // fills an empty file, so make that file first, with the mode.
-    crate::crypto::create_private_file(file).with_context(|| {
-        format!(
-            "cannot create {} (a backup never overwrites a file that exists)",
-            file.display()
-        )
-    })?;
-    let path = file.to_str().context("the backup path is not UTF-8")?;
-    if let Err(e) = store::copy_sqlite_into(&db.pool, path).await {
-        let _ = std::fs::remove_file(file);
-        return Err(e).context("the copy failed");
-    }
-    let check = store::integrity_check_of(&db.pool, path).await?;
-    if check != "ok" {
-        bail!("the copy in {path} failed SQLite's integrity check: {check}");
-    }
-    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    let size = service::backup::sqlite_copy(&db, file).await?;
+    let path = file.display();
     println!("backed up to {path} ({size} bytes), checked");
     println!(
         "the PIN key is not in the backup: keep the key file (or PINPANEL_KEY) safe beside it, \

@@ -1,55 +1,80 @@
 //! `pinpanel serve`: the settings from the command line, the demo data or the first start's
 //! set-up link, and the server until Ctrl-C or SIGTERM.
 
-use crate::config::ServeArgs;
+use crate::config::{MailArgs, ServeArgs};
 use crate::service::{links, mail};
 use crate::startup::{self, App, ServeSettings};
+
+/// How mail goes out: through the SMTP server named, else (for `--demo`, `fallback`) into the
+/// log, else it stays in the outbox.
+pub(super) fn delivery(
+    mail: &MailArgs,
+    fallback: mail::Delivery,
+) -> anyhow::Result<mail::Delivery> {
+    match &mail.smtp_url {
+        Some(url) => mail::Delivery::smtp(url),
+        None => Ok(fallback),
+    }
+}
+
+/// `--demo` on a loopback address serves plain http: cookies are not marked Secure unless
+/// `PINPANEL_COOKIE_SECURE` says so.
+fn demo_over_http(args: &ServeArgs) -> bool {
+    args.cookie_secure.is_none() && args.demo && args.addr.ip().is_loopback()
+}
+
+/// `serve`'s flags and the mail flags it shares with every command, as the server's settings:
+/// the one place a flag becomes a setting.
+impl TryFrom<(&ServeArgs, &MailArgs)> for ServeSettings {
+    type Error = anyhow::Error;
+
+    fn try_from((args, mail): (&ServeArgs, &MailArgs)) -> anyhow::Result<Self> {
+        Ok(ServeSettings {
+            cookie_secure: args.cookie_secure.unwrap_or(!demo_over_http(args)),
+            reauth_secs: i64::from(args.reauth_minutes) * 60,
+            idle_timeout_secs: i64::from(args.idle_timeout_minutes) * 60,
+            absolute_timeout_secs: i64::from(args.absolute_timeout_hours) * 3600,
+            audit_retention_days: args.audit_retention_days,
+            trusted_proxies: args.trusted_proxies.clone(),
+            public_url: args.public_url.clone(),
+            delivery: delivery(
+                mail,
+                if args.demo {
+                    mail::Delivery::Log
+                } else {
+                    mail::Delivery::None
+                },
+            )?,
+            mail_from: mail.mail_from.clone(),
+            default_region: args.default_region.clone(),
+            require_two_step: args.require_two_step.0.clone(),
+            metrics_addr: args.metrics_addr,
+            verify_limit: args.verify_limit,
+            token_limit: args.token_limit,
+            sso: args.oidc.config()?,
+            ..ServeSettings::default()
+        })
+    }
+}
 
 pub async fn serve(
     opened: startup::Opened,
     args: ServeArgs,
-    smtp_url: &Option<String>,
-    mail_from: &str,
+    mail: &MailArgs,
 ) -> anyhow::Result<()> {
-    let loopback = args.addr.ip().is_loopback();
-    let cookie_secure = match args.cookie_secure {
-        Some(secure) => secure,
-        None if args.demo && loopback => {
-            println!(
-                "note: --demo on a loopback address, so cookies are not marked Secure and plain \
-                 http works; behind HTTPS set PINPANEL_COOKIE_SECURE=true"
-            );
-            false
-        }
-        None => true,
-    };
+    let settings = ServeSettings::try_from((&args, mail))?;
+    if demo_over_http(&args) {
+        println!(
+            "note: --demo on a loopback address, so cookies are not marked Secure and plain \
+             http works; behind HTTPS set PINPANEL_COOKIE_SECURE=true"
+        );
+    }
     let demo_logins = if args.demo {
         crate::demo::seed(&opened.ctx).await?
     } else {
         None
     };
-    let settings = ServeSettings {
-        cookie_secure,
-        reauth_secs: i64::from(args.reauth_minutes) * 60,
-        idle_timeout_secs: i64::from(args.idle_timeout_minutes) * 60,
-        absolute_timeout_secs: i64::from(args.absolute_timeout_hours) * 3600,
-        audit_retention_days: args.audit_retention_days,
-        trusted_proxies: args.trusted_proxies.clone(),
-        public_url: args.public_url.clone(),
-        delivery: match smtp_url {
-            Some(url) => mail::Delivery::smtp(url)?,
-            None if args.demo => mail::Delivery::Log,
-            None => mail::Delivery::None,
-        },
-        mail_from: mail_from.to_owned(),
-        default_region: args.default_region.clone(),
-        require_two_step: args.require_two_step.0.clone(),
-        metrics_addr: args.metrics_addr,
-        verify_limit: args.verify_limit,
-        token_limit: args.token_limit,
-        sso: args.oidc.config()?,
-        ..ServeSettings::default()
-    };
+    let cookie_secure = settings.cookie_secure;
     let app = App::build(opened, args.addr, &settings).await?;
     let addr = app.local_addr()?;
     if !args.demo {

@@ -145,8 +145,7 @@ impl From<ServiceError> for ScimError {
             },
             E::KeyRotated => ScimError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "This server is being restarted with a new key. Nothing was changed; try again \
-                 in a minute.",
+                crate::service::KEY_ROTATED_MESSAGE,
             ),
             E::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error in SCIM");
@@ -155,7 +154,18 @@ impl From<ServiceError> for ScimError {
                     "An internal error occurred. Nothing was changed.",
                 )
             }
-            other => ScimError::bad(kind::INVALID_VALUE, other.to_string()),
+            // PIN and second-step refusals: SCIM changes neither, so these reach here only if
+            // a shared step refuses; said as a bad value, in the service's words.
+            e @ (E::Locked
+            | E::NotLocked
+            | E::NoPin
+            | E::PinExists
+            | E::InvalidPin(_)
+            | E::WrongCode
+            | E::CodesRefused
+            | E::WrongPassword
+            | E::ReauthRequired
+            | E::PinRequired) => ScimError::bad(kind::INVALID_VALUE, e.to_string()),
         }
     }
 }

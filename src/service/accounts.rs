@@ -7,6 +7,11 @@ use super::{policy, Actor, AuditRecord, Ctx, Result, ServiceError};
 use crate::domain::{Account, AccountNumber, DisplayName, Event, UnlockPolicy};
 use crate::store::{self, Tx};
 
+/// Has the installation no account yet (a first start, or a demo to seed)?
+pub async fn none_yet(ctx: &Ctx) -> Result<bool> {
+    Ok(store::accounts::count(&ctx.db.pool).await? == 0)
+}
+
 /// Creates an account; without a number, a random unused seven-digit one is drawn.
 pub async fn create_account(
     ctx: &Ctx,

@@ -83,6 +83,11 @@ pub enum ServiceError {
     Internal(#[from] anyhow::Error),
 }
 
+/// What every face tells a client when the PIN key was rotated under this instance
+/// ([`ServiceError::KeyRotated`]): written once, so the page, the API and SCIM say the same.
+pub const KEY_ROTATED_MESSAGE: &str =
+    "This server is being restarted with a new key. Nothing was changed; try again in a minute.";
+
 /// How long a client is asked to wait while the database is out of reach.
 pub const UNAVAILABLE_RETRY_SECS: i64 = 5;
 

@@ -311,7 +311,7 @@ pub async fn request_password_link(ctx: &Ctx, who: &str, address: &str) -> Resul
 /// The first start (`serve` on a database without accounts, not `--demo`): a set-up link, once
 /// per start, or `None` when the database has accounts.
 pub async fn setup_token(ctx: &Ctx) -> Result<Option<String>> {
-    if store::accounts::count(&ctx.db.pool).await? > 0 {
+    if !super::accounts::none_yet(ctx).await? {
         return Ok(None);
     }
     let (token, hash) = new_token();
@@ -334,7 +334,7 @@ pub async fn setup_token(ctx: &Ctx) -> Result<Option<String>> {
 
 /// Is `token` a live set-up link of a database that still has no account?
 pub async fn setup_is_open(ctx: &Ctx, token: &str) -> Result<bool> {
-    Ok(store::accounts::count(&ctx.db.pool).await? == 0
+    Ok(super::accounts::none_yet(ctx).await?
         && store::links::peek(
             &ctx.db.pool,
             &hash_of(token),

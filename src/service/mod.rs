@@ -10,6 +10,7 @@ pub mod activity;
 mod actor;
 pub mod alarm;
 mod audit;
+pub mod backup;
 mod ctx;
 pub mod directory;
 pub mod email;
@@ -41,7 +42,7 @@ pub mod two_step;
 pub use actor::Actor;
 pub use audit::{AuditRecord, Context};
 pub use ctx::{Ctx, Instance, Keys, Parts};
-pub use error::{Result, ServiceError, UNAVAILABLE_RETRY_SECS};
+pub use error::{Result, ServiceError, KEY_ROTATED_MESSAGE, UNAVAILABLE_RETRY_SECS};
 pub use settings::{defaults, LinkRoutes, Settings};
 
 /// Unix seconds now: the one clock every layer reads.

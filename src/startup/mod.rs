@@ -6,6 +6,8 @@ pub mod open;
 pub mod router;
 pub mod server;
 
-pub use open::{open, Opened, RECOVERY_KEY_NAME};
+/// The database's connection options, as the command line sets them.
+pub use crate::store::DbOptions;
+pub use open::{connect, open, Opened, RECOVERY_KEY_NAME};
 pub use router::{app, loggable_path};
 pub use server::{shutdown_signal, App, ServeSettings};

@@ -16,6 +16,11 @@ pub struct Opened {
     pub csrf_key: [u8; 32],
 }
 
+/// Connects to the database alone: no migrations, no key (what `migrate` and `backup` need).
+pub async fn connect(database_url: &str, options: &DbOptions) -> anyhow::Result<Db> {
+    Db::connect(database_url, options).await
+}
+
 /// Opens the database, applies migrations, loads the PIN key and checks it against the
 /// database. Everything the CLI and the server share.
 pub async fn open(

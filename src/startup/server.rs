@@ -84,6 +84,37 @@ impl Default for ServeSettings {
     }
 }
 
+impl ServeSettings {
+    /// The use cases' part of these settings, written once for `serve` and the commands that
+    /// queue mail (`import`, `mail test`). One-time links are based at the public URL, else at
+    /// `listening` (where this instance answers); with neither, no link could be followed, so
+    /// no mail is sent.
+    pub fn use_cases(&self, listening: Option<SocketAddr>) -> anyhow::Result<service::Settings> {
+        let link_base = match (&self.public_url, listening) {
+            (Some(url), _) => Some(url.clone()),
+            (None, Some(at)) => Some(url::Url::parse(&format!("http://{at}/"))?),
+            (None, None) => None,
+        };
+        Ok(service::Settings {
+            require_two_step: self.require_two_step.clone(),
+            reauth_secs: self.reauth_secs,
+            audit_retention_days: self.audit_retention_days,
+            public_url: self.public_url.clone(),
+            mail_from: self.mail_from.clone(),
+            mail_sends: self.delivery.sends() && link_base.is_some(),
+            link_base: link_base.unwrap_or_else(|| service::Settings::default().link_base),
+            link_routes: service::LinkRoutes {
+                invitation: urls::INVITATION,
+                password: urls::RESET_PASSWORD,
+                setup: urls::SETUP,
+                email_confirm: urls::EMAIL_CONFIRM_LINK,
+                email_answer: urls::EMAIL_ANSWER_LINK,
+            },
+            import_lease_secs: self.import_lease_secs,
+        })
+    }
+}
+
 /// A bound, ready-to-run application.
 pub struct App {
     listener: TcpListener,
@@ -130,28 +161,8 @@ impl App {
                 Some(Arc::new(sso))
             }
         };
-        let link_base = match &settings.public_url {
-            Some(url) => url.clone(),
-            None => url::Url::parse(&format!("http://{bound}/"))?,
-        };
         let ctx = opened.context(
-            service::Settings {
-                require_two_step: settings.require_two_step.clone(),
-                reauth_secs: settings.reauth_secs,
-                audit_retention_days: settings.audit_retention_days,
-                public_url: settings.public_url.clone(),
-                mail_from: settings.mail_from.clone(),
-                mail_sends: settings.delivery.sends(),
-                link_base,
-                link_routes: service::LinkRoutes {
-                    invitation: urls::INVITATION,
-                    password: urls::RESET_PASSWORD,
-                    setup: urls::SETUP,
-                    email_confirm: urls::EMAIL_CONFIRM_LINK,
-                    email_answer: urls::EMAIL_ANSWER_LINK,
-                },
-                import_lease_secs: settings.import_lease_secs,
-            },
+            settings.use_cases(Some(bound))?,
             service::Instance {
                 limits: service::limits::Limits::per_minute(
                     settings.verify_limit,

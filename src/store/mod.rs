@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod alarms;
 pub mod audit;
+pub mod bulk;
 pub mod email_changes;
 pub mod imports;
 pub mod links;

@@ -80,11 +80,9 @@ impl From<ServiceError> for WebError {
             ServiceError::Conflict(why) | ServiceError::Taken(why) => WebError::Conflict(why),
             ServiceError::Stale => WebError::Conflict(said(&e)),
             ServiceError::Immutable(why) => WebError::Invalid(why),
-            ServiceError::KeyRotated => WebError::Unavailable(
-                "This server is being restarted with a new key. Nothing was changed; please try \
-                 again in a minute."
-                    .into(),
-            ),
+            ServiceError::KeyRotated => {
+                WebError::Unavailable(crate::service::KEY_ROTATED_MESSAGE.into())
+            }
             ServiceError::Throttled { retry_after } => WebError::Throttled { retry_after },
             ServiceError::Busy { retry_after } => WebError::Busy { retry_after },
             ServiceError::Unavailable { retry_after } => WebError::Down { retry_after },

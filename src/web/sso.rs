@@ -59,7 +59,8 @@ fn refused(state: &AppState, e: SsoError) -> Result<Response> {
         .sso
         .as_ref()
         .map_or("single sign-on".to_owned(), |s| s.name.clone());
-    let (status, title, message) = match &e {
+    let not_linked = matches!(e, SsoError::NotLinked { .. });
+    let (status, title, message) = match e {
         SsoError::Off => (
             StatusCode::NOT_FOUND,
             "Not available",
@@ -94,19 +95,11 @@ fn refused(state: &AppState, e: SsoError) -> Result<Response> {
             "Already linked",
             format!("That {name} account is linked to another login here."),
         ),
-        SsoError::Service(ServiceError::Throttled { .. } | ServiceError::ReauthRequired) => {
-            return Err(match e {
-                SsoError::Service(e) => e.into(),
-                _ => WebError::NotFound,
-            })
-        }
-        SsoError::Service(ServiceError::Internal(_)) => {
-            return Err(match e {
-                SsoError::Service(e) => e.into(),
-                _ => WebError::NotFound,
-            })
-        }
-        _ => (
+        SsoError::UnknownAttempt
+        | SsoError::Replayed
+        | SsoError::Expired
+        | SsoError::ProviderSaid(_)
+        | SsoError::Refused(_) => (
             StatusCode::BAD_REQUEST,
             "Sign-in refused",
             format!(
@@ -114,13 +107,46 @@ fn refused(state: &AppState, e: SsoError) -> Result<Response> {
                 sentence(&e.to_string())
             ),
         ),
+        SsoError::Service(se) => match se {
+            // Not about this sign-in: answered as every page answers them (429, 503, 500, the
+            // password again).
+            ServiceError::Throttled { .. }
+            | ServiceError::Busy { .. }
+            | ServiceError::Unavailable { .. }
+            | ServiceError::KeyRotated
+            | ServiceError::ReauthRequired
+            | ServiceError::Internal(_) => return Err(se.into()),
+            ServiceError::NotFound
+            | ServiceError::Forbidden(_)
+            | ServiceError::Locked
+            | ServiceError::NotLocked
+            | ServiceError::NoPin
+            | ServiceError::PinExists
+            | ServiceError::InvalidPin(_)
+            | ServiceError::WrongCode
+            | ServiceError::CodesRefused
+            | ServiceError::WrongPassword
+            | ServiceError::PinRequired
+            | ServiceError::Invalid(_)
+            | ServiceError::Conflict(_)
+            | ServiceError::Taken(_)
+            | ServiceError::Stale
+            | ServiceError::Immutable(_) => (
+                StatusCode::BAD_REQUEST,
+                "Sign-in refused",
+                format!(
+                    "{} Start again from the login page.",
+                    sentence(&se.to_string())
+                ),
+            ),
+        },
     };
     let mut res = (
         status,
         RefusedPage {
             title: title.to_owned(),
             message,
-            not_linked: matches!(e, SsoError::NotLinked { .. }),
+            not_linked,
             name,
         },
     )
@@ -217,17 +243,20 @@ pub async fn sso_callback_get(
                 }
             }
         }
-        Finished::Linked { user, .. } => match &auth {
-            Some(a) if a.user.id == user.id => Redirect::to(urls::TWO_STEP_LINKED).into_response(),
-            _ => Redirect::to(urls::LOGIN).into_response(),
+        // Both answer only the member who started them, in the session that started them.
+        Finished::Linked { user, .. } => match auth.as_ref().filter(|a| a.user.id == user.id) {
+            Some(_) => Redirect::to(urls::TWO_STEP_LINKED).into_response(),
+            None => Redirect::to(urls::LOGIN).into_response(),
         },
-        Finished::Reauthenticated { user } => match &auth {
-            Some(a) if a.user.id == user.id => {
-                a.session.reauthenticated(&user).await?;
-                Redirect::to(urls::PROFILE_SUPPORT_PIN).into_response()
+        Finished::Reauthenticated { user } => {
+            match auth.as_ref().filter(|a| a.user.id == user.id) {
+                Some(a) => {
+                    a.session.reauthenticated(&user).await?;
+                    Redirect::to(urls::PROFILE_SUPPORT_PIN).into_response()
+                }
+                None => Redirect::to(urls::LOGIN).into_response(),
             }
-            _ => Redirect::to(urls::LOGIN).into_response(),
-        },
+        }
     };
     clear_cookie(&state, &mut res);
     Ok(res)
@@ -307,13 +336,10 @@ pub async fn sso_unlink_post(
                 .into_response())
         }
         Err(ServiceError::NotFound) => Err(WebError::NotFound),
-        other => {
-            with_password(
-                &state,
-                &auth,
-                other,
-                |()| Ok(StatusCode::OK.into_response()),
-            )
+        refused @ Err(_) => {
+            with_password(&state, &auth, refused, |()| {
+                Ok(StatusCode::OK.into_response())
+            })
             .await
         }
     }
