@@ -3,13 +3,13 @@
 //! passwords, activity, and the first start. Mail goes to a real SMTP server.
 
 use pinpanel::domain::{Role, UnlockPolicy};
-use pinpanel::service::{mail::Delivery, members, people, Actor};
-use pinpanel::startup::ServeSettings;
+use pinpanel::service::{members, people, Actor};
 
 use crate::dual;
-use crate::helpers::{spawn_public_app, test_settings, Backend, Client, TestApp, PASSWORD};
-use crate::mail_server::{Mail, MailServer};
-use crate::process::Server;
+use crate::helpers::mail::{link_in, mailing_app};
+use crate::helpers::path_of;
+use crate::helpers::process::Server;
+use crate::helpers::{Backend, Client, TestApp, PASSWORD};
 
 dual!(
     without_mail_the_invitation_link_is_shown_once_and_works_once,
@@ -24,31 +24,6 @@ dual!(
     a_forgotten_password_is_reset_from_the_mail_once,
     the_first_start_prints_a_set_up_link_that_works_once,
 );
-
-/// An app whose mail goes to a real SMTP server.
-async fn mailing_app(backend: Backend) -> Option<(TestApp, MailServer)> {
-    let smtp = MailServer::start().await?;
-    let settings = ServeSettings {
-        delivery: Delivery::smtp(&smtp.url()).expect("an SMTP URL"),
-        ..test_settings()
-    };
-    let app = spawn_public_app(backend, settings).await?;
-    Some((app, smtp))
-}
-
-/// The first link in a mail's text part that starts with `prefix`.
-fn link_in(mail: &Mail, prefix: &str) -> String {
-    let at = mail.text.find(prefix).expect("a link in the mail");
-    mail.text[at..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-fn path_of(url: &str) -> String {
-    url::Url::parse(url).unwrap().path().to_owned()
-}
 
 /// Sets a password through a one-time link page as a person would: GET, then POST.
 async fn choose_password(app: &TestApp, path: &str, password: &str) -> (u16, String) {

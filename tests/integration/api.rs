@@ -4,6 +4,7 @@ use pinpanel::domain::UnlockPolicy;
 use serde_json::{json, Value};
 
 use crate::dual;
+use crate::helpers::Api;
 use crate::helpers::{TestApp, PASSWORD};
 
 dual!(
@@ -17,57 +18,6 @@ dual!(
     malformed_requests_get_clear_4xx_and_change_nothing,
     a_recited_pin_is_the_same_pin_with_stray_spaces_on_both_faces,
 );
-
-struct Api<'a> {
-    app: &'a TestApp,
-    http: reqwest::Client,
-}
-
-impl<'a> Api<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Api {
-            app,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn token(&self, username: &str) -> String {
-        let (status, body) = self
-            .send("POST", "/v2.0/tokens", None, Some(json!({"auth":{"passwordCredentials":{"username":username,"password":PASSWORD}}})))
-            .await;
-        assert_eq!(status, 200, "{body}");
-        body["access"]["token"]["id"].as_str().unwrap().to_owned()
-    }
-
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method.parse().unwrap(), self.app.url(path));
-        if let Some(t) = token {
-            req = req.header("X-Auth-Token", t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        (
-            status,
-            if text.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap_or(Value::String(text))
-            },
-        )
-    }
-}
 
 fn pin_body(pin: &str) -> Value {
     json!({"RAX-AUTH:phonePin":{"pin":pin}})

@@ -5,7 +5,8 @@ use pinpanel::domain::UnlockPolicy;
 use serde_json::{json, Value};
 
 use crate::dual;
-use crate::helpers::{TestApp, PASSWORD};
+use crate::helpers::Api;
+use crate::helpers::TestApp;
 
 dual!(
     the_token_answer_carries_the_providers_fields,
@@ -17,53 +18,6 @@ dual!(
     phone_pin_errors_read_as_the_providers,
     json_only_an_xml_only_accept_is_406,
 );
-
-/// A small client for these tests: every answer as (status, JSON).
-struct Api<'a> {
-    app: &'a TestApp,
-    http: reqwest::Client,
-}
-
-impl<'a> Api<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Api {
-            app,
-            http: reqwest::Client::new(),
-        }
-    }
-
-    async fn send(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let mut req = self
-            .http
-            .request(method.parse().unwrap(), self.app.url(path));
-        if let Some(t) = token {
-            req = req.header("X-Auth-Token", t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let res = req.send().await.unwrap();
-        let status = res.status().as_u16();
-        let text = res.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    async fn authenticate(&self, username: &str) -> (u16, Value) {
-        self.send(
-            "POST",
-            "/v2.0/tokens",
-            None,
-            Some(json!({"auth":{"passwordCredentials":{"username":username,"password":PASSWORD}}})),
-        )
-        .await
-    }
-}
 
 fn rfc3339(v: &Value) -> bool {
     v.as_str().is_some_and(|s| {

@@ -5,26 +5,13 @@
 use std::time::{Duration, Instant};
 
 use crate::dual;
+use crate::helpers::linked_assets;
 use crate::helpers::TestApp;
 
 dual!(
     every_file_a_page_links_is_served_with_a_year_of_caching,
     static_files_answer_at_once_on_a_kept_alive_connection,
 );
-
-/// The `/static/…` URLs a page links to.
-pub fn linked_assets(page: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for attr in ["href=\"", "src=\""] {
-        for part in page.split(attr).skip(1) {
-            let url: String = part.chars().take_while(|c| *c != '"').collect();
-            if url.starts_with("/static/") {
-                found.push(url);
-            }
-        }
-    }
-    found
-}
 
 async fn every_file_a_page_links_is_served_with_a_year_of_caching(app: TestApp) {
     let c = app.client();

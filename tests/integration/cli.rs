@@ -1,94 +1,10 @@
 //! The command line, run as the real binary against SQLite and PostgreSQL.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use crate::dual;
+use crate::helpers::process::{pinpanel, words};
 use crate::helpers::{Backend, TestDb};
 
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    fn last_line(&self) -> &str {
-        self.stdout.lines().last().unwrap_or_default()
-    }
-}
-
-/// Splits a command line written as in a shell: words separated by spaces, `'…'` for a word
-/// with spaces in it.
-fn words(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut word = String::new();
-    let mut quoted = false;
-    let mut started = false;
-    for c in line.chars() {
-        match c {
-            '\'' => {
-                quoted = !quoted;
-                started = true;
-            }
-            ' ' if !quoted => {
-                if started {
-                    out.push(std::mem::take(&mut word));
-                    started = false;
-                }
-            }
-            c => {
-                word.push(c);
-                started = true;
-            }
-        }
-    }
-    if started {
-        out.push(word);
-    }
-    out
-}
-
-/// Runs `pinpanel <line>` on the database with `stdin` as its standard input.
-pub fn pinpanel(db: &TestDb, key: Option<&str>, line: &str, stdin: &str) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pinpanel"));
-    cmd.args(words(line))
-        .env("DATABASE_URL", &db.url)
-        .env_remove("PINPANEL_KEY_FILE")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    match key {
-        Some(k) => cmd.env("PINPANEL_KEY", k),
-        None => cmd.env_remove("PINPANEL_KEY"),
-    };
-    let mut child = cmd.spawn().expect("run pinpanel");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    let out = child.wait_with_output().expect("wait");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-async fn count(db: &TestDb, table: &str) -> i64 {
-    let pool = crate::helpers::connect(&db.url).await;
-    let n = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    n
-}
 
 #[test]
 fn command_lines_split_like_a_shell() {
@@ -144,8 +60,8 @@ async fn every_command_works_and_bad_input_writes_nothing(backend: Backend) {
     );
     assert!(r.stdout.contains("carl") && r.stdout.contains("contact"));
     assert!(r.stdout.contains("newbie") && r.stdout.contains("INACTIVE"));
-    let users = count(&db, "users").await;
-    let audit = count(&db, "audit_log").await;
+    let users = db.count("SELECT COUNT(*) FROM users").await;
+    let audit = db.count("SELECT COUNT(*) FROM audit_log").await;
     // Bad input: one line on stderr, non-zero, nothing written.
     let bob = format!("{member} --username bob --name Bob");
     let long_enough = "pw is long enough\n";
@@ -223,9 +139,13 @@ async fn every_command_works_and_bad_input_writes_nothing(backend: Backend) {
         assert!(r.stderr.contains(says), "{line}: {:?}", r.stderr);
         assert!(r.stdout.is_empty(), "{line}");
     }
-    assert_eq!(count(&db, "users").await, users, "nothing written");
-    assert_eq!(count(&db, "accounts").await, 2);
-    assert_eq!(count(&db, "audit_log").await, audit);
+    assert_eq!(
+        db.count("SELECT COUNT(*) FROM users").await,
+        users,
+        "nothing written"
+    );
+    assert_eq!(db.count("SELECT COUNT(*) FROM accounts").await, 2);
+    assert_eq!(db.count("SELECT COUNT(*) FROM audit_log").await, audit);
     // set-password and disable.
     ok(
         "member set-password --username alice --password-stdin",

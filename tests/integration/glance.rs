@@ -6,16 +6,13 @@
 
 use pinpanel::domain::{Kind, Reference, Role, UnlockPolicy, User};
 use pinpanel::service::alarm::{LOCKS_PER_DAY, WRONG_PINS_PER_HOUR};
-use pinpanel::service::mail::Delivery;
 use pinpanel::service::{members, pins, Actor};
-use pinpanel::startup::ServeSettings;
 use secrecy::SecretString;
 
 use crate::dual;
-use crate::helpers::{
-    migration_statement, spawn_app, spawn_public_app, test_settings, Backend, TestApp,
-};
-use crate::mail_server::MailServer;
+use crate::helpers::count;
+use crate::helpers::mail::mailing_app;
+use crate::helpers::{migration_statement, spawn_app, Backend, TestApp};
 
 dual!(
     activity_reads_in_words_and_verifications_carry_their_reference,
@@ -27,13 +24,6 @@ dual!(backend:
     the_overview_in_chromium_with_javascript,
     the_overview_in_chromium_without_javascript,
 );
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sql)
-        .fetch_one(app.pool())
-        .await
-        .unwrap()
-}
 
 /// `n` wrong verifications of `member` by `agent`, through the service.
 async fn wrong(app: &TestApp, agent: &User, member: &User, n: usize) {
@@ -101,7 +91,7 @@ async fn activity_reads_in_words_and_verifications_carry_their_reference(app: Te
     // A reference over 64 characters is refused, and nothing is counted.
     let long = "x".repeat(Reference::MAX_CHARS + 1);
     let before = count(
-        &app,
+        app.pool(),
         "SELECT COUNT(*) FROM audit_log WHERE event LIKE 'pin.verif%'",
     )
     .await;
@@ -116,7 +106,7 @@ async fn activity_reads_in_words_and_verifications_carry_their_reference(app: Te
     assert!(page.contains("at most 64 characters"), "{page}");
     assert_eq!(
         count(
-            &app,
+            app.pool(),
             "SELECT COUNT(*) FROM audit_log WHERE event LIKE 'pin.verif%'"
         )
         .await,
@@ -346,7 +336,7 @@ async fn the_users_page_counts_members_as_they_come_and_go(app: TestApp) {
             .expect("member")
         }
     });
-    let added = crate::hardening::futures_join_all(adds).await;
+    let added = crate::helpers::wait::futures_join_all(adds).await;
     let mut conn = app.pool().acquire().await.unwrap();
     pinpanel::store::scim::remove_member(&mut conn, &added[0])
         .await
@@ -413,17 +403,6 @@ async fn the_users_page_counts_members_as_they_come_and_go(app: TestApp) {
     assert_eq!(shown, ordered);
 }
 
-/// An app whose mail goes to a real SMTP server.
-async fn mailing_app(backend: Backend) -> Option<(TestApp, MailServer)> {
-    let smtp = MailServer::start().await?;
-    let settings = ServeSettings {
-        delivery: Delivery::smtp(&smtp.url()).expect("an SMTP URL"),
-        ..test_settings()
-    };
-    let app = spawn_public_app(backend, settings).await?;
-    Some((app, smtp))
-}
-
 async fn the_alarm_warns_administrators_once_an_hour(backend: Backend) {
     let Some((app, smtp)) = mailing_app(backend).await else {
         return;
@@ -450,7 +429,7 @@ async fn the_alarm_warns_administrators_once_an_hour(backend: Backend) {
         (WRONG_PINS_PER_HOUR - 9) as usize,
     )
     .await;
-    assert_eq!(count(&app, alarms).await, 0);
+    assert_eq!(count(app.pool(), alarms).await, 0);
     let c = app.logged_in("root").await;
     let (_, _, overview) = c.get("/overview").await;
     assert!(!overview.contains("id=\"alarm\""), "{overview}");
@@ -471,7 +450,7 @@ async fn the_alarm_warns_administrators_once_an_hour(backend: Backend) {
         t.await.unwrap();
     }
     assert_eq!(
-        count(&app, alarms).await,
+        count(app.pool(), alarms).await,
         1,
         "one alarm however many at once"
     );
@@ -493,11 +472,11 @@ async fn the_alarm_warns_administrators_once_an_hour(backend: Backend) {
 
     // More wrong PINs within the hour: no second alarm, no second mail.
     wrong(&app, &agent, &members[3], 1).await;
-    assert_eq!(count(&app, alarms).await, 1);
+    assert_eq!(count(app.pool(), alarms).await, 1);
     // Counted where mail is queued (the outbox), not by waiting for what does not arrive.
     let queued = "SELECT COUNT(*) FROM outbox WHERE kind = 'alarm.impostor'";
     assert_eq!(
-        count(&app, queued).await,
+        count(app.pool(), queued).await,
         2,
         "one mail per administrator, once"
     );
@@ -506,7 +485,7 @@ async fn the_alarm_warns_administrators_once_an_hour(backend: Backend) {
     let (_, _, overview) = c.get("/overview").await;
     assert!(overview.contains("id=\"alarm\""), "{overview}");
     assert!(overview.contains("Support was given wrong PINs for your account"));
-    let id: i64 = count(&app, "SELECT id FROM alarms").await;
+    let id: i64 = count(app.pool(), "SELECT id FROM alarms").await;
     let ack = format!("/overview/alarm/{id}/acknowledge");
     let forged = c.http.post(c.url(&ack)).send().await.unwrap();
     assert_eq!(forged.status(), 403, "no CSRF token");
@@ -522,7 +501,7 @@ async fn the_alarm_warns_administrators_once_an_hour(backend: Backend) {
         .await
         .unwrap();
     wrong(&app, &agent, &members[3], 1).await;
-    assert_eq!(count(&app, alarms).await, 2);
+    assert_eq!(count(app.pool(), alarms).await, 2);
 
     // Two PINs locked within a day, the wrong PINs spread over more than an hour: the second
     // threshold, in another account.
@@ -536,9 +515,13 @@ async fn the_alarm_warns_administrators_once_an_hour(backend: Backend) {
         .await
         .unwrap();
     let beta_alarms = format!("SELECT COUNT(*) FROM alarms WHERE account_id = {}", beta.id);
-    assert_eq!(count(&app, &beta_alarms).await, 0, "one lock is not enough");
+    assert_eq!(
+        count(app.pool(), &beta_alarms).await,
+        0,
+        "one lock is not enough"
+    );
     app.lock(&b2).await;
-    assert_eq!(count(&app, &beta_alarms).await, 1);
+    assert_eq!(count(app.pool(), &beta_alarms).await, 1);
     let reason: String = sqlx::query_scalar("SELECT reason FROM alarms WHERE account_id = $1")
         .bind(beta.id)
         .fetch_one(app.pool())
@@ -557,7 +540,7 @@ async fn the_alarm_warns_administrators_once_an_hour(backend: Backend) {
     );
     // An administrator of another account cannot acknowledge it.
     let beta_id: i64 = count(
-        &app,
+        app.pool(),
         &format!("SELECT id FROM alarms WHERE account_id = {}", beta.id),
     )
     .await;
@@ -566,7 +549,7 @@ async fn the_alarm_warns_administrators_once_an_hour(backend: Backend) {
         .await;
     assert_eq!(
         count(
-            &app,
+            app.pool(),
             &format!(
                 "SELECT COUNT(*) FROM alarms WHERE id = {beta_id} AND acknowledged_at IS NULL"
             )
@@ -591,7 +574,7 @@ async fn overview_journey(backend: Backend, javascript: bool) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let Some(b) = crate::browser::Browser::start(&app, javascript).await else {
+    let Some(b) = crate::helpers::browser::Browser::start(&app, javascript).await else {
         return;
     };
     let acme = app.account("Demo Hosting", UnlockPolicy::Admins).await;

@@ -11,8 +11,10 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::dual;
+use crate::helpers::count;
+use crate::helpers::process::Server;
+use crate::helpers::wait::futures_join_all;
 use crate::helpers::{behind_a_proxy, csrf_in, spawn_app_with, Backend, TestApp, PASSWORD};
-use crate::process::Server;
 
 dual!(
     parallel_wrong_passwords_are_checked_at_most_the_limit,
@@ -125,25 +127,11 @@ async fn a_successful_login_gives_back_its_reserved_hits(app: TestApp) {
     // Per address 3, per username 3, tokens per address 4; (alice, address) is gone.
     assert_eq!(hits, vec![3, 3, 4]);
     let logins_ok = count(
-        &app,
+        app.pool(),
         "SELECT COUNT(*) FROM audit_log WHERE event = 'login.ok'",
     )
     .await;
     assert_eq!(logins_ok, 1);
-}
-
-/// `join_all` without a dependency: spawn each future and await them in order.
-pub async fn futures_join_all<F, T>(futs: impl Iterator<Item = F>) -> Vec<T>
-where
-    F: std::future::Future<Output = T> + Send + 'static,
-    T: Send + 'static,
-{
-    let handles: Vec<_> = futs.map(tokio::spawn).collect();
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(h.await.unwrap());
-    }
-    out
 }
 
 /// Behind a trusted proxy, failures count per (username, address) and per address: a guesser
@@ -376,10 +364,6 @@ async fn the_api_shows_and_changes_the_pin_only_within_the_reauth_window(app: Te
     assert_eq!(app.pin_of(&alice).await, "871694");
 }
 
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(app.pool()).await.unwrap()
-}
-
 /// Visitors who are not logged in write no session row (the login form is protected by a
 /// signed double-submit cookie instead), and throttled attempts are counted on the throttle,
 /// with one audit row per window rather than one per attempt.
@@ -395,10 +379,10 @@ async fn anonymous_visitors_write_no_session_rows_and_refusals_are_counted_not_l
     for _ in 0..15 {
         app.client().login("alice", "a wrong password").await;
     }
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM sessions").await, 0);
+    assert_eq!(count(app.pool(), "SELECT COUNT(*) FROM sessions").await, 0);
     assert_eq!(
         count(
-            &app,
+            app.pool(),
             "SELECT COUNT(*) FROM audit_log WHERE event = 'login.failed'"
         )
         .await,
@@ -406,14 +390,18 @@ async fn anonymous_visitors_write_no_session_rows_and_refusals_are_counted_not_l
     );
     assert_eq!(
         count(
-            &app,
+            app.pool(),
             "SELECT COUNT(*) FROM audit_log WHERE event = 'login.throttled'"
         )
         .await,
         1,
         "five refusals, one audit row"
     );
-    let refused = count(&app, "SELECT CAST(MAX(refused) AS BIGINT) FROM throttle").await;
+    let refused = count(
+        app.pool(),
+        "SELECT CAST(MAX(refused) AS BIGINT) FROM throttle",
+    )
+    .await;
     assert_eq!(refused, 5, "each refusal is counted");
     // The form still works and still needs its token: without the cookie the token is void.
     let page = reqwest::get(app.url("/login"))
@@ -436,7 +424,7 @@ async fn anonymous_visitors_write_no_session_rows_and_refusals_are_counted_not_l
     assert_eq!(res.status(), 403, "a token without its cookie is refused");
     app.user(&acct, "bob").await;
     assert_eq!(app.client().login("bob", PASSWORD).await.status(), 303);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM sessions").await, 1);
+    assert_eq!(count(app.pool(), "SELECT COUNT(*) FROM sessions").await, 1);
 }
 
 /// Audit rows older than the retention period are purged by the housekeeping every instance
@@ -459,7 +447,7 @@ async fn old_audit_rows_are_purged(app: TestApp) {
     assert_eq!(removed.audit_rows, 1);
     assert_eq!(
         count(
-            &app,
+            app.pool(),
             "SELECT COUNT(*) FROM audit_log WHERE event = 'old.event'"
         )
         .await,
@@ -467,7 +455,7 @@ async fn old_audit_rows_are_purged(app: TestApp) {
     );
     assert_eq!(
         count(
-            &app,
+            app.pool(),
             "SELECT COUNT(*) FROM audit_log WHERE event = 'recent.event'"
         )
         .await,
@@ -475,7 +463,7 @@ async fn old_audit_rows_are_purged(app: TestApp) {
     );
     assert!(
         count(
-            &app,
+            app.pool(),
             "SELECT COUNT(*) FROM audit_log WHERE event = 'member.created'"
         )
         .await

@@ -5,15 +5,17 @@
 //! the same members, and the journey in Chromium with and without JavaScript.
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pinpanel::domain::UnlockPolicy;
 use pinpanel::startup::ServeSettings;
 use sqlx::Row;
 
 use crate::dual;
+use crate::helpers::count;
+use crate::helpers::mail::MailServer;
+use crate::helpers::wait::eventually;
 use crate::helpers::{spawn_app, spawn_app_with, test_settings, Backend, Client, TestApp};
-use crate::mail_server::MailServer;
 
 dual!(
     bad_files_are_refused_with_each_problem_and_nothing_written,
@@ -67,14 +69,6 @@ fn members_file(number: &str, n: usize, prefix: &str, pins: Pins) -> String {
         out.push('\n');
     }
     out
-}
-
-async fn count(app_pool: &sqlx::AnyPool, sql: &str) -> i64 {
-    sqlx::query(sql)
-        .fetch_one(app_pool)
-        .await
-        .expect("count")
-        .get::<i64, _>(0)
 }
 
 /// Runs `pinpanel import members FILE …` on `app`'s database.
@@ -304,19 +298,19 @@ async fn the_command_line_checks_imports_and_completes_after_kill_9(backend: Bac
     let mut child = cli_command(&app, &path, &["--create-accounts", "--no-invite"], &[])
         .spawn()
         .expect("start the import");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let done_before = loop {
-        let n = count(
-            app.pool(),
-            "SELECT COUNT(*) FROM users WHERE username LIKE 'k%'",
-        )
-        .await;
-        if n >= 500 {
-            break n;
-        }
-        assert!(Instant::now() < deadline, "the import never got going");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let done_before = eventually(
+        "the import under way (500 members)",
+        Duration::from_secs(120),
+        async || {
+            let n = count(
+                app.pool(),
+                "SELECT COUNT(*) FROM users WHERE username LIKE 'k%'",
+            )
+            .await;
+            (n >= 500).then_some(n)
+        },
+    )
+    .await;
     child.start_kill().expect("kill -9");
     let _ = child.wait().await;
     let after_kill = count(
@@ -396,15 +390,15 @@ fn start_url(page: &str) -> Option<String> {
 
 /// Waits until the import at `status_url` is done; its page.
 async fn until_done(c: &Client, status_url: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
+    eventually("the import done", Duration::from_secs(120), async || {
         let (_, _, page) = c.get(status_url).await;
         if page.contains("Import done") || page.contains("The import stopped") {
-            return page;
+            Ok(page)
+        } else {
+            Err(page)
         }
-        assert!(Instant::now() < deadline, "never done:\n{page}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 async fn the_browser_checks_a_file_then_imports_it_in_the_background(app: TestApp) {
@@ -573,11 +567,12 @@ async fn a_browser_import_resumes_after_a_restart(backend: Backend) {
     assert_eq!(status, 303);
     let status_url = headers["location"].to_str().unwrap().to_owned();
     // Stopped half-way: the batch in flight rolls back, the import stays "running".
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while count(app.pool(), "SELECT created FROM imports").await < 500 {
-        assert!(Instant::now() < deadline, "never got going");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        "the import under way (500 created)",
+        Duration::from_secs(120),
+        async || count(app.pool(), "SELECT created FROM imports").await >= 500,
+    )
+    .await;
     let key = app.key_hex.clone();
     let db = app.stop().await;
     let created: i64 = {
@@ -681,7 +676,7 @@ async fn browser_journey(backend: Backend, javascript: bool) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let Some(b) = crate::browser::Browser::start(&app, javascript).await else {
+    let Some(b) = crate::helpers::browser::Browser::start(&app, javascript).await else {
         return;
     };
     let acme = app.account("Demo Hosting", UnlockPolicy::SelfService).await;
@@ -730,7 +725,7 @@ async fn browser_journey(backend: Backend, javascript: bool) {
 }
 
 /// Chooses `path` in the page's file input (as a person picking it in the dialog).
-async fn choose_file(b: &crate::browser::Browser, path: &std::path::Path) {
+async fn choose_file(b: &crate::helpers::browser::Browser, path: &std::path::Path) {
     b.c.wait()
         .for_element(fantoccini::Locator::Css("#import-file"))
         .await

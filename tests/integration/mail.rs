@@ -9,9 +9,11 @@ use pinpanel::service::{mail::Delivery, pins, Actor};
 use pinpanel::startup::ServeSettings;
 
 use crate::dual;
+use crate::helpers::free_port;
+use crate::helpers::mail::{Mail, MailServer};
+use crate::helpers::process::Server;
+use crate::helpers::wait::eventually;
 use crate::helpers::{spawn_public_app, test_settings, Backend, TestApp, PASSWORD};
-use crate::mail_server::{free_port, Mail, MailServer};
-use crate::process::Server;
 
 dual!(
     backend: each_event_mails_the_right_people_with_both_parts_and_no_secret,
@@ -203,19 +205,19 @@ async fn mail_written_while_smtp_is_down_goes_out_once_across_kill_9_and_restart
     let alice = app.user(&acct, "alice").await;
     app.lock(&alice).await;
     // The server tries, fails, and keeps the message for a retry.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let (attempts, error): (i64, Option<String>) =
-            sqlx::query_as("SELECT attempts, last_error FROM outbox")
-                .fetch_one(app.pool())
-                .await
-                .unwrap();
-        if attempts > 0 && error.is_some() {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no delivery attempt");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "a failed delivery attempt",
+        Duration::from_secs(30),
+        async || {
+            let (attempts, error): (i64, Option<String>) =
+                sqlx::query_as("SELECT attempts, last_error FROM outbox")
+                    .fetch_one(app.pool())
+                    .await
+                    .unwrap();
+            attempts > 0 && error.is_some()
+        },
+    )
+    .await;
     server.kill9().await;
     let Some(smtp) = MailServer::start_on(port).await else {
         return;
@@ -224,18 +226,18 @@ async fn mail_written_while_smtp_is_down_goes_out_once_across_kill_9_and_restart
     let got = smtp.wait_for(1).await;
     assert_eq!(got[0].subject(), "Your Support PIN is locked");
     // Exactly once: the message is marked sent, and nothing more arrives.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let state: String = sqlx::query_scalar("SELECT state FROM outbox")
-            .fetch_one(app.pool())
-            .await
-            .unwrap();
-        if state == "sent" {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "never marked sent");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "the message marked sent",
+        Duration::from_secs(30),
+        async || {
+            let state: String = sqlx::query_scalar("SELECT state FROM outbox")
+                .fetch_one(app.pool())
+                .await
+                .unwrap();
+            state == "sent"
+        },
+    )
+    .await;
     // Another instance on the same database has nothing left to send either.
     let other = Server::start_with(&app.db.url, &app.key_hex, "info", &env).await;
     let token = other.token("alice").await;
@@ -310,18 +312,23 @@ async fn two_instances_send_each_mail_once() {
     let a = Server::start_with(&app.db.url, &app.key_hex, "info", &env).await;
     let b = Server::start_with(&app.db.url, &app.key_hex, "info", &env).await;
     let got = smtp.wait_for(31).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state <> 'sent'")
-            .fetch_one(app.pool())
-            .await
-            .unwrap();
-        if pending == 0 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "{pending} never sent");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "every message marked sent",
+        Duration::from_secs(30),
+        async || {
+            let pending: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE state <> 'sent'")
+                    .fetch_one(app.pool())
+                    .await
+                    .unwrap();
+            if pending == 0 {
+                Ok(())
+            } else {
+                Err(format!("{pending} not sent"))
+            }
+        },
+    )
+    .await;
     let mut ids: Vec<String> = smtp
         .messages()
         .iter()

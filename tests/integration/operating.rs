@@ -2,7 +2,7 @@
 //! backup, JSON logs, readiness.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pinpanel::crypto::{Bound, KeySource, PinCipher, PinKey};
 use pinpanel::domain::UnlockPolicy;
@@ -11,9 +11,12 @@ use pinpanel::startup::{self, ServeSettings};
 use pinpanel::store::{rekey, DbOptions};
 
 use crate::dual;
+use crate::helpers::process::pinpanel_args;
+use crate::helpers::process::Server;
+use crate::helpers::two_step::now;
+use crate::helpers::two_step::totp_code;
+use crate::helpers::wait::eventually;
 use crate::helpers::{spawn_app_with, test_settings, Backend, TestApp, TestDb, PASSWORD};
-use crate::process::Server;
-use crate::two_step::totp_code;
 
 dual!(
     readiness_checks_the_database_and_the_mail_worker,
@@ -25,13 +28,6 @@ dual!(backend:
     an_interrupted_rotation_leaves_the_old_key,
     a_rotation_killed_midway_leaves_one_key,
 );
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 /// The value of the series `series` (name and labels, exactly as exposed) in `text`.
 fn value(text: &str, series: &str) -> Option<f64> {
@@ -209,35 +205,21 @@ async fn readiness_checks_the_database_and_the_mail_worker(app: TestApp) {
     let Some(logging) = spawn_app_with(app.db.backend, settings).await else {
         return;
     };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (status, _, body) = logging.client().get("/readyz").await;
-        if status == 200 && body.contains("mail: running") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never ready: {status} {body}");
-        tokio::task::yield_now().await;
-    }
+    eventually(
+        "ready with the mail worker running",
+        Duration::from_secs(20),
+        async || {
+            let (status, _, body) = logging.client().get("/readyz").await;
+            if status == 200 && body.contains("mail: running") {
+                Ok(())
+            } else {
+                Err(format!("{status} {body}"))
+            }
+        },
+    )
+    .await;
     // Health stays the cheap liveness check.
     assert_eq!(app.client().get("/healthz").await.0, 200);
-}
-
-/// Runs `pinpanel <args>` against `url` with the key `key_hex`.
-fn pinpanel(url: &str, key_hex: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_pinpanel"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .env("PINPANEL_KEY", key_hex)
-        .env_remove("PINPANEL_KEY_FILE")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run pinpanel");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn keys(hex: &str) -> KeySource {
@@ -332,11 +314,13 @@ async fn rotating_the_key_seals_everything_again(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     // A new key file that does not exist yet is made (mode 0600).
     let path = dir.path().join("made.key");
-    let (code, out, err) = pinpanel(
+    let (code, out, err) = pinpanel_args(
         &url,
-        &old,
+        Some(&old),
         &["key", "rotate", "--new-key-file", path.to_str().unwrap()],
-    );
+        "",
+    )
+    .parts();
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("2 PINs"), "{out}");
     assert!(out.contains("1 two-step secret"), "{out}");
@@ -395,11 +379,13 @@ async fn rotating_the_key_seals_everything_again(backend: Backend) {
         two_step::Used::RecoveryCode { left: 9 }
     ));
     // Rotating to the key in use is refused.
-    let (code, _, err) = pinpanel(
+    let (code, _, err) = pinpanel_args(
         &url,
-        &new,
+        Some(&new),
         &["key", "rotate", "--new-key-file", path.to_str().unwrap()],
-    );
+        "",
+    )
+    .parts();
     assert_ne!(code, 0);
     assert!(err.contains("already uses"), "{err}");
 }
@@ -442,11 +428,13 @@ async fn an_interrupted_rotation_leaves_the_old_key(backend: Backend) {
     let _db = app.stop().await;
     let dir = tempfile::tempdir().unwrap();
     let (path, new) = new_key_file(dir.path());
-    let (code, out, err) = pinpanel(
+    let (code, out, err) = pinpanel_args(
         &url,
-        &old,
+        Some(&old),
         &["key", "rotate", "--new-key-file", path.to_str().unwrap()],
-    );
+        "",
+    )
+    .parts();
     assert_ne!(code, 0, "{out}");
     assert!(err.contains(&format!("row {}", bob.id)), "{err}");
     assert!(err.contains("nothing was changed"), "{err}");
@@ -538,11 +526,13 @@ async fn backup_copies_the_live_database_or_points_at_pg_dump(app: TestApp) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("backup.db");
     if app.db.backend == Backend::Postgres {
-        let (code, out, err) = pinpanel(
+        let (code, out, err) = pinpanel_args(
             &app.db.url,
-            &app.key_hex,
+            Some(&app.key_hex),
             &["backup", file.to_str().unwrap()],
-        );
+            "",
+        )
+        .parts();
         assert_eq!(code, 1, "{out}{err}");
         assert!(err.contains("pg_dump"), "{err}");
         assert!(!file.exists());
@@ -567,7 +557,7 @@ async fn backup_copies_the_live_database_or_points_at_pg_dump(app: TestApp) {
     };
     let (url, key) = (app.db.url.clone(), app.key_hex.clone());
     let out = tokio::task::spawn_blocking(move || {
-        pinpanel(&url, &key, &["backup", file.to_str().unwrap()])
+        pinpanel_args(&url, Some(&key), &["backup", file.to_str().unwrap()], "").parts()
     })
     .await
     .unwrap();
@@ -599,11 +589,13 @@ async fn backup_copies_the_live_database_or_points_at_pg_dump(app: TestApp) {
         .unwrap();
     assert_eq!(shown.expose(), pin);
     // A file that exists is never overwritten.
-    let (code, _, err) = pinpanel(
+    let (code, _, err) = pinpanel_args(
         &app.db.url,
-        &app.key_hex,
+        Some(&app.key_hex),
         &["backup", file.to_str().unwrap()],
-    );
+        "",
+    )
+    .parts();
     assert_ne!(code, 0);
     assert!(err.contains("exists"), "{err}");
 }

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pinpanel::domain::UnlockPolicy;
 use pinpanel::store::DbOptions;
@@ -14,6 +14,7 @@ use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::dual;
+use crate::helpers::wait::eventually;
 use crate::helpers::{postgres_base_url, start_on, start_with_options, test_settings};
 use crate::helpers::{Backend, TestApp, TestDb};
 
@@ -153,15 +154,6 @@ async fn load(
     (tasks, seen)
 }
 
-/// Polls `check` until it holds, or fails after `secs`.
-async fn until(what: &str, secs: u64, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !check().await {
-        assert!(Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn audit_count(app: &TestApp, event: &str) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE event = $1")
         .bind(event)
@@ -202,7 +194,7 @@ async fn postgres_restarts_under_load() {
     let pin = app.pin_of(&alice).await;
     let stop = Arc::new(AtomicBool::new(false));
     let (tasks, seen) = load(&app, token, alice.id, pin, stop.clone()).await;
-    until("the load under way", 30, async || {
+    eventually("the load under way", Duration::from_secs(30), async || {
         seen.lock().expect("lock").verified >= 20
     })
     .await;
@@ -219,9 +211,11 @@ async fn postgres_restarts_under_load() {
     .execute(&mut admin)
     .await
     .expect("end the sessions");
-    until("503s while the database is away", 60, async || {
-        seen.lock().expect("lock").statuses.contains(&503)
-    })
+    eventually(
+        "503s while the database is away",
+        Duration::from_secs(60),
+        async || seen.lock().expect("lock").statuses.contains(&503),
+    )
     .await;
     let ready = reqwest::get(app.url("/readyz")).await.expect("readyz");
     assert_eq!(ready.status(), 503, "not ready while the database is away");
@@ -229,7 +223,7 @@ async fn postgres_restarts_under_load() {
     // Back: requests succeed again.
     proxy.accept();
     let before = seen.lock().expect("lock").verified;
-    until("verifications again", 60, async || {
+    eventually("verifications again", Duration::from_secs(60), async || {
         seen.lock().expect("lock").verified > before + 20
     })
     .await;

@@ -11,15 +11,15 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
-use pinpanel::domain::{Account, Role, UnlockPolicy, User};
-use pinpanel::service::{provisioning, Actor};
-use reqwest::header::HeaderMap;
+use pinpanel::domain::{Role, UnlockPolicy, User};
+use pinpanel::service::Actor;
 use serde_json::{json, Value};
 use sqlx::Row;
 
 use crate::dual;
+use crate::helpers::count;
+use crate::helpers::scim::{Scim, PATCH, USER};
 use crate::helpers::{spawn_app, Backend, TestApp, PASSWORD};
 
 dual!(
@@ -34,139 +34,10 @@ dual!(
 );
 dual!(backend: public_scim_tools_pass_against_a_live_server, provisioning_in_a_browser);
 
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-
-/// A SCIM client with a provisioning token.
-pub struct Scim {
-    http: reqwest::Client,
-    pub base: String,
-    pub token: String,
-}
-
-pub struct Answer {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Value,
-}
-
-impl Answer {
-    fn scim_type(&self) -> Option<&str> {
-        self.body["scimType"].as_str()
-    }
-}
-
-impl Scim {
-    pub fn new(app: &TestApp, token: &str) -> Scim {
-        Scim {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .expect("client"),
-            base: format!("http://{}/scim/v2", app.addr),
-            token: token.to_owned(),
-        }
-    }
-
-    /// A token for `account`, made as the command line makes it.
-    pub async fn for_account(app: &TestApp, account: &Account, name: &str) -> Scim {
-        let made =
-            provisioning::create_token(&app.ctx, provisioning::TokenMaker::Cli, account, name)
-                .await
-                .expect("a token");
-        Scim::new(app, &made.token)
-    }
-
-    pub async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&Value>,
-        extra: &[(&str, &str)],
-    ) -> Answer {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token);
-        for (k, v) in extra {
-            req = req.header(*k, *v);
-        }
-        if let Some(b) = body {
-            req = req
-                .header("content-type", "application/scim+json")
-                .body(b.to_string());
-        }
-        let res = req.send().await.expect("a SCIM request");
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let text = res.text().await.expect("a body");
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON from {path}: {text}"))
-        };
-        if status >= 400 {
-            assert_eq!(
-                headers["content-type"], "application/scim+json",
-                "{path}: an error is a SCIM error"
-            );
-            assert_eq!(
-                body["schemas"],
-                json!(["urn:ietf:params:scim:api:messages:2.0:Error"])
-            );
-            assert_eq!(body["status"], json!(status.to_string()));
-        }
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    pub async fn get(&self, path: &str) -> Answer {
-        self.send(reqwest::Method::GET, path, None, &[]).await
-    }
-    pub async fn post(&self, path: &str, body: Value) -> Answer {
-        self.send(reqwest::Method::POST, path, Some(&body), &[])
-            .await
-    }
-    pub async fn put(&self, path: &str, body: Value) -> Answer {
-        self.send(reqwest::Method::PUT, path, Some(&body), &[])
-            .await
-    }
-    pub async fn patch(&self, path: &str, ops: Value) -> Answer {
-        let body = json!({"schemas": [PATCH], "Operations": ops});
-        self.send(reqwest::Method::PATCH, path, Some(&body), &[])
-            .await
-    }
-    pub async fn delete(&self, path: &str) -> Answer {
-        self.send(reqwest::Method::DELETE, path, None, &[]).await
-    }
-
-    /// Creates a member with `userName`; returns their id.
-    pub async fn create(&self, user_name: &str, extra: Value) -> String {
-        let mut body = json!({"schemas": [USER], "userName": user_name});
-        if let Value::Object(more) = extra {
-            body.as_object_mut().expect("object").extend(more);
-        }
-        let a = self.post("/Users", body).await;
-        assert_eq!(a.status, 201, "{}", a.body);
-        a.body["id"].as_str().expect("an id").to_owned()
-    }
-}
-
 async fn member_row(app: &TestApp, username: &str) -> Option<User> {
     pinpanel::store::users::by_username(app.pool(), username)
         .await
         .expect("query")
-}
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query(sql)
-        .fetch_one(app.pool())
-        .await
-        .expect("count")
-        .get::<i64, _>(0)
 }
 
 async fn discovery_says_what_works_and_every_error_is_a_scim_error(app: TestApp) {
@@ -343,7 +214,7 @@ async fn an_identity_system_runs_a_members_life_and_the_panel_shows_it(app: Test
     assert_eq!(app.pin_row(&member).await.0, "ACTIVE");
     assert!(member.password_hash.is_none());
     assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM one_time_links").await,
+        count(app.pool(), "SELECT COUNT(*) FROM one_time_links").await,
         1,
         "invited"
     );
@@ -423,7 +294,7 @@ async fn an_identity_system_runs_a_members_life_and_the_panel_shows_it(app: Test
     assert!(member_row(&app, "bjensen@example.com").await.is_none());
     assert_eq!(
         count(
-            &app,
+            app.pool(),
             &format!("SELECT COUNT(*) FROM support_pins WHERE user_id = {id}")
         )
         .await,
@@ -442,7 +313,8 @@ async fn refused_requests_say_why_and_change_nothing(app: TestApp) {
     let scim = Scim::for_account(&app, &account, "Okta").await;
     let id = scim.create("alice", json!({"displayName": "Alice"})).await;
     let before = scim.get(&format!("/Users/{id}")).await.body;
-    let versions = || async { count(&app, "SELECT CAST(SUM(version) AS BIGINT) FROM users").await };
+    let versions =
+        || async { count(app.pool(), "SELECT CAST(SUM(version) AS BIGINT) FROM users").await };
     let v0 = versions().await;
 
     let cases: Vec<(reqwest::Method, String, Value, u16, Option<&str>)> = vec![
@@ -542,7 +414,11 @@ async fn refused_requests_say_why_and_change_nothing(app: TestApp) {
     assert_eq!(scim.get(&format!("/Users/{id}")).await.body, before);
     assert_eq!(versions().await, v0, "nothing changed");
     assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM users WHERE username = 'x'").await,
+        count(
+            app.pool(),
+            "SELECT COUNT(*) FROM users WHERE username = 'x'"
+        )
+        .await,
         0
     );
 
@@ -653,7 +529,7 @@ async fn a_member_with_a_password_owns_their_address(app: TestApp) {
     );
     assert_eq!(
         count(
-            &app,
+            app.pool(),
             "SELECT COUNT(*) FROM email_changes WHERE state = 'pending'"
         )
         .await,
@@ -687,7 +563,7 @@ async fn a_member_with_a_password_owns_their_address(app: TestApp) {
     // The invitation that waited went with it: the old link is dead, a new one is live.
     assert_eq!(
         count(
-            &app,
+            app.pool(),
             &format!(
                 "SELECT COUNT(*) FROM one_time_links WHERE user_id = {id} AND used_at IS NULL"
             )
@@ -711,7 +587,7 @@ async fn a_member_with_a_password_owns_their_address(app: TestApp) {
     pinpanel::service::accounts::set_sso_only(&app.ctx, Actor::Cli, account.id, true)
         .await
         .expect("the account's sign-in");
-    let links = count(&app, "SELECT COUNT(*) FROM one_time_links").await;
+    let links = count(app.pool(), "SELECT COUNT(*) FROM one_time_links").await;
     let id = scim
         .create(
             "carol",
@@ -721,7 +597,7 @@ async fn a_member_with_a_password_owns_their_address(app: TestApp) {
     let carol = member_row(&app, "carol").await.unwrap();
     assert!(carol.sso_only, "{id}");
     assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM one_time_links").await,
+        count(app.pool(), "SELECT COUNT(*) FROM one_time_links").await,
         links
     );
     assert_eq!(app.client().login("carol", PASSWORD).await.status(), 401);
@@ -827,7 +703,7 @@ async fn requests_at_once_keep_the_rules(app: TestApp) {
     let account = app.account("Acme", UnlockPolicy::SelfService).await;
     let scim = std::sync::Arc::new(Scim::for_account(&app, &account, "Okta").await);
     // Eight creates of one name at once: one member.
-    let creates = crate::hardening::futures_join_all((0..8).map(|_| {
+    let creates = crate::helpers::wait::futures_join_all((0..8).map(|_| {
         let scim = scim.clone();
         async move {
             scim.post("/Users", json!({"schemas": [USER], "userName": "twin"}))
@@ -854,7 +730,7 @@ async fn requests_at_once_keep_the_rules(app: TestApp) {
     let b = scim
         .create("admin-b", json!({"roles": [{"value": "admin"}]}))
         .await;
-    let demotions = crate::hardening::futures_join_all((0..8).map(|i| {
+    let demotions = crate::helpers::wait::futures_join_all((0..8).map(|i| {
         let scim = scim.clone();
         let id = if i % 2 == 0 { a.clone() } else { b.clone() };
         async move {
@@ -872,7 +748,7 @@ async fn requests_at_once_keep_the_rules(app: TestApp) {
         "{demotions:?}"
     );
     let admins = count(
-        &app,
+        app.pool(),
         &format!(
             "SELECT COUNT(*) FROM users WHERE account_id = {} AND role = 'admin' AND disabled = 0",
             account.id
@@ -893,7 +769,7 @@ async fn requests_at_once_keep_the_rules(app: TestApp) {
         "active",
         "emails",
     ];
-    let patches = crate::hardening::futures_join_all(fields.into_iter().map(|f| {
+    let patches = crate::helpers::wait::futures_join_all(fields.into_iter().map(|f| {
         let scim = scim.clone();
         let id = id.clone();
         let value = match f {
@@ -957,7 +833,10 @@ async fn administrators_make_and_revoke_tokens_on_the_users_page(app: TestApp) {
         .await;
     assert_eq!(status, 422, "{page}");
     assert!(page.contains("That password is not correct"), "{page}");
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM scim_tokens").await, 0);
+    assert_eq!(
+        count(app.pool(), "SELECT COUNT(*) FROM scim_tokens").await,
+        0
+    );
     let (status, _, page) = admin
         .post(
             "/users/provisioning/tokens",
@@ -977,7 +856,7 @@ async fn administrators_make_and_revoke_tokens_on_the_users_page(app: TestApp) {
     let (_, _, activity) = admin.get("/users/activity").await;
     assert!(activity.contains("scim.token_created") && !activity.contains(&token));
     let stored = count(
-        &app,
+        app.pool(),
         &format!("SELECT COUNT(*) FROM scim_tokens WHERE token_hash = '{token}'"),
     )
     .await;
@@ -1019,7 +898,7 @@ async fn administrators_make_and_revoke_tokens_on_the_users_page(app: TestApp) {
     assert_eq!(scim.get("/Users").await.status, 401);
 
     // The command line makes one too: the token alone on its last line.
-    let run = crate::cli::pinpanel(
+    let run = crate::helpers::process::pinpanel(
         &app.db,
         Some(&app.key_hex),
         &format!(
@@ -1150,7 +1029,7 @@ async fn provisioning_in_a_browser(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let Some(b) = crate::browser::Browser::start(&app, true).await else {
+    let Some(b) = crate::helpers::browser::Browser::start(&app, true).await else {
         return;
     };
     let account = app.account("Demo Hosting", UnlockPolicy::SelfService).await;

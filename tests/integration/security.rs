@@ -10,10 +10,11 @@ use pinpanel::startup::ServeSettings;
 use serde_json::{json, Value};
 
 use crate::dual;
+use crate::helpers::process::Server;
+use crate::helpers::wait::eventually;
 use crate::helpers::{
     connect, form_login, session_cookie_of, spawn_app_with, Backend, Client, TestApp, PASSWORD,
 };
-use crate::process::Server;
 
 dual!(
     idle_sessions_end_even_when_requests_only_read,
@@ -734,23 +735,16 @@ async fn kill_9_during_a_verification_storm(backend: Backend) {
     }
     // Kill as soon as the storm has visibly started.
     let pool = app.pool().clone();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually("the storm started", Duration::from_secs(20), async || {
         let counted: i64 = sqlx::query_scalar(
             "SELECT CAST(COALESCE(SUM(failures), 0) AS BIGINT) FROM support_pins",
         )
         .fetch_one(&pool)
         .await
         .unwrap();
-        if counted > 0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the storm never started"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+        counted > 0
+    })
+    .await;
     server.kill9().await;
     for t in tasks {
         let _ = t.await.unwrap();

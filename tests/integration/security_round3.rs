@@ -19,12 +19,13 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 
 use crate::dual;
+use crate::helpers::mail::{link_in, mailing_app, mails_to};
+use crate::helpers::path_of;
+use crate::helpers::two_step::{now, totp_code};
+use crate::helpers::wait::eventually;
 use crate::helpers::{
-    fresh, spawn_app, spawn_app_with, spawn_public_app, test_settings, Backend, Client, TestApp,
-    TestDb, PASSWORD,
+    fresh, spawn_app, spawn_app_with, test_settings, Backend, Client, TestApp, TestDb, PASSWORD,
 };
-use crate::mail_server::{Mail, MailServer};
-use crate::two_step::{now, totp_code};
 
 dual!(
     backend: an_own_address_changes_only_when_the_new_address_opens_its_link,
@@ -43,32 +44,6 @@ dual!(
     the_first_start_keeps_one_set_up_link_and_sets_up_in_one_transaction,
     a_seal_after_a_key_rotation_is_refused_and_nothing_is_lost,
 );
-
-/// An app whose mail goes to a real SMTP server (and so has a public URL).
-async fn mailing_app(backend: Backend) -> Option<(TestApp, MailServer)> {
-    let smtp = MailServer::start().await?;
-    let settings = ServeSettings {
-        delivery: Delivery::smtp(&smtp.url()).expect("an SMTP URL"),
-        ..test_settings()
-    };
-    let app = spawn_public_app(backend, settings).await?;
-    Some((app, smtp))
-}
-
-/// The first link in a mail's text part that starts with `prefix`.
-fn link_in(mail: &Mail, prefix: &str) -> String {
-    let at = mail.text.find(prefix).expect("a link in the mail");
-    mail.text[at..]
-        .split_whitespace()
-        .next()
-        .expect("a link")
-        .to_owned()
-}
-
-/// The path of an absolute URL.
-fn path_of(url: &str) -> String {
-    url::Url::parse(url).expect("a URL").path().to_owned()
-}
 
 /// `{"user":{…}}` of `GET /v2.0/users/{id}` with `token`.
 async fn user_object(app: &TestApp, token: &str, id: i64) -> Value {
@@ -93,16 +68,6 @@ async fn post_user(app: &TestApp, token: &str, id: i64, body: Value) -> (u16, Va
         .expect("POST user");
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
-}
-
-/// How many mails of `kind` the outbox holds for `address`.
-async fn mails_to(app: &TestApp, kind: &str, address: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE kind = $1 AND recipient = $2")
-        .bind(kind)
-        .bind(address)
-        .fetch_one(app.pool())
-        .await
-        .expect("count mail")
 }
 
 async fn an_own_address_changes_only_when_the_new_address_opens_its_link(backend: Backend) {
@@ -261,19 +226,13 @@ async fn an_administrators_request_changes_nothing_until_the_member_accepts(back
     )
     .await;
     assert_eq!(status, 202);
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let second = loop {
-        let found = smtp
-            .messages()
+    let second = eventually("the second notice", Duration::from_secs(30), async || {
+        smtp.messages()
             .into_iter()
             .filter(|m| m.subject() == "A change of your e-mail address was asked for")
-            .nth(1);
-        if let Some(m) = found {
-            break m;
-        }
-        assert!(std::time::Instant::now() < deadline, "the second notice");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+            .nth(1)
+    })
+    .await;
     let answer = path_of(&link_in(&second, "http"));
     let anon = app.client();
     let (_, _, page) = anon.get(&answer).await;
@@ -455,7 +414,7 @@ async fn the_sessions_page_lists_api_tokens_and_security_changes_offer_to_end_th
         .unwrap();
     assert_eq!(res.status(), 401);
     // Regenerating recovery codes (and turning two-step login on) offers to end the others.
-    let (secret, _) = crate::two_step::set_up_app(&web).await;
+    let (secret, _) = crate::helpers::two_step::set_up_app(&web).await;
     let (_, _, page) = web
         .post(
             "/profile/two-step/recovery-codes",

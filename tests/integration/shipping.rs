@@ -7,10 +7,10 @@ use std::process::Command;
 
 use pinpanel::domain::UnlockPolicy;
 
-use crate::assets::linked_assets;
 use crate::dual;
+use crate::helpers::linked_assets;
+use crate::helpers::process::Server;
 use crate::helpers::{spawn_app, Backend, PASSWORD};
-use crate::process::Server;
 
 dual!(backend:
     the_binary_alone_serves_every_page_with_its_assets,

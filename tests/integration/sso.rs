@@ -20,10 +20,13 @@ use sqlx::Row;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 
-use crate::browser::Browser;
 use crate::dual;
+use crate::helpers::browser::Browser;
+use crate::helpers::free_port;
+use crate::helpers::mail::MailServer;
+use crate::helpers::path_of;
+use crate::helpers::wait::eventually;
 use crate::helpers::{spawn_public_app, test_settings, Backend, Client, TestApp, PASSWORD};
-use crate::mail_server::{free_port, MailServer};
 
 dual!(backend:
     a_member_links_an_identity_signs_in_with_it_and_unlinks_it,
@@ -227,18 +230,6 @@ fn location(res: &reqwest::Response) -> String {
         .to_str()
         .expect("location")
         .to_owned()
-}
-
-/// The path and query of an absolute URL on the app.
-fn path_of(url: &str) -> String {
-    if url.starts_with('/') {
-        return url.to_owned();
-    }
-    let u = url::Url::parse(url).expect("a URL");
-    match u.query() {
-        Some(q) => format!("{}?{q}", u.path()),
-        None => u.path().to_owned(),
-    }
 }
 
 /// Follows the app's redirect to the provider through its login form, as `who`; returns the
@@ -633,7 +624,7 @@ async fn a_second_factor_at_the_provider_counts_only_when_it_says_so(backend: Ba
         &app.ctx,
         &with_app,
         &crate::helpers::fresh(&with_app),
-        &crate::two_step::totp_code(&secret, crate::two_step::now()),
+        &crate::helpers::two_step::totp_code(&secret, crate::helpers::two_step::now()),
     )
     .await
     .expect("confirm");
@@ -649,7 +640,7 @@ async fn a_second_factor_at_the_provider_counts_only_when_it_says_so(backend: Ba
             "/login/second-step",
             &[(
                 "code",
-                &crate::two_step::totp_code(&secret, crate::two_step::now() + 30),
+                &crate::helpers::two_step::totp_code(&secret, crate::helpers::two_step::now() + 30),
             )],
         )
         .await;
@@ -748,7 +739,7 @@ async fn single_sign_on_only_members_lose_their_password_and_are_told(backend: B
     assert_eq!(identities(&app).await, 1);
 
     // The command line turns it off again, and she is told.
-    let run = crate::cli::pinpanel(
+    let run = crate::helpers::process::pinpanel(
         &app.db,
         Some(&app.key_hex),
         "member set-sso-only --username alice --off",
@@ -957,7 +948,7 @@ async fn every_bad_callback_is_refused_with_no_session_and_nothing_changed(backe
             b
         })
         .collect();
-    let answers = crate::hardening::futures_join_all(browsers.into_iter().map(|b| {
+    let answers = crate::helpers::wait::futures_join_all(browsers.into_iter().map(|b| {
         let back = back.clone();
         async move { back_at_the_app(&b, &back).await }
     }))
@@ -1036,23 +1027,19 @@ async fn single_sign_on_in_a_browser_without_javascript(backend: Backend) {
 
 /// Types `sub` and `email` into the provider's login form and signs in there.
 async fn provider_form(b: &Browser, sub: &str, email: &str) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    while !b
-        .c
-        .current_url()
-        .await
-        .expect("url")
-        .as_str()
-        .contains("/interaction/")
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not at the provider's form: {} says {}",
-            b.c.current_url().await.expect("url"),
-            b.text().await
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "at the provider's form",
+        Duration::from_secs(15),
+        async || {
+            let url = b.c.current_url().await.expect("url");
+            if url.as_str().contains("/interaction/") {
+                Ok(())
+            } else {
+                Err(format!("{url} says {}", b.text().await))
+            }
+        },
+    )
+    .await;
     b.fill("#sub", sub).await;
     b.fill("#email", email).await;
     b.click_css("#login-submit").await;
@@ -1136,7 +1123,7 @@ async fn a_provisioning_token_cannot_make_an_identity_sign_in_as_a_member_who_is
     let acme = app.account("Acme", UnlockPolicy::SelfService).await;
     let root = app.admin(&acme, "root").await;
     let pin = app.pin_of(&root).await;
-    let scim = crate::scim::Scim::for_account(&app, &acme, "Okta").await;
+    let scim = crate::helpers::scim::Scim::for_account(&app, &acme, "Okta").await;
 
     // The token points the administrator's external id at the attacker's identity: 200, a
     // label only. The attacker's sign-in is refused, links nothing, opens no session.
@@ -1225,7 +1212,7 @@ async fn a_provisioning_token_cannot_make_an_identity_sign_in_as_a_member_who_is
     scim.create("fay", serde_json::json!({"externalId": "ext-fay"}))
         .await;
     let other = app.account("Other", UnlockPolicy::SelfService).await;
-    let theirs = crate::scim::Scim::for_account(&app, &other, "Their Okta").await;
+    let theirs = crate::helpers::scim::Scim::for_account(&app, &other, "Their Okta").await;
     theirs
         .create("fay-too", serde_json::json!({"externalId": "ext-fay"}))
         .await;

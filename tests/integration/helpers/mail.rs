@@ -1,5 +1,6 @@
-//! A real SMTP server for the tests: Debian's `python3-aiosmtpd`, started on a free port with
-//! its Maildir handler, so every message it accepts is a file the test reads. No mocks.
+//! Mail as it arrives: a real SMTP server (Debian's `python3-aiosmtpd`, started on a free port
+//! with its Maildir handler, so every message it accepts is a file the test reads; no mocks),
+//! an app that sends to it, and what a message says.
 //!
 //! Without the package the mail tests say so and skip; `PINPANEL_REQUIRE_SMTP=1` (as `.ci/run`
 //! sets) makes that a failure.
@@ -10,6 +11,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
+use pinpanel::service::mail::Delivery;
+use pinpanel::startup::ServeSettings;
+
+use super::app::{free_port, spawn_public_app, test_settings, TestApp};
+use super::backends::Backend;
+use super::wait::eventually;
 
 /// Debian's interpreter: its packages are not on the path of another Python (pyenv's, say).
 const PYTHON: &str = "/usr/bin/python3";
@@ -47,14 +54,6 @@ fn aiosmtpd_available() -> bool {
     present
 }
 
-/// A free TCP port on 127.0.0.1.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 impl MailServer {
     /// Starts an SMTP server on a free port, or `None` without aiosmtpd.
     pub async fn start() -> Option<MailServer> {
@@ -78,17 +77,10 @@ impl MailServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("start aiosmtpd");
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "aiosmtpd did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        eventually("aiosmtpd listening", Duration::from_secs(20), async || {
+            tokio::net::TcpStream::connect(("127.0.0.1", port)).await
+        })
+        .await;
         Some(MailServer {
             child,
             port,
@@ -122,41 +114,38 @@ impl MailServer {
 
     /// Waits (with a deadline) until `n` messages with `subject` have arrived; returns them.
     pub async fn wait_for_subject_n(&self, subject: &str, n: usize) -> Vec<Mail> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        loop {
+        let what = format!("{n} messages {subject:?}");
+        eventually(&what, Duration::from_secs(60), async || {
             let found: Vec<Mail> = self
                 .messages()
                 .into_iter()
                 .filter(|m| m.subject() == subject)
                 .collect();
             if found.len() >= n {
-                return found;
+                Ok(found)
+            } else {
+                Err(format!("{} arrived", found.len()))
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{} of {n} messages {subject:?} arrived",
-                found.len()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 
     /// Waits (with a deadline) until at least `n` messages have arrived; returns them all.
     pub async fn wait_for(&self, n: usize) -> Vec<Mail> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        loop {
+        let what = format!("{n} messages");
+        eventually(&what, Duration::from_secs(60), async || {
             let all = self.messages();
             if all.len() >= n {
-                return all;
+                Ok(all)
+            } else {
+                Err(format!(
+                    "only {}: {:?}",
+                    all.len(),
+                    all.iter().map(|m| m.header("subject")).collect::<Vec<_>>()
+                ))
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "only {} of {n} messages arrived: {:?}",
-                all.len(),
-                all.iter().map(|m| m.header("subject")).collect::<Vec<_>>()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 }
 
@@ -264,4 +253,36 @@ impl Mail {
     pub fn subject(&self) -> String {
         self.header("subject")
     }
+}
+
+/// An app whose mail goes to a real SMTP server (and so has a public URL), or `None` without
+/// aiosmtpd (or PostgreSQL).
+pub async fn mailing_app(backend: Backend) -> Option<(TestApp, MailServer)> {
+    let smtp = MailServer::start().await?;
+    let settings = ServeSettings {
+        delivery: Delivery::smtp(&smtp.url()).expect("an SMTP URL"),
+        ..test_settings()
+    };
+    let app = spawn_public_app(backend, settings).await?;
+    Some((app, smtp))
+}
+
+/// The first link in a mail's text part that starts with `prefix`.
+pub fn link_in(mail: &Mail, prefix: &str) -> String {
+    let at = mail.text.find(prefix).expect("a link in the mail");
+    mail.text[at..]
+        .split_whitespace()
+        .next()
+        .expect("a link")
+        .to_owned()
+}
+
+/// How many mails of `kind` the outbox holds for `address`.
+pub async fn mails_to(app: &TestApp, kind: &str, address: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE kind = $1 AND recipient = $2")
+        .bind(kind)
+        .bind(address)
+        .fetch_one(app.pool())
+        .await
+        .expect("count mail")
 }

@@ -1,6 +1,8 @@
-//! The real `pinpanel serve` binary as a child process: for several instances on one database,
-//! `kill -9`, and reading what the server logs.
+//! The real `pinpanel` binary as a child process: `pinpanel serve` for several instances on one
+//! database, `kill -9`, and reading what the server logs; any other command run to its end.
 
+use std::ffi::OsStr;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -8,6 +10,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+
+use super::db::TestDb;
 
 pub struct Server {
     child: Child,
@@ -127,6 +131,89 @@ impl Server {
 
     /// An API token for `username` (password [`PASSWORD`]).
     pub async fn token(&self, username: &str) -> String {
-        crate::helpers::api_token(&format!("http://{}", self.addr), username).await
+        super::api::api_token(&format!("http://{}", self.addr), username).await
+    }
+}
+
+/// What a command did: its exit code and what it wrote.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn last_line(&self) -> &str {
+        self.stdout.lines().last().unwrap_or_default()
+    }
+
+    /// (code, stdout, stderr), for a test that names them its own way.
+    pub fn parts(self) -> (i32, String, String) {
+        (self.code, self.stdout, self.stderr)
+    }
+}
+
+/// Splits a command line written as in a shell: words separated by spaces, `'…'` for a word
+/// with spaces in it.
+pub fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut started = false;
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                started = true;
+            }
+            ' ' if !quoted => {
+                if started {
+                    out.push(std::mem::take(&mut word));
+                    started = false;
+                }
+            }
+            c => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        out.push(word);
+    }
+    out
+}
+
+/// Runs `pinpanel <line>` on the database with `stdin` as its standard input.
+pub fn pinpanel(db: &TestDb, key: Option<&str>, line: &str, stdin: &str) -> Run {
+    pinpanel_args(&db.url, key, &words(line), stdin)
+}
+
+/// Runs `pinpanel <args>` on the database at `url` with `stdin` as its standard input.
+pub fn pinpanel_args(url: &str, key: Option<&str>, args: &[impl AsRef<OsStr>], stdin: &str) -> Run {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pinpanel"));
+    cmd.args(args)
+        .env("DATABASE_URL", url)
+        .env_remove("PINPANEL_KEY_FILE")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    match key {
+        Some(k) => cmd.env("PINPANEL_KEY", k),
+        None => cmd.env_remove("PINPANEL_KEY"),
+    };
+    let mut child = cmd.spawn().expect("run pinpanel");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
