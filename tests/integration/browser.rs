@@ -168,7 +168,8 @@ async fn lock_and_unlock_journey(backend: Backend, javascript: bool) {
         "dialog[open] button[type=submit], main form[action$='/unlock'] button[type=submit]",
     )
     .await;
-    b.wait_text("Support PIN of Full alice unlocked.").await;
+    b.wait_text("Support PIN of Full alice (alice) unlocked.")
+        .await;
     assert_eq!(app.pin_row(&alice).await.0, "ACTIVE");
     // And resets it: the member then sees a different PIN.
     b.click_css(&format!("#member-{} a[href$='/reset']", alice.id))
@@ -177,7 +178,8 @@ async fn lock_and_unlock_journey(backend: Backend, javascript: bool) {
         "dialog[open] button[type=submit], main form[action$='/reset'] button[type=submit]",
     )
     .await;
-    b.wait_text("Full alice has a new Support PIN.").await;
+    b.wait_text("Full alice (alice) has a new Support PIN.")
+        .await;
     let new_pin = app.pin_of(&alice).await;
     assert_ne!(new_pin, right);
     assert!(
