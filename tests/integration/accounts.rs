@@ -2,14 +2,15 @@
 //! invitations, member changes and the last administrator, passwords, sessions, forgotten
 //! passwords, activity, and the first start. Mail goes to a real SMTP server.
 
+use std::time::Duration;
+
 use pinpanel::domain::{Role, UnlockPolicy};
 use pinpanel::service::{members, people, Actor};
 
 use crate::dual;
-use crate::helpers::mail::{link_in, mailing_app};
-use crate::helpers::path_of;
+use crate::helpers::mail::{link_in, mailing_app, mails_to};
 use crate::helpers::process::Server;
-use crate::helpers::{Backend, Client, TestApp, PASSWORD};
+use crate::helpers::{path_of, Backend, Client, TestApp, PASSWORD};
 
 dual!(
     without_mail_the_invitation_link_is_shown_once_and_works_once,
@@ -23,6 +24,7 @@ dual!(
     backend: an_invitation_mail_leads_to_a_password_and_a_login,
     a_forgotten_password_is_reset_from_the_mail_once,
     the_first_start_prints_a_set_up_link_that_works_once,
+    forgot_password_answers_without_waiting_on_the_databases_writer,
 );
 
 /// Sets a password through a one-time link page as a person would: GET, then POST.
@@ -562,4 +564,51 @@ async fn the_first_start_prints_a_set_up_link_that_works_once(backend: Backend) 
     // A second start prints no link: the database has an account.
     let again = Server::start(&db.url, &key, "info").await;
     assert!(again.banner.iter().all(|l| !l.contains("/setup/")));
+}
+
+async fn forgot_password_answers_without_waiting_on_the_databases_writer(backend: Backend) {
+    let Some((app, smtp)) = mailing_app(backend).await else {
+        return;
+    };
+    let acct = app.account("Acme", UnlockPolicy::SelfService).await;
+    app.user(&acct, "alice").await;
+    let c = app.client();
+    c.get("/password/forgot").await;
+    // Another connection holds the writer: on SQLite the database's write lock, on PostgreSQL
+    // the throttle table (the first table the work that follows a match writes).
+    let mut holder = crate::helpers::connect_one(&app.db.url).await;
+    match backend {
+        Backend::Sqlite => {
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut holder)
+                .await
+                .unwrap();
+        }
+        Backend::Postgres => {
+            sqlx::query("BEGIN").execute(&mut holder).await.unwrap();
+            sqlx::query("LOCK TABLE throttle IN EXCLUSIVE MODE")
+                .execute(&mut holder)
+                .await
+                .unwrap();
+        }
+    }
+    // Both a name that exists and one that does not are answered while the writer is held:
+    // the answer waits for nothing that depends on a match.
+    for who in ["alice", "nobody-here"] {
+        let answer = tokio::time::timeout(
+            Duration::from_secs(5),
+            c.post("/password/forgot", &[("who", who)]),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the answer for {who} waited on the database"));
+        assert_eq!(answer.0, 200, "{who}");
+    }
+    assert_eq!(
+        mails_to(&app, "password.link", "alice@example.com").await,
+        0
+    );
+    sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    // Then the work goes on: the link arrives.
+    let mail = smtp.wait_for_subject("Choose a new password").await;
+    assert_eq!(mail.to(), "alice@example.com");
 }

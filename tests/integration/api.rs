@@ -4,8 +4,7 @@ use pinpanel::domain::UnlockPolicy;
 use serde_json::{json, Value};
 
 use crate::dual;
-use crate::helpers::Api;
-use crate::helpers::{TestApp, PASSWORD};
+use crate::helpers::{Api, TestApp, PASSWORD};
 
 dual!(
     tokens_are_issued_revoked_and_refuse_bad_credentials_alike,

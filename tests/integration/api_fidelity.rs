@@ -1,12 +1,12 @@
-//! Issue 16: the API answers as the provider's identity service does, so a client written for
-//! the provider reads pinpanel unchanged. One test per point, on both backends.
+//! The API's fidelity to the provider's identity service (issue 16): it answers as the provider
+//! does, so a client written for the provider reads pinpanel unchanged. One test per point, on
+//! both backends.
 
 use pinpanel::domain::UnlockPolicy;
 use serde_json::{json, Value};
 
 use crate::dual;
-use crate::helpers::Api;
-use crate::helpers::TestApp;
+use crate::helpers::{Api, TestApp};
 
 dual!(
     the_token_answer_carries_the_providers_fields,

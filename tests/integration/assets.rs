@@ -5,8 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::dual;
-use crate::helpers::linked_assets;
-use crate::helpers::TestApp;
+use crate::helpers::{linked_assets, TestApp};
 
 dual!(
     every_file_a_page_links_is_served_with_a_year_of_caching,

@@ -249,3 +249,15 @@ async fn postgres_needs_an_explicit_key() {
         r.stderr
     );
 }
+
+/// `--key` warns in `--help` that it shows in the process list.
+#[test]
+fn the_key_flag_warns_about_the_process_list() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pinpanel"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("process list"), "{text}");
+    assert!(text.contains("PINPANEL_KEY_FILE"), "{text}");
+}

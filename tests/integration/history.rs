@@ -3,14 +3,15 @@
 //! written with it and backfilled the same way by the migration, the profile's latest PIN
 //! events found past newer events of other kinds, the CSV export streamed in batches with every
 //! event once, the Overview's daily counts, and the retention sweep (in batches) removing
-//! exactly the rows past the retention. The timings themselves are bench/history.sh's.
+//! exactly the rows past the retention (the audit log's too). The timings themselves are
+//! bench/history.sh's.
 
 use pinpanel::domain::time::format_time;
 use pinpanel::domain::{ActivityKind, Event, UnlockPolicy};
 use pinpanel::service::{activity, maintenance, overview, pins};
 
 use crate::dual;
-use crate::helpers::{migration_statement, TestApp};
+use crate::helpers::{count, migration_statement, TestApp};
 
 dual!(
     the_users_page_tells_when_each_pin_last_saw_an_event,
@@ -19,6 +20,7 @@ dual!(
     the_csv_export_streams_every_event_once_in_batches,
     the_retention_sweep_removes_every_old_row_across_its_batches,
     the_overview_counts_each_verification_on_its_own_day,
+    old_audit_rows_are_purged,
 );
 
 async fn scalar(app: &TestApp, sql: &str, id: i64) -> Option<i64> {
@@ -335,4 +337,48 @@ async fn the_overview_counts_each_verification_on_its_own_day(app: TestApp) {
     assert_eq!((three_ago.correct, three_ago.wrong), (1, 0));
     let all: i64 = o.days.iter().map(|d| d.total()).sum();
     assert_eq!(all, 13);
+}
+
+/// Audit rows older than the retention period are purged by the housekeeping every instance
+/// runs; newer ones stay.
+async fn old_audit_rows_are_purged(app: TestApp) {
+    let acct = app.account("Acme", UnlockPolicy::SelfService).await;
+    app.user(&acct, "alice").await;
+    let now = pinpanel::store::now();
+    for (days, event) in [(401, "old.event"), (399, "recent.event")] {
+        sqlx::query(
+            "INSERT INTO audit_log (at, event, actor_name, detail) VALUES ($1, $2, 'test', '')",
+        )
+        .bind(now - days * 24 * 3600)
+        .bind(event)
+        .execute(app.pool())
+        .await
+        .unwrap();
+    }
+    let removed = maintenance::run(&app.ctx).await.unwrap();
+    assert_eq!(removed.audit_rows, 1);
+    assert_eq!(
+        count(
+            app.pool(),
+            "SELECT COUNT(*) FROM audit_log WHERE event = 'old.event'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            app.pool(),
+            "SELECT COUNT(*) FROM audit_log WHERE event = 'recent.event'"
+        )
+        .await,
+        1
+    );
+    assert!(
+        count(
+            app.pool(),
+            "SELECT COUNT(*) FROM audit_log WHERE event = 'member.created'"
+        )
+        .await
+            > 0
+    );
 }

@@ -12,10 +12,9 @@ use pinpanel::startup::ServeSettings;
 use sqlx::Row;
 
 use crate::dual;
-use crate::helpers::count;
 use crate::helpers::mail::MailServer;
 use crate::helpers::wait::eventually;
-use crate::helpers::{spawn_app, spawn_app_with, test_settings, Backend, Client, TestApp};
+use crate::helpers::{count, spawn_app, spawn_app_with, test_settings, Backend, Client, TestApp};
 
 dual!(
     bad_files_are_refused_with_each_problem_and_nothing_written,

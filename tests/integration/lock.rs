@@ -1,7 +1,10 @@
-//! Verification by agents, the lock after six failures, unlocking and its permissions.
+//! Verification by agents (never of a disabled member), the lock after six failures, unlocking
+//! and its permissions (none for agents).
 
 use pinpanel::domain::UnlockPolicy;
 use pinpanel::service::pins::{self, VerifyOutcome};
+use pinpanel::service::{members, Actor};
+use serde_json::{json, Value};
 
 use crate::dual;
 use crate::helpers::TestApp;
@@ -15,6 +18,8 @@ dual!(
     a_member_who_may_not_unlock_sees_the_banner_and_gets_403,
     a_locked_pin_cannot_be_shown_or_changed,
     verification_is_audited_in_the_owners_activity,
+    disabled_members_are_never_verified_and_nothing_is_counted,
+    agents_are_offered_no_unlock_or_reset_in_the_panel,
 );
 
 async fn twenty_concurrent_wrong_verifications_count_exactly_six(app: TestApp) {
@@ -268,4 +273,82 @@ async fn verification_is_audited_in_the_owners_activity(app: TestApp) {
     );
     assert!(section.contains("Support (agent sam) checked your PIN: wrong (failure 1 of 6)</td>"));
     assert!(!section.contains(&wrong));
+}
+
+/// A disabled member is never "verified", on either face, and nothing counts toward the lock.
+async fn disabled_members_are_never_verified_and_nothing_is_counted(app: TestApp) {
+    let acct = app.account("Acme", UnlockPolicy::SelfService).await;
+    let alice = app.user(&acct, "alice").await;
+    app.agent("sam").await;
+    let right = app.pin_of(&alice).await;
+    members::disable(&app.ctx, Actor::Cli, &alice)
+        .await
+        .unwrap();
+    let token = app.token("sam").await;
+    let verify = app.url(&format!(
+        "/v2.0/users/{}/RAX-AUTH/phone-pin/verify",
+        alice.id
+    ));
+    let http = reqwest::Client::new();
+    for pin in [right.as_str(), "920385", "871694"] {
+        let v: Value = http
+            .post(&verify)
+            .header("X-Auth-Token", &token)
+            .json(&json!({"RAX-AUTH:phonePin":{"pin":pin}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let result = &v["RAX-AUTH:verifyPhonePinResult"];
+        assert_eq!(result["authenticated"], false, "{v}");
+        assert_eq!(result["failureCode"], "PP-002", "{v}");
+    }
+    let agent = app.logged_in("sam").await;
+    let (status, _, page) = agent
+        .post(
+            "/agent",
+            &[
+                ("account", &acct.number),
+                ("username", "alice"),
+                ("pin", &right),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("data-outcome=\"disabled\""), "{page}");
+    assert!(!page.contains("data-outcome=\"verified\""));
+    assert_eq!(app.pin_row(&alice).await, ("ACTIVE".to_owned(), 0));
+}
+
+/// Agents verify only: the panel offers them no unlock or reset, and the routes refuse them.
+async fn agents_are_offered_no_unlock_or_reset_in_the_panel(app: TestApp) {
+    let acct = app.account("Acme", UnlockPolicy::SelfService).await;
+    let alice = app.user(&acct, "alice").await;
+    app.agent("sam").await;
+    app.lock(&alice).await;
+    let sam = app.logged_in("sam").await;
+    let (status, _, page) = sam
+        .post(
+            "/agent",
+            &[
+                ("account", &acct.number),
+                ("username", "alice"),
+                ("pin", "871694"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("data-outcome=\"locked\""), "{page}");
+    for word in ["/unlock", "/reset", ">Unlock<", "Reset PIN"] {
+        assert!(!page.contains(word), "the agent page offers {word}");
+    }
+    for action in ["unlock", "reset"] {
+        let (status, _, _) = sam
+            .post(&format!("/users/{}/{action}", alice.id), &[])
+            .await;
+        assert_eq!(status, 403, "{action}");
+    }
+    assert_eq!(app.pin_row(&alice).await.0, "LOCKED");
 }

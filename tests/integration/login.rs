@@ -1,9 +1,12 @@
-//! Logging in and out, sessions, CSRF, headers, isolation between members.
+//! Logging in and out (one password check for anyone, invited members too), sessions and the
+//! API tokens beside them, CSRF, headers, isolation between members.
 
-use pinpanel::domain::UnlockPolicy;
+use pinpanel::domain::{Kind, Role, UnlockPolicy};
+use pinpanel::service::links;
 
 use crate::dual;
-use crate::helpers::{form_login_with, session_cookie_of, TestApp, PASSWORD};
+use crate::helpers::two_step::{now, totp_code};
+use crate::helpers::{form_login_with, session_cookie_of, spawn_app, Backend, TestApp, PASSWORD};
 
 dual!(
     wrong_password_and_unknown_user_look_the_same,
@@ -12,6 +15,11 @@ dual!(
     disabled_members_cannot_log_in,
     one_members_session_never_shows_another_members_data,
     agents_land_on_the_verify_page,
+    an_invited_member_costs_one_password_check_like_anyone,
+);
+
+dual!(
+    backend: the_sessions_page_lists_api_tokens_and_security_changes_offer_to_end_them,
 );
 
 async fn wrong_password_and_unknown_user_look_the_same(app: TestApp) {
@@ -248,5 +256,75 @@ async fn login_redirects_only_to_local_next_paths() {
             .await
             .unwrap();
         assert_eq!(res.headers()["location"], expected, "next={next}");
+    }
+}
+
+async fn the_sessions_page_lists_api_tokens_and_security_changes_offer_to_end_them(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let acct = app.account("Acme", UnlockPolicy::SelfService).await;
+    app.user(&acct, "alice").await;
+    let web = app.logged_in("alice").await;
+    let token = app.token("alice").await;
+    let (_, _, page) = web.get("/profile/sessions").await;
+    assert!(
+        page.contains("API tokens") && page.contains("127.0.0.1"),
+        "{page}"
+    );
+    let at = page.find("/profile/tokens/").expect("a revoke form");
+    let revoke: String = page[at..].chars().take_while(|c| *c != '"').collect();
+    let (status, _, page) = web.post(&revoke, &[]).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("That API token is revoked."), "{page}");
+    let res = reqwest::Client::new()
+        .get(app.url("/v2.0/users"))
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // Regenerating recovery codes (and turning two-step login on) offers to end the others.
+    let (secret, _) = crate::helpers::two_step::set_up_app(&web).await;
+    let (_, _, page) = web
+        .post(
+            "/profile/two-step/recovery-codes",
+            &[("password", PASSWORD)],
+        )
+        .await;
+    assert!(
+        page.contains("End every other session and API token"),
+        "{page}"
+    );
+    let other = app
+        .logged_in_two_step("alice", &totp_code(&secret, now() + 30))
+        .await;
+    let (_, _, page) = web.post("/profile/sessions/end-others", &[]).await;
+    assert!(page.contains("ended"), "{page}");
+    assert_eq!(other.get("/profile").await.0, 303);
+}
+
+async fn an_invited_member_costs_one_password_check_like_anyone(app: TestApp) {
+    let acct = app.account("Acme", UnlockPolicy::SelfService).await;
+    let ada = app.admin(&acct, "ada").await;
+    let new = links::NewMember {
+        username: "bob".into(),
+        full_name: "Bob".into(),
+        email: "bob@example.com".into(),
+        kind: Kind::User,
+        role: Role::User,
+    };
+    links::invite(&app.ctx, &ada, &acct, new).await.unwrap();
+    for who in ["bob", "nobody"] {
+        let before = app.ctx.hashing.checks_run();
+        let res = app.client().login(who, PASSWORD).await;
+        assert_eq!(res.status(), 401, "{who}");
+        assert_eq!(
+            app.ctx.hashing.checks_run(),
+            before + 1,
+            "{who}: one argon2 run, as for a wrong password"
+        );
     }
 }

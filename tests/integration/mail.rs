@@ -1,24 +1,29 @@
 //! Mail through a real SMTP server (aiosmtpd): each event's message with both parts and no
 //! secret, the right recipients, an SMTP outage survived across `kill -9`, two instances
-//! sending each message once, and `pinpanel mail test`.
+//! sending each message once, `pinpanel mail test`, and the public URL mail links need
+//! (`https://`, or this machine).
 
 use std::time::Duration;
 
+use pinpanel::crypto::{KeySource, PinKey};
 use pinpanel::domain::UnlockPolicy;
 use pinpanel::service::{mail::Delivery, pins, Actor};
-use pinpanel::startup::ServeSettings;
+use pinpanel::startup::{self, App, ServeSettings};
+use pinpanel::store::DbOptions;
 
 use crate::dual;
-use crate::helpers::free_port;
 use crate::helpers::mail::{Mail, MailServer};
 use crate::helpers::process::Server;
 use crate::helpers::wait::eventually;
-use crate::helpers::{spawn_public_app, test_settings, Backend, TestApp, PASSWORD};
+use crate::helpers::{
+    free_port, spawn_public_app, test_settings, Backend, TestApp, TestDb, PASSWORD,
+};
 
 dual!(
     backend: each_event_mails_the_right_people_with_both_parts_and_no_secret,
     mail_written_while_smtp_is_down_goes_out_once_across_kill_9_and_restart,
     mail_test_reports_the_smtp_answer,
+    mail_needs_a_public_url_that_is_https_or_this_machine,
 );
 
 /// An app on `backend` whose mail goes to `smtp`.
@@ -339,4 +344,52 @@ async fn two_instances_send_each_mail_once() {
     ids.dedup();
     assert_eq!(ids.len(), 31, "no message twice");
     drop((a, b));
+}
+
+async fn mail_needs_a_public_url_that_is_https_or_this_machine(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let key = PinKey::generate().to_hex();
+    let build = |public: Option<&str>, mail: bool| {
+        let url = db.url.clone();
+        let key = key.clone();
+        let public = public.map(|p| p.parse().expect("a URL"));
+        async move {
+            let keys = KeySource {
+                key: Some(key),
+                key_file: None,
+            };
+            let opened = startup::open(&url, &keys, &DbOptions::default())
+                .await
+                .expect("open");
+            let settings = ServeSettings {
+                public_url: public,
+                delivery: if mail {
+                    Delivery::smtp("smtp://127.0.0.1:1").expect("an SMTP URL")
+                } else {
+                    Delivery::None
+                },
+                ..test_settings()
+            };
+            App::build(opened, "127.0.0.1:0".parse().expect("addr"), &settings)
+                .await
+                .map(|_| ())
+        }
+    };
+    let refused = build(None, true).await.unwrap_err().to_string();
+    assert!(refused.contains("PINPANEL_PUBLIC_URL"), "{refused}");
+    let refused = build(Some("http://panel.example.com"), false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("https://"), "{refused}");
+    build(Some("https://panel.example.com"), true)
+        .await
+        .unwrap();
+    build(Some("http://localhost:8080"), true).await.unwrap();
+    build(Some("http://panel.localhost:8080"), false)
+        .await
+        .unwrap();
+    build(None, false).await.unwrap();
 }

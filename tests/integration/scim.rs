@@ -18,9 +18,8 @@ use serde_json::{json, Value};
 use sqlx::Row;
 
 use crate::dual;
-use crate::helpers::count;
 use crate::helpers::scim::{Scim, PATCH, USER};
-use crate::helpers::{spawn_app, Backend, TestApp, PASSWORD};
+use crate::helpers::{count, spawn_app, Backend, TestApp, PASSWORD};
 
 dual!(
     discovery_says_what_works_and_every_error_is_a_scim_error,

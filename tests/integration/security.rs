@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use pinpanel::domain::{Role, UnlockPolicy};
-use pinpanel::service::{members, pins, Actor, ServiceError};
+use pinpanel::service::{members, Actor};
 use pinpanel::startup::ServeSettings;
 use serde_json::{json, Value};
 
@@ -21,9 +21,6 @@ dual!(
     sessions_end_at_the_absolute_timeout,
     password_role_and_disable_changes_end_sessions_and_tokens,
     a_deleted_session_is_never_written_back,
-    failed_logins_are_throttled_per_username_without_revealing_it,
-    failed_logins_are_throttled_per_address,
-    verifications_are_throttled_per_agent,
     only_agents_can_make_a_pin_fail,
     hostile_form_input_never_breaks_anything,
     names_that_look_like_sql_or_html_are_stored_intact_and_shown_escaped,
@@ -238,91 +235,6 @@ async fn the_session_cookie_is_host_prefixed_and_secure_when_secure() {
         .to_str()
         .unwrap()
         .contains("max-age="));
-}
-
-async fn failed_logins_are_throttled_per_username_without_revealing_it(app: TestApp) {
-    let acct = app.account("Acme", UnlockPolicy::SelfService).await;
-    app.user(&acct, "alice").await;
-    for name in ["alice", "nobody-at-all"] {
-        for _ in 0..10 {
-            assert_eq!(
-                app.client().login(name, "wrong password").await.status(),
-                401
-            );
-        }
-        let res = app.client().login(name, PASSWORD).await;
-        assert_eq!(
-            res.status(),
-            429,
-            "{name}: the 11th try is refused, even with the right password"
-        );
-        let retry: i64 = res.headers()["retry-after"]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!(retry > 0 && retry <= 15 * 60);
-        let body = res.text().await.unwrap();
-        assert!(body.contains("Too many failed attempts."), "{body}");
-    }
-    // Another username is unaffected, and the limit is in the database: a second instance on
-    // the same database refuses alice too.
-    app.user(&acct, "bob").await;
-    assert_eq!(app.client().login("bob", PASSWORD).await.status(), 303);
-    let other = crate::helpers::spawn_second_instance(&app).await;
-    assert_eq!(other.client().login("alice", PASSWORD).await.status(), 429);
-}
-
-async fn failed_logins_are_throttled_per_address(app: TestApp) {
-    for n in 0..50 {
-        assert_eq!(
-            app.client()
-                .login(&format!("user{n}"), "wrong password")
-                .await
-                .status(),
-            401
-        );
-    }
-    assert_eq!(
-        app.client()
-            .login("someone-else", "wrong password")
-            .await
-            .status(),
-        429
-    );
-}
-
-async fn verifications_are_throttled_per_agent(app: TestApp) {
-    let acct = app.account("Acme", UnlockPolicy::SelfService).await;
-    let mut members = Vec::new();
-    for n in 0..12 {
-        members.push(app.user(&acct, &format!("m{n}")).await);
-    }
-    let agent = app.agent("sam").await;
-    let other_agent = app.agent("sue").await;
-    // 60 verifications (five per member, so none locks) go through...
-    for m in &members {
-        let wrong = app.wrong_pin_for(m).await;
-        for _ in 0..5 {
-            pins::verify(&app.ctx, &agent, m, &wrong, None)
-                .await
-                .unwrap();
-        }
-    }
-    // ...the 61st within the minute is refused and counts nothing.
-    let right = app.pin_of(&members[0]).await;
-    let err = pins::verify(&app.ctx, &agent, &members[0], &right, None)
-        .await
-        .unwrap_err();
-    assert!(matches!(err, ServiceError::Throttled { .. }), "{err}");
-    assert_eq!(app.pin_row(&members[0]).await, ("ACTIVE".to_owned(), 5));
-    // Other agents are not affected.
-    assert_eq!(
-        pins::verify(&app.ctx, &other_agent, &members[0], &right, None)
-            .await
-            .unwrap(),
-        pins::VerifyOutcome::Verified
-    );
 }
 
 /// "Can an attacker lock a victim's PIN at will?" Only agents can make a verification fail; a

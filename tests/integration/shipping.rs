@@ -8,9 +8,8 @@ use std::process::Command;
 use pinpanel::domain::UnlockPolicy;
 
 use crate::dual;
-use crate::helpers::linked_assets;
 use crate::helpers::process::Server;
-use crate::helpers::{spawn_app, Backend, PASSWORD};
+use crate::helpers::{linked_assets, spawn_app, Backend, PASSWORD};
 
 dual!(backend:
     the_binary_alone_serves_every_page_with_its_assets,

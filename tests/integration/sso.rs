@@ -22,11 +22,11 @@ use tokio::process::{Child, ChildStdin, Command};
 
 use crate::dual;
 use crate::helpers::browser::Browser;
-use crate::helpers::free_port;
 use crate::helpers::mail::MailServer;
-use crate::helpers::path_of;
 use crate::helpers::wait::eventually;
-use crate::helpers::{spawn_public_app, test_settings, Backend, Client, TestApp, PASSWORD};
+use crate::helpers::{
+    free_port, path_of, spawn_public_app, test_settings, Backend, Client, TestApp, PASSWORD,
+};
 
 dual!(backend:
     a_member_links_an_identity_signs_in_with_it_and_unlinks_it,

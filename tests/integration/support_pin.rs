@@ -1,8 +1,9 @@
-//! The Support PIN section: Show, Hide, Edit with the rules, sudo mode, encryption at rest,
-//! audit, isolation.
+//! The Support PIN section: Show, Hide, Edit with the rules, sudo mode (on the page and for an
+//! API token), encryption at rest, audit, isolation.
 
 use pinpanel::domain::UnlockPolicy;
 use pinpanel::startup::ServeSettings;
+use serde_json::{json, Value};
 
 use crate::dual;
 use crate::helpers::{spawn_app_with, Backend, TestApp, PASSWORD};
@@ -16,6 +17,7 @@ dual!(
     swapped_ciphertexts_fail_to_decrypt,
     shown_and_changed_are_audited_without_the_pin,
     two_members_never_see_each_others_pin,
+    the_api_shows_and_changes_the_pin_only_within_the_reauth_window,
 );
 
 fn masked(body: &str) -> bool {
@@ -333,4 +335,56 @@ async fn an_expired_reauthentication_window_asks_for_the_password_then_continues
         .await;
     assert!(body.contains("confirm your password"));
     assert_eq!(app.pin_of(&alice).await, pin);
+}
+
+/// A 24-hour token shows and changes the PIN only within the re-auth window of its password
+/// entry; later the GET omits the PIN and the change is 403 with a clear message.
+async fn the_api_shows_and_changes_the_pin_only_within_the_reauth_window(app: TestApp) {
+    let acct = app.account("Acme", UnlockPolicy::SelfService).await;
+    let alice = app.user(&acct, "alice").await;
+    let pin = app.pin_of(&alice).await;
+    let http = reqwest::Client::new();
+    let fresh = app.token("alice").await;
+    let old = app.token("alice").await;
+    // The second token's password entry was 16 minutes ago (the window is 15).
+    sqlx::query("UPDATE api_tokens SET created_at = created_at - 960 WHERE token_hash = $1")
+        .bind(pinpanel::crypto::sha256_hex(old.as_bytes()))
+        .execute(app.pool())
+        .await
+        .unwrap();
+    let me = app.url(&format!("/v2.0/users/{}", alice.id));
+    let get = |token: String| {
+        let req = http.get(&me).header("X-Auth-Token", token);
+        async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    assert_eq!(
+        get(fresh.clone()).await["user"]["RAX-AUTH:phonePin"],
+        json!(pin)
+    );
+    let late = get(old.clone()).await;
+    assert!(late["user"].get("RAX-AUTH:phonePin").is_none(), "{late}");
+    assert_eq!(late["user"]["RAX-AUTH:phonePinState"], "ACTIVE");
+    let change = |token: String, pin: &str| {
+        let req = http
+            .post(&me)
+            .header("X-Auth-Token", token)
+            .json(&json!({"user":{"RAX-AUTH:phonePin":pin}}));
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = change(old, "871694").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["forbidden"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("re-authentication window"),
+        "{body}"
+    );
+    assert_eq!(app.pin_of(&alice).await, pin, "nothing changed");
+    let (status, _) = change(fresh, "871694").await;
+    assert_eq!(status, 200);
+    assert_eq!(app.pin_of(&alice).await, "871694");
 }

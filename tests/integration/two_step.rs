@@ -1,16 +1,20 @@
 //! Two-step login over HTTP, on both backends: an authenticator app set up from the secret the
-//! page shows (the codes computed here, as an app would), recovery codes, replays, throttling,
-//! the roles that must set it up, and the API's multi-factor flow.
+//! page shows (the codes computed here, as an app would), recovery codes, replays, throttling
+//! and the ceiling of wrong second steps, the roles that must set it up (two passkey removals at
+//! once keep the factor a role requires), and the API's multi-factor flow.
 
 use pinpanel::domain::{Role, UnlockPolicy};
+use pinpanel::service::{two_step, ServiceError};
 use pinpanel::startup::ServeSettings;
+use secrecy::SecretString;
 use serde_json::{json, Value};
 use totp_rs::Secret;
 
 use crate::dual;
 use crate::helpers::two_step::{now, set_up_app, totp_code};
 use crate::helpers::{
-    behind_a_proxy, between, spawn_app_with, test_settings, Backend, Client, TestApp, PASSWORD,
+    behind_a_proxy, between, fresh, spawn_app_with, test_settings, Backend, Client, TestApp,
+    PASSWORD,
 };
 
 dual!(
@@ -19,11 +23,13 @@ dual!(
     recovery_codes_and_turning_off_need_the_password,
     secrets_and_recovery_codes_are_never_stored_in_clear,
     the_api_speaks_the_providers_multi_factor_flow,
+    twenty_wrong_second_steps_refuse_the_app_until_a_recovery_code,
 );
 
-dual!(backend:
-    roles_that_require_two_step_reach_only_its_set_up,
+dual!(
+    backend: roles_that_require_two_step_reach_only_its_set_up,
     wrong_api_passcodes_from_one_address_never_keep_the_owner_out,
+    two_passkey_removals_at_once_keep_the_factor_a_role_requires,
 );
 
 /// Logs in with the password; expects the second step.
@@ -419,4 +425,172 @@ async fn wrong_api_passcodes_from_one_address_never_keep_the_owner_out(backend: 
             .await
             .unwrap();
     assert_eq!(failures, limit, "every wrong one counts toward the ceiling");
+}
+
+async fn twenty_wrong_second_steps_refuse_the_app_until_a_recovery_code(app: TestApp) {
+    let acct = app.account("Acme", UnlockPolicy::SelfService).await;
+    let alice = app.user(&acct, "alice").await;
+    let setup = two_step::totp::begin_totp(&app.ctx, &alice, &fresh(&alice))
+        .await
+        .unwrap();
+    let codes = two_step::totp::confirm_totp(
+        &app.ctx,
+        &alice,
+        &fresh(&alice),
+        &totp_code(&setup.secret, now()),
+    )
+    .await
+    .unwrap()
+    .expect("recovery codes");
+    let right = |at: u64| totp_code(&setup.secret, at);
+    // Each code of the app works once per time step; the test does not wait for the next step.
+    let next_step = || async {
+        sqlx::query("UPDATE totp_secrets SET last_step = 0")
+            .execute(app.pool())
+            .await
+            .unwrap();
+    };
+    let wrong = |at: u64| {
+        let r = right(at);
+        if r == "000000" {
+            "111111".to_owned()
+        } else {
+            "000000".to_owned()
+        }
+    };
+    let alerts = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE kind = 'two_step.alert'")
+            .fetch_one(app.pool())
+            .await
+            .unwrap()
+    };
+    // The rate limit (10 in 15 minutes) is not what is tested here: its window passes.
+    let forget_rate = || async {
+        sqlx::query("DELETE FROM throttle")
+            .execute(app.pool())
+            .await
+            .unwrap();
+    };
+    for n in 1..=19 {
+        if n % 9 == 0 {
+            forget_rate().await;
+        }
+        let err = two_step::check_code(&app.ctx, &alice, &wrong(now()), "192.0.2.1")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ServiceError::WrongCode), "{n}: {err}");
+        // One warning after five, then not again within the hour.
+        let expected = i64::from(n >= two_step::ALERT_AFTER_FAILURES);
+        assert_eq!(alerts().await, expected, "after {n} wrong codes");
+    }
+    // A right code by the person does not start the count again.
+    forget_rate().await;
+    next_step().await;
+    two_step::check_code(&app.ctx, &alice, &right(now()), "192.0.2.1")
+        .await
+        .unwrap();
+    two_step::check_code(&app.ctx, &alice, &wrong(now()), "192.0.2.1")
+        .await
+        .unwrap_err();
+    // Twenty in a row: the app's codes are refused, the right one too.
+    next_step().await;
+    let err = two_step::check_code(&app.ctx, &alice, &right(now()), "192.0.2.1")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::CodesRefused), "{err}");
+    // A recovery code opens it and starts the count again.
+    two_step::check_code(&app.ctx, &alice, &codes[0], "192.0.2.1")
+        .await
+        .unwrap();
+    next_step().await;
+    two_step::check_code(&app.ctx, &alice, &right(now()), "192.0.2.1")
+        .await
+        .unwrap();
+    // An administrator can let the codes work again too.
+    let ada = app.admin(&acct, "ada").await;
+    sqlx::query("UPDATE users SET second_step_failures = 20 WHERE id = $1")
+        .bind(alice.id)
+        .execute(app.pool())
+        .await
+        .unwrap();
+    forget_rate().await;
+    next_step().await;
+    assert!(matches!(
+        two_step::check_code(&app.ctx, &alice, &right(now()), "192.0.2.1").await,
+        Err(ServiceError::CodesRefused)
+    ));
+    two_step::allow_codes_again(&app.ctx, &ada, &alice)
+        .await
+        .unwrap();
+    two_step::check_code(&app.ctx, &alice, &right(now()), "192.0.2.1")
+        .await
+        .unwrap();
+    // A password that passed with the second step still due is not a login.
+    sqlx::query("DELETE FROM throttle")
+        .execute(app.pool())
+        .await
+        .unwrap();
+    let c = app.client();
+    let res = c.login("alice", PASSWORD).await;
+    assert_eq!(res.headers()["location"], "/login/second-step");
+    let events: Vec<String> = sqlx::query_scalar(
+        "SELECT event FROM audit_log WHERE subject_id = $1 AND event LIKE 'login.%' ORDER BY id DESC",
+    )
+    .bind(alice.id)
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        events.first().map(String::as_str),
+        Some("login.password_ok")
+    );
+    assert!(!events.iter().any(|e| e == "login.ok"), "{events:?}");
+}
+
+async fn two_passkey_removals_at_once_keep_the_factor_a_role_requires(backend: Backend) {
+    let settings = ServeSettings {
+        require_two_step: vec![Role::Admin],
+        ..test_settings()
+    };
+    let Some(app) = spawn_app_with(backend, settings).await else {
+        return;
+    };
+    let acct = app.account("Acme", UnlockPolicy::SelfService).await;
+    let ada = app.admin(&acct, "ada").await;
+    let mut ids = Vec::new();
+    for n in 0..2 {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO passkeys (user_id, cred_id, passkey, name, created_at) \
+             VALUES ($1, $2, '{}', $3, 0) RETURNING id",
+        )
+        .bind(ada.id)
+        .bind(format!("cred-{n}"))
+        .bind(format!("Passkey {n}"))
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    let remove = |id: i64| {
+        let (ctx, ada) = (app.ctx.clone(), ada.clone());
+        tokio::spawn(async move {
+            two_step::passkeys::remove_passkey(&ctx, &ada, id, SecretString::from(PASSWORD)).await
+        })
+    };
+    let (a, b) = (remove(ids[0]), remove(ids[1]));
+    let results = [a.await.unwrap(), b.await.unwrap()];
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(results
+        .iter()
+        .any(|r| matches!(r, Err(ServiceError::Forbidden(_)))));
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM passkeys WHERE user_id = $1")
+        .bind(ada.id)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 1);
 }

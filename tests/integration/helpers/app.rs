@@ -58,6 +58,14 @@ pub async fn spawn_app_with(backend: Backend, settings: ServeSettings) -> Option
     Some(start_on(db, PinKey::generate().to_hex(), settings).await)
 }
 
+/// The PIN key given as hex (as `--key` gives it).
+pub fn key_source(hex: &str) -> KeySource {
+    KeySource {
+        key: Some(hex.to_owned()),
+        key_file: None,
+    }
+}
+
 /// A free TCP port on 127.0.0.1, for a server that must be told its port before it starts.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -138,11 +146,7 @@ async fn start_with(
     addr: SocketAddr,
     options: &DbOptions,
 ) -> TestApp {
-    let keys = KeySource {
-        key: Some(key_hex.clone()),
-        key_file: None,
-    };
-    let opened = startup::open(&db.url, &keys, options)
+    let opened = startup::open(&db.url, &key_source(&key_hex), options)
         .await
         .expect("open the store");
     let app = App::build(opened, addr, &settings)

@@ -21,13 +21,13 @@ pub mod wait;
 
 pub use api::Api;
 pub use app::{
-    behind_a_proxy, free_port, spawn_app, spawn_app_with, spawn_instance_with_key,
+    behind_a_proxy, free_port, key_source, spawn_app, spawn_app_with, spawn_instance_with_key,
     spawn_public_app, spawn_second_instance, start_on, start_with_options, test_settings, TestApp,
 };
 pub use backends::{postgres_base_url, Backend};
 pub use client::{
     between, csrf_in, form_login, form_login_with, linked_assets, path_of, session_cookie_of,
-    Client,
+    unescaped, Client,
 };
 pub use db::{connect, connect_one, count, migration_statement, TestDb};
 pub use people::{fresh, PASSWORD};

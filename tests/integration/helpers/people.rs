@@ -200,4 +200,14 @@ impl TestApp {
                 .expect("pin row");
         row
     }
+
+    /// `n` wrong verifications of `member` by `agent`, through the service.
+    pub async fn wrong_verifications(&self, agent: &User, member: &User, n: usize) {
+        let pin = self.wrong_pin_for(member).await;
+        for _ in 0..n {
+            pinpanel::service::pins::verify(&self.ctx, agent, member, &pin, None)
+                .await
+                .expect("verify");
+        }
+    }
 }
