@@ -6,6 +6,8 @@
 #   css       GET /static/app.<hash>.css                          vs nginx serving the file
 #   healthz   GET /healthz
 #   stall     the stylesheet on one kept-alive connection (wrk -t1 -c1), p50: Nagle's stall
+#             (the tests check the cause, TCP_NODELAY on every accepted socket, not the time:
+#             assets::accepted_connections_have_tcp_nodelay)
 #   profile   GET /profile (a session, one statement)             vs nginx serving its HTML
 #   browser   the profile's full page load in headless Chromium, cold and warm (page_load.py)
 #

@@ -217,4 +217,39 @@ impl TestApp {
     pub fn pool(&self) -> &sqlx::AnyPool {
         &self.ctx.db.pool
     }
+
+    /// The server's end of the connection whose client end is `peer`, found among this
+    /// process's file descriptors (the app runs in this process): a duplicate of the socket the
+    /// server accepted, to read its options.
+    pub fn accepted_socket(&self, peer: SocketAddr) -> std::net::TcpStream {
+        use std::os::fd::{BorrowedFd, RawFd};
+        let fds = std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd");
+        for entry in fds.flatten() {
+            let Some(fd) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<RawFd>().ok())
+            else {
+                continue;
+            };
+            let is_socket = std::fs::read_link(entry.path())
+                .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"));
+            if !is_socket {
+                continue;
+            }
+            // SAFETY: `fd` was open a moment ago and is only duplicated here (F_DUPFD_CLOEXEC),
+            // never read, written or closed: if another test's thread closed it meanwhile, the
+            // duplicate fails (EBADF) or is another descriptor, whose addresses do not match.
+            let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+            let Ok(owned) = borrowed.try_clone_to_owned() else {
+                continue;
+            };
+            let socket = std::net::TcpStream::from(owned);
+            if socket.local_addr().ok() == Some(self.addr) && socket.peer_addr().ok() == Some(peer)
+            {
+                return socket;
+            }
+        }
+        panic!("no socket of this process is the server's end of {peer}");
+    }
 }
