@@ -1,8 +1,10 @@
-//! pinpanel's integration tests: one binary, so it links once. Each test starts the real server
-//! on port 0 with a fresh database; `dual!` (the one way to do it) runs a case on SQLite and,
-//! when `PINPANEL_TEST_POSTGRES_URL` is set, on PostgreSQL too. `architecture` keeps the one-way
-//! layers of STYLE.md. The browser tests need Debian's
-//! chromium and chromedriver and skip without them (fail with `PINPANEL_REQUIRE_BROWSER=1`).
+//! pinpanel's integration tests: one binary, so it links once, one file a feature. Each test
+//! starts the real server on port 0 with a fresh database; `dual!` (the one way to do it) runs a
+//! case on SQLite and, when `PINPANEL_TEST_POSTGRES_URL` is set, on PostgreSQL too (a run
+//! without it says at its end how many PostgreSQL halves it skipped). What the tests stand on
+//! is in `helpers/`, one concern a file. `architecture` keeps the one-way layers of STYLE.md.
+//! The browser tests need Debian's chromium and chromedriver and skip without them (fail with
+//! `PINPANEL_REQUIRE_BROWSER=1`).
 
 mod helpers;
 

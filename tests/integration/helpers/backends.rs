@@ -1,7 +1,9 @@
 //! Which database a case runs on: `dual!`, the one way a case runs on SQLite and, when it is
-//! configured, on PostgreSQL.
+//! configured, on PostgreSQL; a run without PostgreSQL says at its end how many halves it
+//! skipped.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Once;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -57,23 +59,49 @@ macro_rules! dual {
     };
 }
 
-/// The base URL of the PostgreSQL server for tests, or `None` (after saying why) when tests
-/// should skip it. With `PINPANEL_REQUIRE_POSTGRES=1` a missing server is a failure.
+/// The base URL of the PostgreSQL server for tests, or `None` when tests should skip it: each
+/// `None` is one PostgreSQL half skipped (ask once per test), counted for the run's last line.
+/// With `PINPANEL_REQUIRE_POSTGRES=1` a missing server is a failure.
 pub fn postgres_base_url() -> Option<String> {
-    static SAID: AtomicBool = AtomicBool::new(false);
     match std::env::var("PINPANEL_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
             if std::env::var("PINPANEL_REQUIRE_POSTGRES").as_deref() == Ok("1") {
                 panic!("PINPANEL_REQUIRE_POSTGRES=1 but PINPANEL_TEST_POSTGRES_URL is not set");
             }
-            if !SAID.swap(true, Ordering::Relaxed) {
-                eprintln!(
-                    "skipping the PostgreSQL runs: set PINPANEL_TEST_POSTGRES_URL \
-                     (e.g. postgres://postgres@127.0.0.1:5432/test) to run them"
-                );
-            }
+            skipped_a_postgres_half();
             None
         }
     }
+}
+
+/// PostgreSQL halves skipped in this run (each one a test that passed without running).
+static SKIPPED: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "C" {
+    /// The C library's: `callback` runs when the process exits, after libtest's summary.
+    fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
+}
+
+/// Counts a skipped half; the first one arranges for the count to be said at exit (a skipped
+/// test's own output is captured, and libtest has no hook for the end of a run).
+fn skipped_a_postgres_half() {
+    static AT_EXIT: Once = Once::new();
+    SKIPPED.fetch_add(1, Ordering::SeqCst);
+    AT_EXIT.call_once(|| {
+        // SAFETY: `say_what_was_skipped` is a plain function that lives as long as the process.
+        let registered = unsafe { atexit(say_what_was_skipped) };
+        assert_eq!(registered, 0, "atexit");
+    });
+}
+
+/// Says how many PostgreSQL halves the run skipped, so that a green run without PostgreSQL
+/// does not read as every test having run.
+extern "C" fn say_what_was_skipped() {
+    let n = SKIPPED.load(Ordering::SeqCst);
+    eprintln!(
+        "\nskipped {n} PostgreSQL {} (counted as passed above): set \
+         PINPANEL_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test) to run them",
+        if n == 1 { "half" } else { "halves" }
+    );
 }
