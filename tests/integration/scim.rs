@@ -9,8 +9,6 @@
 //! without it that test says so and passes, unless `PINPANEL_REQUIRE_SCIM=1`.
 
 use std::path::PathBuf;
-use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use pinpanel::domain::{Role, UnlockPolicy, User};
 use pinpanel::service::Actor;
@@ -19,6 +17,7 @@ use sqlx::Row;
 
 use crate::dual;
 use crate::helpers::scim::{Scim, PATCH, USER};
+use crate::helpers::tools::{runs, tool_here};
 use crate::helpers::{count, spawn_app, Backend, TestApp, PASSWORD};
 
 dual!(
@@ -957,30 +956,19 @@ fn venv() -> PathBuf {
 }
 
 fn tools_available() -> bool {
-    static SAID: AtomicBool = AtomicBool::new(false);
-    let present = std::process::Command::new(venv().join("bin/python"))
-        .args(["-c", "import scim2_tester, scim_sanity"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !present {
-        if std::env::var("PINPANEL_REQUIRE_SCIM").as_deref() == Ok("1") {
-            panic!(
-                "PINPANEL_REQUIRE_SCIM=1 but scim2-tester and scim-sanity are missing from {} \
-                 (python3 -m venv it, then pip install -r tests/scim/requirements.txt)",
-                venv().display()
-            );
-        }
-        if !SAID.swap(true, Ordering::Relaxed) {
-            eprintln!(
-                "skipping the public SCIM tools: make {} (python3 -m venv) and pip install -r \
-                 tests/scim/requirements.txt",
-                venv().display()
-            );
-        }
-    }
-    present
+    let present = runs(
+        venv().join("bin/python"),
+        &["-c", "import scim2_tester, scim_sanity"],
+    );
+    tool_here(
+        present,
+        "PINPANEL_REQUIRE_SCIM",
+        &format!(
+            "scim2-tester and scim-sanity are missing from {} (python3 -m venv it, then pip \
+             install -r tests/scim/requirements.txt)",
+            venv().display()
+        ),
+    )
 }
 
 /// scim2-tester (every check: discovery, create, read, list, search, replace, each attribute

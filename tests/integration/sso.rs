@@ -8,7 +8,6 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use pinpanel::domain::{Kind, Role, UnlockPolicy, User};
@@ -23,6 +22,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use crate::dual;
 use crate::helpers::browser::Browser;
 use crate::helpers::mail::MailServer;
+use crate::helpers::tools::{runs, tool_here};
 use crate::helpers::wait::eventually;
 use crate::helpers::{
     free_port, path_of, spawn_public_app, test_settings, Backend, Client, TestApp, PASSWORD,
@@ -57,33 +57,18 @@ fn prefix() -> PathBuf {
 }
 
 fn provider_available() -> bool {
-    static SAID: AtomicBool = AtomicBool::new(false);
-    let node = std::process::Command::new("node")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let node = runs("node", &["--version"]);
     let package = prefix()
         .join("node_modules/oidc-provider/package.json")
         .exists();
-    if !(node && package) {
-        if std::env::var("PINPANEL_REQUIRE_OIDC").as_deref() == Ok("1") {
-            panic!(
-                "PINPANEL_REQUIRE_OIDC=1 but Node or oidc-provider is missing (npm install \
-                 --prefix {} oidc-provider@9.13.3)",
-                prefix().display()
-            );
-        }
-        if !SAID.swap(true, Ordering::Relaxed) {
-            eprintln!(
-                "skipping the single sign-on tests: install Node 20 and run npm install \
-                 --prefix {} oidc-provider@9.13.3",
-                prefix().display()
-            );
-        }
-    }
-    node && package
+    tool_here(
+        node && package,
+        "PINPANEL_REQUIRE_OIDC",
+        &format!(
+            "Node or oidc-provider is missing (npm install --prefix {} oidc-provider@9.13.3)",
+            prefix().display()
+        ),
+    )
 }
 
 /// The identity provider, stopped on drop (and when this process dies: it exits when its

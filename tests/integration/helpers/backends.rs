@@ -5,6 +5,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 
+use super::tools::tool_here;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -66,9 +68,11 @@ pub fn postgres_base_url() -> Option<String> {
     match std::env::var("PINPANEL_TEST_POSTGRES_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            if std::env::var("PINPANEL_REQUIRE_POSTGRES").as_deref() == Ok("1") {
-                panic!("PINPANEL_REQUIRE_POSTGRES=1 but PINPANEL_TEST_POSTGRES_URL is not set");
-            }
+            tool_here(
+                false,
+                "PINPANEL_REQUIRE_POSTGRES",
+                "PINPANEL_TEST_POSTGRES_URL is not set",
+            );
             skipped_a_postgres_half();
             None
         }

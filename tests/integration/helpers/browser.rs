@@ -7,7 +7,6 @@
 
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -15,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::app::{free_port, TestApp};
 use super::people::PASSWORD;
+use super::tools::tool_here;
 use super::wait::eventually;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -45,18 +45,15 @@ impl Drop for Browser {
 }
 
 fn browser_available() -> bool {
-    static SAID: AtomicBool = AtomicBool::new(false);
     let present =
         std::path::Path::new(CHROMIUM).exists() && std::path::Path::new(CHROMEDRIVER).exists();
-    if !present {
-        if std::env::var("PINPANEL_REQUIRE_BROWSER").as_deref() == Ok("1") {
-            panic!("PINPANEL_REQUIRE_BROWSER=1 but {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)");
-        }
-        if !SAID.swap(true, Ordering::Relaxed) {
-            eprintln!("skipping the browser tests: install Debian's chromium and chromium-driver to run them");
-        }
-    }
-    present
+    tool_here(
+        present,
+        "PINPANEL_REQUIRE_BROWSER",
+        &format!(
+            "{CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)"
+        ),
+    )
 }
 
 impl Browser {
@@ -167,15 +164,17 @@ impl Browser {
         .await
     }
 
-    pub async fn click_css(&self, css: &str) {
+    /// The element `css`, once it is on the page.
+    pub async fn element(&self, css: &str) -> fantoccini::elements::Element {
         self.c
             .wait()
             .for_element(Locator::Css(css))
             .await
             .expect(css)
-            .click()
-            .await
-            .expect("click");
+    }
+
+    pub async fn click_css(&self, css: &str) {
+        self.element(css).await.click().await.expect("click");
     }
 
     /// Clicks the link or button a person would read as `label`.
@@ -212,12 +211,7 @@ impl Browser {
     }
 
     pub async fn fill(&self, css: &str, value: &str) {
-        let el = self
-            .c
-            .wait()
-            .for_element(Locator::Css(css))
-            .await
-            .expect(css);
+        let el = self.element(css).await;
         el.clear().await.expect("clear");
         el.send_keys(value).await.expect("type");
     }
@@ -237,14 +231,7 @@ impl Browser {
 
     /// The text of the element `css`.
     pub async fn text_of(&self, css: &str) -> String {
-        self.c
-            .wait()
-            .for_element(Locator::Css(css))
-            .await
-            .expect(css)
-            .text()
-            .await
-            .expect("text")
+        self.element(css).await.text().await.expect("text")
     }
 
     /// Gives this browser tab Chromium's virtual authenticator (a platform authenticator that

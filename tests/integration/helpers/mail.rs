@@ -7,7 +7,6 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
@@ -16,6 +15,7 @@ use pinpanel::startup::ServeSettings;
 
 use super::app::{free_port, spawn_public_app, test_settings, TestApp};
 use super::backends::Backend;
+use super::tools::{runs, tool_here};
 use super::wait::eventually;
 
 /// Debian's interpreter: its packages are not on the path of another Python (pyenv's, say).
@@ -36,22 +36,11 @@ impl Drop for MailServer {
 }
 
 fn aiosmtpd_available() -> bool {
-    static SAID: AtomicBool = AtomicBool::new(false);
-    let present = Command::new(PYTHON)
-        .args(["-c", "import aiosmtpd"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !present {
-        if std::env::var("PINPANEL_REQUIRE_SMTP").as_deref() == Ok("1") {
-            panic!("PINPANEL_REQUIRE_SMTP=1 but aiosmtpd is missing (apt-get install python3-aiosmtpd)");
-        }
-        if !SAID.swap(true, Ordering::Relaxed) {
-            eprintln!("skipping the mail tests: install Debian's python3-aiosmtpd to run them");
-        }
-    }
-    present
+    tool_here(
+        runs(PYTHON, &["-c", "import aiosmtpd"]),
+        "PINPANEL_REQUIRE_SMTP",
+        "aiosmtpd is missing (apt-get install python3-aiosmtpd)",
+    )
 }
 
 impl MailServer {

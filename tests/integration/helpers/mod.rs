@@ -16,6 +16,7 @@ pub mod mail;
 pub mod people;
 pub mod process;
 pub mod scim;
+pub mod tools;
 pub mod two_step;
 pub mod wait;
 

@@ -38,32 +38,28 @@ impl TestApp {
     }
 
     pub async fn member(&self, account: &Account, username: &str, role: Role, kind: Kind) -> User {
-        self.create_member(account, username, role, kind, true)
+        let email = format!("{username}@example.com");
+        self.new_member(account, username, role, kind, true, Some(email))
             .await
     }
 
     /// A user of `account` created without a PIN (state INACTIVE), as a bulk import does.
     pub async fn member_without_pin(&self, account: &Account, username: &str) -> User {
-        self.create_member(account, username, Role::User, Kind::User, false)
-            .await
+        let email = format!("{username}@example.com");
+        self.new_member(
+            account,
+            username,
+            Role::User,
+            Kind::User,
+            false,
+            Some(email),
+        )
+        .await
     }
 
     /// A user of `account` without an e-mail address (who gets no mail).
     pub async fn member_without_email(&self, account: &Account, username: &str) -> User {
         self.new_member(account, username, Role::User, Kind::User, true, None)
-            .await
-    }
-
-    async fn create_member(
-        &self,
-        account: &Account,
-        username: &str,
-        role: Role,
-        kind: Kind,
-        with_pin: bool,
-    ) -> User {
-        let email = format!("{username}@example.com");
-        self.new_member(account, username, role, kind, with_pin, Some(email))
             .await
     }
 
@@ -76,22 +72,23 @@ impl TestApp {
         with_pin: bool,
         email: Option<String>,
     ) -> User {
-        members::create_person(
-            &self.ctx,
-            Actor::Cli,
-            members::NewPerson {
-                account: Some(account.clone()),
-                username: username.into(),
-                full_name: format!("Full {username}"),
-                email,
-                role,
-                kind,
-                password: SecretString::from(PASSWORD),
-                with_pin,
-            },
-        )
-        .await
-        .expect("member")
+        let person = members::NewPerson {
+            account: Some(account.clone()),
+            username: username.into(),
+            full_name: format!("Full {username}"),
+            email,
+            role,
+            kind,
+            password: SecretString::from(PASSWORD),
+            with_pin,
+        };
+        self.new_person(person).await
+    }
+
+    async fn new_person(&self, person: members::NewPerson) -> User {
+        members::create_person(&self.ctx, Actor::Cli, person)
+            .await
+            .expect("a person")
     }
 
     pub async fn user(&self, account: &Account, username: &str) -> User {
@@ -104,22 +101,17 @@ impl TestApp {
     }
 
     pub async fn agent(&self, username: &str) -> User {
-        members::create_person(
-            &self.ctx,
-            Actor::Cli,
-            members::NewPerson {
-                account: None,
-                username: username.into(),
-                full_name: format!("Agent {username}"),
-                email: None,
-                role: Role::Agent,
-                kind: Kind::User,
-                password: SecretString::from(PASSWORD),
-                with_pin: false,
-            },
-        )
+        self.new_person(members::NewPerson {
+            account: None,
+            username: username.into(),
+            full_name: format!("Agent {username}"),
+            email: None,
+            role: Role::Agent,
+            kind: Kind::User,
+            password: SecretString::from(PASSWORD),
+            with_pin: false,
+        })
         .await
-        .expect("agent")
     }
 
     /// The member's current PIN, read the way the owner would (and recorded as shown).
